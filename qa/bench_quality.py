@@ -1,0 +1,63 @@
+"""Retrieval quality on a public benchmark: plain baselines and our pipeline, from one run."""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import replace
+from pathlib import Path
+
+from . import index as index_mod
+from .config import REPO_ROOT, Settings
+from .datasets import load_benchmark
+from .evaluate import misses, run, summarize
+from .pipeline import QA
+
+logger = logging.getLogger(__name__)
+
+BENCH_DIR = REPO_ROOT / ".qa-bench"
+# Plain components as in the published baselines: whole documents, no title, one vector each.
+PLAIN = dict(chunk_words=100_000, chunk_overlap_sentences=0, embed_title=False)
+RUNS = (  # (row name, plain index?, mode, fusion)
+    ("BM25 (plain)", True, "bm25", "rrf"),
+    ("dense (plain)", True, "dense", "rrf"),
+    ("RRF (plain)", True, "hybrid", "rrf"),
+    ("ours: BM25", False, "bm25", None),
+    ("ours: dense", False, "dense", None),
+    ("ours: hybrid", False, "hybrid", None),
+)
+PUBLISHED = {
+    "squad": {"BM25 (published here)": {"hit@1": 0.749, "hit@5": 0.908, "hit@20": 0.958},
+              "dense (published here)": {"hit@1": 0.625, "hit@5": 0.864, "hit@20": 0.952},
+              "RRF (published here)": {"hit@1": 0.722, "hit@5": 0.933, "hit@20": 0.985}},
+    "nfcorpus": {"BM25 (Anserini, BEIR paper)": {"ndcg@10": 0.325},
+                 "all-MiniLM-L6-v2 (MTEB)": {"ndcg@10": 0.316}},
+}
+
+
+def _index_dir(name: str, settings: Settings) -> Path:
+    key = json.dumps(index_mod.build_settings(settings, 0), sort_keys=True)
+    return BENCH_DIR / f"{name}-{hashlib.sha1(key.encode()).hexdigest()[:10]}"
+
+
+def bench_quality(name: str, settings: Settings, explicit_index: Path | None = None, limit: int | None = None,
+                  seed: int = 0, k: int = 20, progress: bool = True) -> tuple[dict, list, dict]:
+    """Rows of metrics per run, the misses of our pipeline, and run facts (sizes, sample)."""
+    articles, cases, fingerprint = load_benchmark(name, settings.datasets_dir, limit, seed)
+    files = {name: [len(articles), fingerprint]}
+    rows: dict[str, dict] = {}
+    missed: list = []
+    for label, plain, mode, fusion in RUNS:
+        s = settings.with_overrides(**PLAIN) if plain else settings
+        s = replace(s, fusion=fusion or settings.fusion,
+                    index_dir=(explicit_index / ("plain" if plain else "ours")) if explicit_index
+                    else _index_dir(name, s))
+        qa = QA(s, articles=articles, files=files)
+        results = run(qa, cases, k=k, mode=mode, read=False, progress=progress, label=label)
+        rows[label] = summarize(results, read=False)
+        if label == "ours: hybrid":
+            missed = misses(results, read=False)
+    rows.update(PUBLISHED.get(name, {}))
+    extra = {"benchmark": name, "documents": len(articles), "questions": len(cases),
+             "sample": f"{limit} questions, seed {seed}" if limit else "all questions"}
+    return rows, missed, extra

@@ -1,0 +1,56 @@
+"""One frozen Settings with every default; environment variables override."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DATASETS = REPO_ROOT.parent / "shared" / "datasets"
+
+
+def _env_path(name: str, default: Path) -> Path:
+    value = os.environ.get(name)
+    return Path(value).expanduser() if value else default
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every tunable default of the pipeline in one place."""
+
+    corpus_dir: Path = REPO_ROOT / "corpus"
+    index_dir: Path = REPO_ROOT / ".qa-index"
+    model: str = "all-MiniLM-L6-v2"  # "hash" selects the deterministic test encoder
+    # Chunking: all-MiniLM-L6-v2 was trained on 128-token inputs and truncates at 256.
+    chunk_words: int = 90
+    chunk_overlap_sentences: int = 1
+    embed_title: bool = True
+    # Retrieval
+    k: int = 5
+    max_k: int = 50
+    candidates: int = 100  # per retriever, before fusion
+    fusion: str = "linear"  # "linear" (weighted normalised scores) or "rrf"
+    rrf_k: int = 60
+    dense_weight: float = 0.6  # weight of dense vs BM25 in fusion
+    min_relevance: float = 0.15  # dense cosine floor below which nothing answers
+    max_question_chars: int = 2000
+    refresh_interval_s: float = 2.0  # how often a running QA re-checks the corpus
+    batch_size: int = 32
+    max_file_mb: int = 32  # larger .txt/.md/.json files are skipped with a warning
+    datasets_dir: Path = DEFAULT_DATASETS
+
+    def with_overrides(self, **kwargs) -> "Settings":
+        """Copy with the given non-None fields replaced."""
+        return replace(self, **{k: v for k, v in kwargs.items() if v is not None})
+
+
+def load_settings(**overrides) -> Settings:
+    """Settings from defaults, then QA_* environment variables, then explicit overrides."""
+    base = Settings()
+    env = dict(
+        corpus_dir=_env_path("QA_CORPUS_DIR", base.corpus_dir),
+        index_dir=_env_path("QA_INDEX_DIR", base.index_dir),
+        model=os.environ.get("QA_MODEL") or base.model,
+        datasets_dir=_env_path("QA_DATASETS_DIR", base.datasets_dir),
+    )
+    return base.with_overrides(**env).with_overrides(**overrides)

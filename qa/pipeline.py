@@ -1,0 +1,164 @@
+"""The QA object: lazily loads the encoder and index once, keeps them fresh, and answers questions."""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Sequence
+
+import numpy as np
+
+from . import index as index_mod
+from .config import Settings, load_settings
+from .embed import Encoder, get_encoder
+from .query import understand
+from .read import highlight
+from .retrieve import Retrieval, retrieve, to_hits
+from .types import Answer, Article, Hit, Query
+
+logger = logging.getLogger(__name__)
+
+
+class QuestionError(ValueError):
+    """A question or argument that cannot be answered as given; the message is one line for the user."""
+
+
+def clamp_k(k, settings: Settings) -> int:
+    """k as an int clamped to 1..max_k; QuestionError if it is not a whole number."""
+    if k is None:
+        return settings.k
+    if isinstance(k, bool) or not isinstance(k, (int, float, str)):
+        raise QuestionError(f"k must be a whole number, not {k!r}")
+    try:
+        value = int(float(k)) if not isinstance(k, int) else k
+    except (TypeError, ValueError, OverflowError):
+        raise QuestionError(f"k must be a whole number, not {k!r}") from None
+    return max(1, min(value, settings.max_k))
+
+
+def clean_question(question, settings: Settings) -> str:
+    """The question stripped; QuestionError if it is not text, empty, or too long."""
+    if not isinstance(question, str):
+        raise QuestionError(f"question must be text, not {type(question).__name__}")
+    text = " ".join(question.split())
+    if not text:
+        raise QuestionError("question is empty")
+    if len(text) > settings.max_question_chars:
+        raise QuestionError(f"question is too long ({len(text)} characters; the limit is "
+                            f"{settings.max_question_chars})")
+    return text
+
+
+def confidence_from(dense: float, floor: float) -> float:
+    """A 0..1 confidence from the best passage's cosine similarity (0 at the floor, 1 at floor + 0.5)."""
+    return round(min(1.0, max(0.0, (dense - floor) / 0.5)), 3)
+
+
+class QA:
+    """Question answering over one corpus and index folder; safe to share between threads."""
+
+    def __init__(self, settings: Settings | None = None, encoder: Encoder | None = None,
+                 articles: Sequence[Article] | None = None, files: dict | None = None, **overrides):
+        """`articles` (with a `files` fingerprint) replaces the corpus folder, as benchmarks do."""
+        self.settings = (settings or load_settings()).with_overrides(**overrides)
+        self._encoder = encoder
+        self._articles, self._files = articles, files
+        self._index: index_mod.Index | None = None
+        self._checked = 0.0
+        self._lock = threading.RLock()
+
+    @property
+    def encoder(self) -> Encoder:
+        """The encoder, created on first use."""
+        if self._encoder is None:
+            self._encoder = get_encoder(self.settings.model)
+        return self._encoder
+
+    def index(self, progress: bool = False, force: bool = False) -> index_mod.Index:
+        """The loaded index, rebuilt or refreshed first if the corpus or settings changed."""
+        with self._lock:
+            now = time.monotonic()
+            stale = self._index is None or force or now - self._checked >= self.settings.refresh_interval_s
+            if stale:
+                if self._index is not None and not force:
+                    files = self._files if self._articles is not None else \
+                        index_mod.scan_corpus(self.settings.corpus_dir)
+                    if index_mod.stale_reason(self._index.manifest, self.settings, self.encoder.dim,
+                                              files) is None:
+                        self._checked = now
+                        return self._index
+                self._index = index_mod.ensure(self.settings, self.encoder, progress=progress, force=force,
+                                               articles=self._articles, files=self._files)
+                self._checked = time.monotonic()
+            return self._index
+
+    def warm_up(self, progress: bool = False) -> None:
+        """Load the model and the index now rather than on the first question."""
+        self.index(progress=progress)
+        self.encoder.encode(["warm up"])
+
+    def search(self, question: str, k: int | None = None, history: Sequence | None = None,
+               mode: str = "hybrid") -> tuple[Query, np.ndarray, Retrieval, list[Hit], dict]:
+        """Retrieve without reading: the understood query, its vector, the ranking and its hits."""
+        s = self.settings
+        text = clean_question(question, s)
+        k = clamp_k(k, s)
+        t0 = time.perf_counter()
+        index = self.index()
+        t1 = time.perf_counter()
+        query = understand(text, history)
+        qvec = self.encoder.encode([query.search_text])[0]
+        t2 = time.perf_counter()
+        found = retrieve(index, qvec, query.search_text, k, query.dates, mode, s.candidates,
+                         s.dense_weight, s.fusion, s.rrf_k)
+        hits = to_hits(index, found)
+        t3 = time.perf_counter()
+        timings = {"index": (t1 - t0) * 1e3, "encode": (t2 - t1) * 1e3, "retrieve": (t3 - t2) * 1e3}
+        return query, qvec, found, hits, timings
+
+    def ask(self, question: str, k: int | None = None, history: Sequence | None = None,
+            mode: str = "hybrid") -> Answer:
+        """Answer a question from the corpus: the best passages, the answering sentence, or abstain."""
+        s = self.settings
+        query, qvec, found, hits, timings = self.search(question, k, history, mode)
+        t3 = time.perf_counter()
+        hits = highlight(hits, query, qvec, self.encoder)
+        timings["read"] = (time.perf_counter() - t3) * 1e3
+        timings = {key: round(v, 1) for key, v in timings.items()}
+        date_label = query.dates.label if query.dates and found.date_applied else None
+        note = (f"no articles published in {query.dates.label}; searched all dates"
+                if query.dates and not found.date_applied else None)
+        best = max((h.dense_score or 0.0 for h in hits), default=0.0)
+        if not hits or best < s.min_relevance:
+            return Answer(question=query.question, answer=None, confidence=0.0, passages=tuple(hits),
+                          abstained=True, reason="no passage in the articles is close enough to the question",
+                          date_filter=date_label, timings_ms=timings)
+        top = hits[0]
+        span = (top.text[top.highlight_start:top.highlight_end]
+                if top.highlight_start is not None else top.text)
+        return Answer(question=query.question, answer=span,
+                      confidence=confidence_from(top.dense_score or 0.0, s.min_relevance),
+                      passages=tuple(hits), reason=note, date_filter=date_label, timings_ms=timings)
+
+
+_default: QA | None = None
+_default_lock = threading.Lock()
+
+
+def default_qa() -> QA:
+    """The process-wide QA built from the environment's settings."""
+    global _default
+    with _default_lock:
+        if _default is None:
+            _default = QA()
+        return _default
+
+
+def ask(question: str, k: int = 5, history: Sequence | None = None) -> Answer:
+    """Answer a question with the default corpus and index (see QA.ask)."""
+    return default_qa().ask(question, k=k, history=history)
+
+
+def warm_up(progress: bool = False) -> None:
+    """Load the default model and index now (building the index if needed)."""
+    default_qa().warm_up(progress=progress)

@@ -1,0 +1,104 @@
+"""Frozen dataclasses passed between stages. No qa imports here."""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass(frozen=True)
+class Article:
+    """One parsed corpus document."""
+
+    id: str  # stable id: hash of the source file name and record index
+    title: str
+    published: dt.date | None
+    byline: str | None
+    text: str  # body text; passage offsets point into this
+    source: str  # corpus file name (relative to the corpus folder)
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A chunk of an article's text with character offsets into `Article.text`."""
+
+    id: str  # content hash (article id + text), stable across rebuilds
+    article_id: str
+    source: str
+    title: str
+    published: dt.date | None
+    text: str
+    start: int  # offset of text in the article body
+    end: int
+    headline: str = ""  # the title when it is a real headline, not one derived from the body
+
+    def embed_text(self, with_title: bool) -> str:
+        """Text given to the encoder (and BM25): optionally prefixed with the headline."""
+        return f"{self.headline}. {self.text}" if with_title and self.headline else self.text
+
+
+@dataclass(frozen=True)
+class DateRange:
+    """Inclusive range of publication dates a question asks about."""
+
+    start: dt.date
+    end: dt.date
+    label: str  # the words in the question that set it, e.g. "2023" or "October 2023"
+
+    def contains(self, day: dt.date | None) -> bool:
+        """True if `day` lies in the range (unknown dates never do)."""
+        return day is not None and self.start <= day <= self.end
+
+
+@dataclass(frozen=True)
+class Query:
+    """A question after understanding: the text to search with and its constraints."""
+
+    question: str  # as asked
+    search_text: str  # question plus context carried from earlier turns
+    dates: DateRange | None = None
+    answer_type: str = "what"  # who | when | where | number | what | which | why | how
+    carried: tuple[str, ...] = ()  # words carried over from history (for display/debug)
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A retrieved passage with scores and the highlighted span's offsets within `text`."""
+
+    passage_id: str
+    text: str
+    title: str
+    date: str | None  # ISO YYYY-MM-DD
+    source: str
+    score: float  # fused score, higher is better
+    dense_score: float | None = None  # cosine similarity, if retrieved densely
+    bm25_score: float | None = None
+    start: int = 0  # offset of text within the article body
+    highlight_start: int | None = None  # sentence that answers, offsets within text
+    highlight_end: int | None = None
+    answer_start: int | None = None  # answer span, offsets within text
+    answer_end: int | None = None
+
+    def to_dict(self) -> dict:
+        """Plain-JSON view."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What ask() returns: the answer span (or None when abstaining) and its passages."""
+
+    question: str
+    answer: str | None
+    confidence: float
+    passages: tuple[Hit, ...] = ()
+    abstained: bool = False
+    reason: str | None = None  # why it abstained, or a note on the date filter
+    date_filter: str | None = None  # label of the date constraint applied, if any
+    timings_ms: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        """Plain-JSON view (ISO dates, lists, no dataclasses)."""
+        out = asdict(self)
+        out["passages"] = [h.to_dict() for h in self.passages]
+        return out

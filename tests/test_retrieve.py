@@ -1,0 +1,222 @@
+"""qa.retrieve and qa.vectors: fusion against brute-force references, modes, date filter, subsets."""
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pytest
+
+from qa import index as index_mod
+from qa import vectors as vec
+from qa.config import Settings
+from qa.embed import HashingEncoder
+from qa.retrieve import fuse_linear, fuse_rrf, retrieve, to_hits
+from qa.types import DateRange
+
+from conftest import ARTICLES, write_article
+
+
+def year(y: int) -> DateRange:
+    return DateRange(dt.date(y, 1, 1), dt.date(y, 12, 31), str(y))
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """(index, encoder) over the default corpus, built once for this module (read-only)."""
+    root = tmp_path_factory.mktemp("retrieve")
+    for name, (title, date, paragraphs) in ARTICLES.items():
+        write_article(root / "corpus", name, title, date, *paragraphs)
+    encoder = HashingEncoder()
+    settings = Settings(corpus_dir=root / "corpus", index_dir=root / "idx", model="hash", chunk_words=30)
+    return index_mod.ensure(settings, encoder), encoder
+
+
+def run(tiny, text, k=5, **kw):
+    index, encoder = tiny
+    return retrieve(index, encoder.encode([text])[0], text, k, **kw)
+
+
+# --- fusion -----------------------------------------------------------------------------------------
+
+def rrf_reference(rankings: list[list[int]], rrf_k: int) -> dict[int, float]:
+    docs = {d for r in rankings for d in r}
+    return {d: sum(1.0 / (rrf_k + r.index(d) + 1) for r in rankings if d in r) for d in docs}
+
+
+@pytest.mark.parametrize("seed", range(5))
+@pytest.mark.parametrize("rrf_k", [1, 60])
+def test_fuse_rrf_matches_brute_force(seed, rrf_k):
+    rng = np.random.default_rng(seed)
+    rankings = [rng.permutation(40)[: rng.integers(0, 30)].tolist() for _ in range(rng.integers(1, 4))]
+    fused = fuse_rrf([np.array(r, dtype=np.int64) for r in rankings], rrf_k)
+    expected = rrf_reference(rankings, rrf_k)
+    assert fused.keys() == expected.keys()
+    for d in expected:
+        assert fused[d] == pytest.approx(expected[d])
+
+
+def test_fuse_rrf_empty():
+    assert fuse_rrf([np.zeros(0, np.int64), np.zeros(0, np.int64)]) == {}
+
+
+@pytest.mark.parametrize("dense, bm25, weight, expected", [
+    ([0.5, 0.2], [2.0, 1.0], 0.5, [0.75, 0.35]),
+    ([0.5, 0.2], [2.0, 1.0], 1.0, [0.5, 0.2]),
+    ([0.5, 0.2], [2.0, 1.0], 0.0, [1.0, 0.5]),
+    ([0.5, 0.2], [0.0, 0.0], 0.5, [0.25, 0.1]),  # no lexical match: no division by zero
+    ([], [], 0.5, []),
+])
+def test_fuse_linear(dense, bm25, weight, expected):
+    out = fuse_linear(np.array(dense, np.float32), np.array(bm25, np.float32), weight)
+    np.testing.assert_allclose(out, expected, rtol=1e-6)
+
+
+# --- modes --------------------------------------------------------------------------------------------
+
+QUESTION = "dragon bridge over the Han river"
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "dense", "bm25"])
+@pytest.mark.parametrize("fusion", ["linear", "rrf"])
+def test_modes_find_the_matching_article(tiny, mode, fusion):
+    index, _ = tiny
+    found = run(tiny, QUESTION, k=3, mode=mode, fusion=fusion)
+    assert 0 < len(found.rows) <= 3
+    assert len(set(found.rows)) == len(found.rows)
+    assert list(found.scores) == sorted(found.scores, reverse=True)
+    assert index.passages[found.rows[0]].source == "bridge.txt"
+    assert found.date_applied
+    assert len(found.scores) == len(found.dense) == len(found.bm25) == len(found.rows)
+
+
+def test_dense_mode_equals_brute_force(tiny):
+    index, encoder = tiny
+    q = encoder.encode([QUESTION])[0]
+    found = retrieve(index, q, QUESTION, 4, mode="dense")
+    scores = np.asarray(index.vectors) @ q
+    order = np.argsort(-scores, kind="stable")[:4]
+    assert set(found.rows) == set(order.tolist())
+    np.testing.assert_allclose(found.scores, np.sort(scores)[::-1][:4], rtol=1e-5)
+
+
+def test_bm25_mode_returns_only_lexical_matches(tiny):
+    index, _ = tiny
+    found = run(tiny, "measles", k=10, mode="bm25")
+    assert found.rows and all(s > 0 for s in found.scores)
+    assert {index.passages[r].source for r in found.rows} == {"vaccine.txt"}
+    assert run(tiny, "the of and", k=10, mode="bm25").rows == ()  # stopwords only
+
+
+def test_hybrid_linear_scores_are_the_fusion_of_the_parts(tiny):
+    found = run(tiny, QUESTION, k=50, mode="hybrid", dense_weight=0.3)
+    expected = fuse_linear(np.array(found.dense), np.array(found.bm25), 0.3)
+    np.testing.assert_allclose(found.scores, expected, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("k", [1, 2, 1000])
+def test_k_limits_results(tiny, k):
+    index, _ = tiny
+    assert len(run(tiny, QUESTION, k=k).rows) == min(k, len(index))
+
+
+def test_unknown_mode_raises(tiny):
+    with pytest.raises(ValueError, match="sparse"):
+        run(tiny, QUESTION, mode="sparse")
+
+
+def test_to_hits(tiny):
+    index, _ = tiny
+    hits = to_hits(index, run(tiny, QUESTION, k=3))
+    assert len(hits) == 3
+    for h in hits:
+        p = next(p for p in index.passages if p.id == h.passage_id)
+        assert (h.text, h.title, h.source, h.start) == (p.text, p.title, p.source, p.start)
+        assert h.date == p.published.isoformat()
+
+
+# --- date filter ----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("mode", ["hybrid", "dense", "bm25"])
+@pytest.mark.parametrize("y, source", [(2020, "floods.txt"), (2023, "iswaran.txt"), (2021, "bridge.txt")])
+def test_date_filter_restricts_to_the_year(tiny, mode, y, source):
+    index, _ = tiny
+    # the question is about the bridge, but only passages from year y may come back
+    found = run(tiny, QUESTION + " minister floods", k=10, dates=year(y), mode=mode)
+    assert found.date_applied
+    assert found.rows
+    for r in found.rows:
+        assert index.passages[r].published.year == y
+        assert index.passages[r].source == source
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "dense", "bm25"])
+def test_date_filter_falls_back_to_all_dates(tiny, mode):
+    index, _ = tiny
+    found = run(tiny, QUESTION, k=3, dates=year(1999), mode=mode)
+    assert not found.date_applied
+    assert index.passages[found.rows[0]].source == "bridge.txt"
+    assert found.rows == run(tiny, QUESTION, k=3, mode=mode).rows
+
+
+def test_date_filter_through_the_faiss_selector(tiny, monkeypatch):
+    index, _ = tiny
+    monkeypatch.setattr(vec, "EXACT_SUBSET_LIMIT", 0)
+    found = run(tiny, QUESTION, k=50, dates=year(2020), mode="dense")
+    in_2020 = [i for i, p in enumerate(index.passages) if p.published.year == 2020]
+    assert sorted(found.rows) == in_2020  # k above the allowed ids: no -1 padding comes back
+
+
+# --- vectors.search ----------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def random_vectors():
+    rng = np.random.default_rng(7)
+    v = rng.standard_normal((300, 16)).astype(np.float32)
+    v /= np.linalg.norm(v, axis=1, keepdims=True)
+    return v, vec.build(v), rng.standard_normal(16).astype(np.float32)
+
+
+def brute_force(v, q, k, subset=None):
+    ids = np.arange(len(v)) if subset is None else np.asarray(subset)
+    scores = v[ids] @ q
+    order = np.argsort(-scores, kind="stable")[:k]
+    return scores[order], ids[order]
+
+
+@pytest.mark.parametrize("exact_limit", [50_000, 0], ids=["exact", "faiss-selector"])
+@pytest.mark.parametrize("subset_size, k", [(1, 1), (5, 3), (40, 10), (120, 100), (300, 7)])
+def test_search_subset_equals_brute_force(random_vectors, monkeypatch, exact_limit, subset_size, k):
+    v, index, q = random_vectors
+    monkeypatch.setattr(vec, "EXACT_SUBSET_LIMIT", exact_limit)
+    subset = np.sort(np.random.default_rng(subset_size).choice(len(v), subset_size, replace=False))
+    scores, ids = vec.search(index, v, q, k, subset=subset.astype(np.int64))
+    want_scores, want_ids = brute_force(v, q, k, subset)
+    assert ids.tolist() == want_ids.tolist()
+    np.testing.assert_allclose(scores, want_scores, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("exact_limit", [50_000, 0], ids=["exact", "faiss-selector"])
+def test_search_never_returns_minus_one(random_vectors, monkeypatch, exact_limit):
+    v, index, q = random_vectors
+    monkeypatch.setattr(vec, "EXACT_SUBSET_LIMIT", exact_limit)
+    subset = np.array([3, 17, 250], dtype=np.int64)
+    scores, ids = vec.search(index, v, q, 50, subset=subset)
+    assert sorted(ids.tolist()) == [3, 17, 250]
+    assert len(scores) == 3
+    empty_scores, empty_ids = vec.search(index, v, q, 5, subset=np.zeros(0, np.int64))
+    assert len(empty_ids) == len(empty_scores) == 0
+
+
+def test_search_without_subset(random_vectors):
+    v, index, q = random_vectors
+    scores, ids = vec.search(index, v, q, 1000)  # k above the index size
+    want_scores, want_ids = brute_force(v, q, len(v))
+    assert len(ids) == len(v) and (ids >= 0).all()
+    np.testing.assert_allclose(scores, want_scores, rtol=1e-5, atol=1e-6)
+    assert ids[:10].tolist() == want_ids[:10].tolist()
+
+
+def test_search_empty_index():
+    v = np.zeros((0, 8), np.float32)
+    scores, ids = vec.search(vec.build(v), v, np.ones(8, np.float32), 5)
+    assert len(ids) == len(scores) == 0
