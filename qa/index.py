@@ -119,7 +119,9 @@ def embed_passages(passages: list[Passage], settings: Settings, encoder: Encoder
     out = np.zeros((len(texts), encoder.dim), dtype=np.float32)
     todo = list(range(len(texts)))
     if previous is not None and previous.manifest.get("dim") == encoder.dim:
-        cache = {_text_key(p.embed_text(settings.embed_title)): i for i, p in enumerate(previous.passages)}
+        # key the cache by the text each old vector was computed from, under the old index's settings
+        old_title = bool(previous.manifest.get("embed_title"))
+        cache = {_text_key(p.embed_text(old_title)): i for i, p in enumerate(previous.passages)}
         todo = []
         for i, t in enumerate(texts):
             j = cache.get(_text_key(t))

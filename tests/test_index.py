@@ -227,9 +227,6 @@ def test_only_new_passages_are_encoded(settings):
     np.testing.assert_allclose(np.asarray(second.vectors), expected, rtol=1e-6)
 
 
-@pytest.mark.xfail(reason="BUG: embed_passages keys reused vectors by the text under the NEW embed_title "
-                          "setting, so after toggling embed_title the old vectors (encoded with the other "
-                          "setting) are reused for texts they were not computed from", strict=True)
 def test_reused_vectors_match_a_changed_embed_title(settings, encoder):
     index_mod.ensure(settings, encoder)
     changed = dataclasses.replace(settings, embed_title=not settings.embed_title)
