@@ -52,7 +52,7 @@ def respond(message: str, history: list | None, k: float | None = 5) -> str:
         raise gr.Error("Please type a question.", title="Empty question", print_exception=False)
     try:
         n = int(k) if k is not None else 5
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: int(float("inf"))
         message = _one_line(f"Passages must be a whole number, got {k!r}.")
         raise gr.Error(message, print_exception=False) from None
     try:
@@ -80,6 +80,8 @@ demo = gr.ChatInterface(
         render_markdown=True,
         latex_delimiters=[],
         placeholder="Ask a question about the news articles.",
+        # No "share" button: it uploads the conversation to Hugging Face; this bot stays offline.
+        buttons=["copy", "copy_all"],
     ),
     additional_inputs=[gr.Slider(1, 10, value=5, step=1, label="Passages")],
     additional_inputs_accordion="Options",

@@ -27,7 +27,8 @@ def _fail(message: str, code: int = 1) -> int:
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--corpus", type=Path, help="folder of articles (default: corpus/ or $QA_CORPUS_DIR)")
     p.add_argument("--index", type=Path, help="index folder (default: .qa-index/ or $QA_INDEX_DIR)")
-    p.add_argument("--model", help="encoder: all-MiniLM-L6-v2 (default) or hash (tests)")
+    p.add_argument("--model", help="encoder: all-MiniLM-L6-v2-int8 (default), all-MiniLM-L6-v2 (fp32) "
+                                   "or hash (tests)")
     p.add_argument("-v", "--verbose", action="store_true", help="log debug detail to stderr")
 
 
@@ -59,6 +60,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--k", type=int, default=20)
     p.add_argument("--json", action="store_true")
     p.add_argument("--report", type=Path)
+    p = sub.add_parser("bench", help="speed and scale figures, each next to its baseline")
+    _common(p)
+    p.add_argument("--quick", action="store_true", help="reduced sizes (100k vectors, not 1M): a few minutes")
+    p.add_argument("--json", action="store_true", help="print every figure as JSON")
+    p.add_argument("--datasets", type=Path, help="datasets folder (default ../shared/datasets)")
+    p.add_argument("--only", nargs="+", choices=["encode", "ask", "corpus", "vectors", "cold"],
+                   help="run only these sections")
+    p.add_argument("--work", type=Path, help="keep the benchmark's corpora and indexes in this folder")
+    p = sub.add_parser("bench-load", help="latency and correctness of the chat server under concurrent clients")
+    p.add_argument("--requests", type=int, default=500, help="questions to send in all (default 500)")
+    p.add_argument("--concurrency", type=int, default=16, help="concurrent clients (default 16)")
+    p.add_argument("--articles", type=int, default=50, help="generated articles, one question each")
+    p.add_argument("--k", type=int, default=3, help="passages per reply")
+    p.add_argument("--model", help="encoder (default: all-MiniLM-L6-v2 or $QA_MODEL)")
+    p.add_argument("--timeout", type=float, default=600, help="stop after this many seconds (default 600)")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("-v", "--verbose", action="store_true")
+    from .answer_cli import add_parser as add_answer_parser
+
+    add_answer_parser(sub, _common)
     return parser
 
 
@@ -154,7 +175,56 @@ def _cmd_bench_quality(args) -> int:
     return 0
 
 
-COMMANDS = {"index": _cmd_index, "ask": _cmd_ask, "eval": _cmd_eval, "bench-quality": _cmd_bench_quality}
+def _cmd_bench_load(args) -> int:
+    from .loadtest import bench_load
+
+    result = bench_load(requests=args.requests, concurrency=args.concurrency, articles=args.articles, k=args.k,
+                        model=args.model, timeout=args.timeout)
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print(f"{result['requests']} requests from {result['concurrency']} concurrent clients "
+              f"({result['model']}, {result['articles']} articles, k={result['k']}): "
+              f"{result['failures']} failed, {result['wrong_replies']} wrong; p50 {result['p50_ms']} ms, "
+              f"p95 {result['p95_ms']} ms, max {result['max_ms']} ms; {result['throughput_rps']} req/s")
+        for line in result["errors"] + result["wrong"]:
+            print(f"  {line}")
+    return 0 if result["failures"] == result["wrong_replies"] == 0 else 1
+
+
+COMMANDS = {"index": _cmd_index, "ask": _cmd_ask, "eval": _cmd_eval, "bench-quality": _cmd_bench_quality,
+            "bench-load": _cmd_bench_load}
+
+
+def _cmd_bench(args) -> int:
+    from .bench import run_bench, summary_rows
+
+    if not args.verbose:
+        logging.getLogger("qa").setLevel(logging.WARNING)
+    settings = _settings(args).with_overrides(datasets_dir=args.datasets)
+    result = run_bench(settings, quick=args.quick, say=lambda m: print(m, file=sys.stderr, flush=True),
+                       work=args.work, only=set(args.only or ()) or None)
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        rows = [("figure", "ours", "baseline", "goal"), *summary_rows(result)]
+        widths = [max(len(r[i]) for r in rows) for i in range(4)]
+        for r in rows:
+            print("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+        print(result["note"])
+    return 1 if result.get("errors") else 0
+
+
+COMMANDS["bench"] = _cmd_bench
+
+
+def _cmd_bench_answers(args) -> int:
+    from .answer_cli import run
+
+    return run(args, _settings(args))
+
+
+COMMANDS["bench-answers"] = _cmd_bench_answers
 
 
 def main(argv: list[str] | None = None) -> int:

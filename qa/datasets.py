@@ -128,3 +128,8 @@ def load_benchmark(name: str, datasets_dir: Path, limit: int | None = None,
     if limit is not None and limit < len(cases):
         cases = random.Random(seed).sample(cases, limit)
     return articles, cases, fingerprint
+
+
+def title_positions(articles) -> dict[str, int]:
+    """Position of each article title in the benchmark file; SQuAD splits are made of whole articles."""
+    return {t: i for i, t in enumerate(dict.fromkeys(a.title for a in articles))}

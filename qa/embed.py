@@ -13,7 +13,8 @@ import numpy as np
 logger = logging.getLogger(__name__)
 
 HASH_MODEL = "hash"
-KNOWN_MODELS = ("all-MiniLM-L6-v2", HASH_MODEL)
+INT8_MODEL = "all-MiniLM-L6-v2-int8"  # the same model, int8 through onnxruntime (qa.onnx_encoder)
+KNOWN_MODELS = (INT8_MODEL, "all-MiniLM-L6-v2", HASH_MODEL)
 _TOKEN = re.compile(r"\w+")
 
 
@@ -92,5 +93,12 @@ def get_encoder(name: str) -> Encoder:
         if name not in _ENCODERS:
             if name not in KNOWN_MODELS:
                 raise ValueError(f"unknown model {name!r}; available: {', '.join(KNOWN_MODELS)}")
-            _ENCODERS[name] = HashingEncoder() if name == HASH_MODEL else SentenceTransformerEncoder(name)
+            if name == HASH_MODEL:
+                _ENCODERS[name] = HashingEncoder()
+            elif name == INT8_MODEL:
+                from .onnx_encoder import OnnxInt8Encoder  # no torch once the export is cached
+
+                _ENCODERS[name] = OnnxInt8Encoder(name)
+            else:
+                _ENCODERS[name] = SentenceTransformerEncoder(name)
         return _ENCODERS[name]

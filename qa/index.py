@@ -3,8 +3,11 @@
 Layout of the index folder:
     CURRENT            name of the live generation folder (replaced atomically)
     .lock              taken while building, so two processes never build at once
-    gen-*/             manifest.json, vectors.npy, dense.faiss, bm25/, passages.*
+    gen-*/             manifest.json, vectors.npy, dense.faiss (+ dense.rows.npy for HNSW), bm25/,
+                       passages.*, sources.json (rows and article keys of each corpus file)
 A build writes a new generation folder, then swaps CURRENT; a crash at any point leaves the old one live.
+A refresh parses only new and changed files and carries everything else over from the live generation
+(vectors, stored passages, BM25 term counts, HNSW graph); see qa.incremental.
 """
 from __future__ import annotations
 
@@ -21,11 +24,11 @@ from typing import Sequence
 
 import numpy as np
 
+from . import incremental as inc
 from . import vectors as vec
 from .chunk import chunk_articles
 from .config import Settings
 from .embed import Encoder
-from .ingest import list_files, load_corpus
 from .lexical import Lexical
 from .store import PassageStore, write_passages
 from .types import Article, Passage
@@ -63,12 +66,12 @@ class Index:
 def scan_corpus(corpus_dir: Path) -> dict[str, list[int]]:
     """Size and mtime of every corpus file: cheap to compute, enough to notice a change."""
     files = {}
-    for path in list_files(corpus_dir):
+    for name, path in inc.walk(corpus_dir):
         try:
-            st = path.stat()
+            st = os.stat(path)
         except OSError:
             continue  # broken symlink: ingest will warn about it
-        files[path.relative_to(corpus_dir).as_posix()] = [st.st_size, st.st_mtime_ns]
+        files[name] = [st.st_size, st.st_mtime_ns]
     return files
 
 
@@ -118,10 +121,12 @@ def embed_passages(passages: list[Passage], settings: Settings, encoder: Encoder
     texts = [p.embed_text(settings.embed_title) for p in passages]
     out = np.zeros((len(texts), encoder.dim), dtype=np.float32)
     todo = list(range(len(texts)))
-    if previous is not None and previous.manifest.get("dim") == encoder.dim:
+    if texts and previous is not None and previous.manifest.get("dim") == encoder.dim:
         # key the cache by the text each old vector was computed from, under the old index's settings
         old_title = bool(previous.manifest.get("embed_title"))
-        cache = {_text_key(p.embed_text(old_title)): i for i, p in enumerate(previous.passages)}
+        stored = _stored_keys(previous) if old_title == settings.embed_title else None
+        cache = ({k.tobytes(): i for i, k in enumerate(stored)} if stored is not None else
+                 {_text_key(p.embed_text(old_title)): i for i, p in enumerate(previous.passages)})
         todo = []
         for i, t in enumerate(texts):
             j = cache.get(_text_key(t))
@@ -136,22 +141,61 @@ def embed_passages(passages: list[Passage], settings: Settings, encoder: Encoder
     return out
 
 
+def _stored_keys(index: Index) -> np.ndarray | None:
+    """The text keys a generation stored for its passages, or None (an older index)."""
+    try:
+        keys = np.load(index.path / inc.KEYS_FILE, mmap_mode="r", allow_pickle=False)
+    except (OSError, ValueError):
+        return None
+    return keys if keys.shape == (len(index), inc.KEY_BYTES) else None
+
+
+def can_carry(index: Index | None, settings: Settings, dim: int) -> bool:
+    """True if a refresh may carry rows over from `index` (same build settings, per-file tables present)."""
+    return (index is not None and all(index.manifest.get(k) == v for k, v in build_settings(settings, dim).items())
+            and (index.path / inc.SOURCES_FILE).is_file() and _stored_keys(index) is not None
+            and index.lexical.doc_terms() is not None)
+
+
 def write_generation(passages: list[Passage], vectors: np.ndarray, settings: Settings,
-                     dim: int, files: dict, index_dir: Path) -> Path:
-    """Write a complete generation folder, then make it live by replacing CURRENT."""
+                     dim: int, files: dict, index_dir: Path, layout: inc.Layout | None = None,
+                     previous: Index | None = None) -> Path:
+    """Write a complete generation folder, then make it live by replacing CURRENT.
+
+    `vectors` has every row; `passages` are the new rows of `layout` (all rows without a layout).
+    With a layout that carries rows over from `previous`, those rows' records, vectors, term counts and
+    (for HNSW) graph entries are copied, not recomputed.
+    """
+    layout = layout or inc.full_layout(passages)
+    carry = previous if previous is not None and layout.carried else None
     index_dir.mkdir(parents=True, exist_ok=True)
     name = f"gen-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}"
     tmp = index_dir / f".tmp-{name}"
     tmp.mkdir()
     try:
-        write_passages(passages, tmp)
+        write_passages(passages, tmp, carry.passages if carry else None, layout.old_rows)
         np.save(tmp / VECTORS_FILE, vectors, allow_pickle=False)
-        vec.save(vec.build(vectors, "flat"), tmp / FAISS_FILE)
-        lexical = Lexical.build([p.embed_text(settings.embed_title) for p in passages])
+        new_keys = inc.text_keys(passages, settings.embed_title)
+        np.save(tmp / inc.KEYS_FILE, inc.gather_keys(layout, new_keys, _stored_keys(carry) if carry else None),
+                allow_pickle=False)
+        # a private copy of the live HNSW graph to extend (the loaded one may be serving searches)
+        old_dense = vec.load(carry.path / FAISS_FILE) if carry and carry.manifest.get("index_type") == "hnsw" \
+            else None
+        dense = vec.update(old_dense, vectors, layout.old_rows)
+        vec.save(dense, tmp / FAISS_FILE)
+        lexical = Lexical.rebuild(carry.lexical if carry else None, layout.old_rows,
+                                  [p.embed_text(settings.embed_title) for p in passages])
         (tmp / BM25_DIR).mkdir()
         lexical.save(tmp / BM25_DIR)
-        manifest = {**build_settings(settings, dim), "index_type": "flat", "passages": len(passages),
-                    "articles": len({p.article_id for p in passages}), "files": files,
+        if layout.sources:
+            inc.write_sources(layout.sources, tmp)
+        articles = (sum(len(s["keys"]) for s in layout.sources.values()) if layout.sources
+                    else len({p.article_id for p in passages}))
+        manifest = {**build_settings(settings, dim), "index_type": dense.kind, "passages": len(vectors),
+                    "articles": articles, "files": files,
+                    "dense_slots": {"total": int(dense.index.ntotal), "dead": dense.dead},
+                    "refresh": {"carried_rows": layout.carried, "new_rows": len(passages),
+                                "parsed_files": layout.parsed},
                     "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "checksums": _checksums(tmp)}
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1, ensure_ascii=False))
         _fsync_tree(tmp)
@@ -195,7 +239,7 @@ def _remove_old_generations(index_dir: Path, keep: set[str]) -> None:
 def current_path(index_dir: Path) -> Path | None:
     """The live generation folder, or None if there is none."""
     try:
-        name = (index_dir / CURRENT).read_text().strip()
+        name = (index_dir / CURRENT).read_text(errors="replace").strip()  # garbage is refused below
     except (FileNotFoundError, NotADirectoryError):
         return None
     except OSError as exc:
@@ -261,17 +305,31 @@ def try_load(index_dir: Path) -> tuple[Index | None, str | None]:
         return None, str(exc)
 
 
+def _check_outside(index_dir: Path, corpus_dir: Path) -> None:
+    """Refuse an index folder the corpus scan would read: it would index its own files, then rebuild forever."""
+    try:
+        inside = Path(index_dir).resolve().relative_to(Path(corpus_dir).resolve())
+    except ValueError:
+        return
+    if not any(part.startswith(".") for part in inside.parts):  # hidden folders are not scanned
+        raise ValueError(f"index folder {index_dir} is inside the corpus folder {corpus_dir}; "
+                         f"move it out or give it a name starting with a dot")
+
+
 def ensure(settings: Settings, encoder: Encoder, progress: bool = False, force: bool = False,
-           articles: Sequence[Article] | None = None, files: dict | None = None) -> Index:
+           articles: Sequence[Article] | None = None, files: dict | None = None,
+           carry_over: bool = True) -> Index:
     """The index for the corpus: loaded if fresh, otherwise (re)built under a lock.
 
     By default the corpus is the folder settings.corpus_dir; benchmarks pass `articles` with a
-    `files` fingerprint of the data they came from instead.
+    `files` fingerprint of the data they came from instead. A refresh carries unchanged files over
+    from the live generation; carry_over=False re-parses everything (vectors are still reused by text).
     """
     from filelock import FileLock
 
     index_dir = settings.index_dir
     if articles is None:
+        _check_outside(index_dir, settings.corpus_dir)
         files = scan_corpus(settings.corpus_dir)
     index, why = (None, "rebuild requested") if force else try_load(index_dir)
     if index is not None:
@@ -281,15 +339,32 @@ def ensure(settings: Settings, encoder: Encoder, progress: bool = False, force: 
     index_dir.mkdir(parents=True, exist_ok=True)
     with FileLock(str(index_dir / ".lock"), timeout=3600):
         if not force:  # another process may have built it while we waited for the lock
-            fresh, _ = try_load(index_dir)
+            fresh = index if index is not None and _is_live(index) else try_load(index_dir)[0]
             if fresh is not None and stale_reason(fresh.manifest, settings, encoder.dim, files) is None:
                 return fresh
             index = fresh or index
         logger.info("building index in %s: %s", index_dir, why)
-        if articles is None:
-            articles = load_corpus(settings.corpus_dir, max_bytes=settings.max_file_mb * 2**20)
-        passages = chunk_articles(articles, settings.chunk_words, settings.chunk_overlap_sentences)
         reuse = index if index is not None and index.manifest.get("model") == settings.model else None
-        vectors = embed_passages(passages, settings, encoder, reuse, progress)
-        write_generation(passages, vectors, settings, encoder.dim, files, index_dir)
-    return load(index_dir)
+        carry = reuse if carry_over and articles is None and can_carry(reuse, settings, encoder.dim) else None
+        if articles is None:  # parse only new and changed files (all of them without `carry`)
+            layout = inc.plan(settings.corpus_dir, files, settings.chunk_words, settings.chunk_overlap_sentences,
+                              settings.max_file_mb * 2**20, carry.manifest["files"] if carry else None,
+                              inc.read_sources(carry.path) if carry else None)
+        else:
+            layout = inc.full_layout(chunk_articles(articles, settings.chunk_words,
+                                                    settings.chunk_overlap_sentences))
+        logger.info("%d passages: %d carried over, %d new from %d parsed files", len(layout.old_rows),
+                    layout.carried, len(layout.passages), layout.parsed)
+        new_vectors = embed_passages(layout.passages, settings, encoder, reuse, progress)
+        vectors = inc.gather_vectors(layout, new_vectors, carry.vectors if carry else None)
+        written = write_generation(layout.passages, vectors, settings, encoder.dim, files, index_dir, layout, carry)
+    # just written and checksummed: check sizes only, unless another build has replaced it since
+    return load(index_dir, verify_checksums=None if current_path(index_dir) != written else False)
+
+
+def _is_live(index: Index) -> bool:
+    """True if CURRENT still names the generation `index` was loaded from."""
+    try:
+        return current_path(index.path.parent) == index.path
+    except IndexLoadError:
+        return False

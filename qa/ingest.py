@@ -236,7 +236,7 @@ def _decode(data: bytes, where: str) -> tuple[str, str | None]:
     return data.decode("latin-1"), "latin-1"  # cp1252 leaves five bytes undefined; latin-1 maps all
 
 
-def _parse_jsonl(path: Path, source: str) -> list[Article]:
+def _parse_jsonl(path: Path, source: str, max_bytes: int) -> list[Article]:
     # Streamed so one big export need not fit in memory; a bad line costs only its own record.
     articles, warned = [], False
     with path.open("rb") as f:
@@ -248,6 +248,8 @@ def _parse_jsonl(path: Path, source: str) -> list[Article]:
             try:
                 if not raw.strip():
                     continue
+                if len(raw) > max_bytes:  # one record must not bring in what a whole file may not
+                    raise IngestError(where, f"record is {len(raw)} bytes, over the limit of {max_bytes}")
                 text, fallback = _decode(raw, where)
                 if fallback and not warned:
                     warned = True
@@ -273,7 +275,7 @@ def parse_file(path: Path, source: str, max_bytes: int) -> list[Article]:
         if (size := path.stat().st_size) == 0:
             raise IngestError(source, "empty file")
         if suffix == ".jsonl":
-            return _parse_jsonl(path, source)
+            return _parse_jsonl(path, source, max_bytes)
         if size > max_bytes:
             raise IngestError(source, f"file is {size} bytes, over the limit of {max_bytes}")
         text, fallback = _decode(path.read_bytes(), source)

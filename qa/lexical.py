@@ -1,7 +1,13 @@
-"""BM25 over passages with bm25s: tokenize, build, save/load (no pickle), score."""
+"""BM25 over passages with bm25s: tokenize, build, save/load (no pickle), score.
+
+The score matrix is computed here with numpy (bm25s's "lucene" BM25, as bm25s.BM25.index computes it)
+from each passage's term counts, which are saved beside the bm25s files. An update then tokenizes only
+new passages and recomputes the matrix from the stored counts: tokenizing is the expensive part.
+"""
 from __future__ import annotations
 
 import functools
+import json
 import logging
 from pathlib import Path
 from typing import Sequence
@@ -9,6 +15,10 @@ from typing import Sequence
 import numpy as np
 
 logger = logging.getLogger(__name__)
+
+K1, B = 1.5, 0.75  # bm25s defaults
+PLACEHOLDER = "\u2400"  # bm25s cannot index an empty vocabulary; this stands in for it
+DOCS_FILE = "doc_terms.npz"  # per-passage term ids and counts (CSR), in the bm25s vocabulary's ids
 
 
 @functools.lru_cache(maxsize=1)
@@ -28,35 +38,174 @@ def tokenize(texts: Sequence[str]) -> list[list[str]]:
                           return_ids=False, show_progress=False)
 
 
+class DocTerms:
+    """Term ids and counts of each document, CSR layout (doc i: terms[indptr[i]:indptr[i+1]])."""
+
+    def __init__(self, indptr: np.ndarray, terms: np.ndarray, counts: np.ndarray, vocab: list[str]):
+        self.indptr, self.terms, self.counts, self.vocab = indptr, terms, counts, vocab
+
+    def __len__(self) -> int:
+        return len(self.indptr) - 1
+
+    @classmethod
+    def from_texts(cls, texts: Sequence[str]) -> "DocTerms":
+        """Tokenize texts and count each document's terms."""
+        vocab: list[str] = []
+        ids: dict[str, int] = {}
+        flat, lengths = [], np.zeros(len(texts), dtype=np.int64)
+        for i, tokens in enumerate(tokenize(texts)):
+            for t in tokens:
+                j = ids.get(t)
+                if j is None:
+                    j = ids[t] = len(vocab)
+                    vocab.append(t)
+                flat.append(j)
+            lengths[i] = len(tokens)
+        docs = np.repeat(np.arange(len(texts), dtype=np.int64), lengths)
+        return cls._count(docs, np.asarray(flat, dtype=np.int64), len(texts), vocab)
+
+    @classmethod
+    def _count(cls, docs: np.ndarray, terms: np.ndarray, n: int, vocab: list[str]) -> "DocTerms":
+        width = max(len(vocab), 1)
+        keys, counts = np.unique(docs * width + terms, return_counts=True)
+        indptr = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(np.bincount(keys // width, minlength=n), out=indptr[1:])
+        return cls(indptr, (keys % width).astype(np.int32), counts.astype(np.int32), vocab)
+
+    def take(self, rows: np.ndarray) -> "DocTerms":
+        """The documents at `rows`, in that order."""
+        rows = np.asarray(rows, dtype=np.int64)
+        starts, ends = self.indptr[rows], self.indptr[rows + 1]
+        lengths = ends - starts
+        indptr = np.zeros(len(rows) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=indptr[1:])
+        pick = np.repeat(starts - indptr[:-1], lengths) + np.arange(indptr[-1])
+        return DocTerms(indptr, self.terms[pick], self.counts[pick], self.vocab)
+
+    @staticmethod
+    def concat(parts: Sequence["DocTerms"], vocab: list[str]) -> "DocTerms":
+        """Documents of all parts in order (all parts must use ids of `vocab`)."""
+        parts = [p for p in parts if len(p)] or [DocTerms(np.zeros(1, np.int64), np.zeros(0, np.int32),
+                                                          np.zeros(0, np.int32), vocab)]
+        lengths = np.concatenate([np.diff(p.indptr) for p in parts])
+        indptr = np.zeros(len(lengths) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=indptr[1:])
+        return DocTerms(indptr, np.concatenate([p.terms for p in parts]),
+                        np.concatenate([p.counts for p in parts]), vocab)
+
+    def compact(self) -> "DocTerms":
+        """Drop vocabulary entries no document uses (and renumber the rest)."""
+        used = np.flatnonzero(np.bincount(self.terms, minlength=len(self.vocab)))
+        remap = np.full(len(self.vocab) + 1, -1, dtype=np.int32)
+        remap[used] = np.arange(len(used), dtype=np.int32)
+        return DocTerms(self.indptr, remap[self.terms], self.counts, [self.vocab[i] for i in used.tolist()])
+
+    def save(self, path: Path) -> None:
+        """Write as one .npz of plain arrays (vocabulary as a JSON string)."""
+        with open(path, "wb") as f:
+            np.savez(f, indptr=self.indptr, terms=self.terms, counts=self.counts,
+                     vocab=np.array(json.dumps(self.vocab, ensure_ascii=False)))
+
+    @classmethod
+    def load(cls, path: Path) -> "DocTerms":
+        """Read a file written by save()."""
+        with np.load(path, allow_pickle=False) as z:
+            return cls(z["indptr"], z["terms"], z["counts"], json.loads(str(z["vocab"])))
+
+
+def _bm25_scores(docs: DocTerms):
+    """A bm25s.BM25 whose score matrix and vocabulary are computed from the term counts."""
+    import bm25s
+
+    n, vocab = len(docs), list(docs.vocab)
+    doc_of = np.repeat(np.arange(n, dtype=np.int64), np.diff(docs.indptr))
+    terms, counts = docs.terms.astype(np.int64), docs.counts.astype(np.float64)
+    if not len(vocab):  # nothing to index: one placeholder token per passage keeps the rows aligned
+        vocab, terms, doc_of, counts = [PLACEHOLDER], np.zeros(n, np.int64), np.arange(n), np.ones(n)
+    doc_len = np.bincount(doc_of, weights=counts, minlength=n)
+    avg = float(doc_len.mean()) if n else 1.0
+    df = np.bincount(terms, minlength=len(vocab)).astype(np.float64)
+    idf = np.log(1.0 + (n - df + 0.5) / (df + 0.5)).astype(np.float32)
+    tfc = counts / (K1 * ((1 - B) + B * doc_len[doc_of] / avg) + counts)
+    scores = (idf[terms] * tfc).astype(np.float32)
+    order = np.argsort(terms, kind="stable")  # by term, then by document (doc_of is ascending)
+    indptr = np.zeros(len(vocab) + 1, dtype=np.int64)
+    np.cumsum(np.bincount(terms, minlength=len(vocab)), out=indptr[1:])
+    retriever = bm25s.BM25(k1=K1, b=B)
+    retriever.scores = {"data": scores[order], "indices": doc_of[order].astype(np.int32), "indptr": indptr,
+                        "num_docs": n}
+    retriever.vocab_dict = {t: i for i, t in enumerate(vocab)}
+    retriever.vocab_dict.setdefault("", len(vocab))  # as bm25s.BM25.index(create_empty_token=True)
+    retriever.unique_token_ids_set = set(retriever.vocab_dict.values())
+    retriever.nonoccurrence_array = None
+    return retriever
+
+
 class Lexical:
     """A bm25s index over passage texts, in passage order."""
 
-    def __init__(self, retriever):
+    def __init__(self, retriever, docs: DocTerms | None = None, folder: Path | None = None):
         self._bm25 = retriever
+        self._docs = docs
+        self._folder = folder
 
     @classmethod
     def build(cls, texts: Sequence[str]) -> "Lexical":
         """Index the given texts (row i = passage i)."""
-        import bm25s
+        docs = DocTerms.from_texts(texts).compact()
+        return cls(_bm25_scores(docs), docs)
 
-        retriever = bm25s.BM25()
-        tokens = tokenize(texts)
-        # bm25s cannot index an empty vocabulary; a placeholder token keeps row numbers aligned
-        if not any(tokens):
-            tokens = [["\u2400"] for _ in texts]
-        retriever.index(tokens, show_progress=False)
-        return cls(retriever)
+    @classmethod
+    def rebuild(cls, old: "Lexical | None", old_rows: np.ndarray, new_texts: Sequence[str]) -> "Lexical":
+        """An index whose row i is old's row old_rows[i], or (where that is -1) the next of new_texts.
+
+        Only new_texts are tokenized; old rows reuse their stored term counts.
+        """
+        old_rows = np.asarray(old_rows, dtype=np.int64)
+        old_docs = old.doc_terms() if old is not None else None
+        if old_docs is None:
+            if (old_rows >= 0).any():
+                raise ValueError("old rows requested but the old index keeps no term counts")
+            return cls.build(new_texts)
+        fresh = np.flatnonzero(old_rows < 0)
+        if len(fresh) != len(new_texts):
+            raise ValueError(f"{len(fresh)} new rows but {len(new_texts)} new texts")
+        new_docs = cls.build(new_texts).doc_terms() if len(new_texts) else DocTerms.from_texts([])
+        vocab = list(old_docs.vocab)  # extended by the new texts' tokens; ids of old tokens stay
+        ids = {t: i for i, t in enumerate(vocab)}
+        remap = np.zeros(len(new_docs.vocab), dtype=np.int32)
+        for j, t in enumerate(new_docs.vocab):
+            remap[j] = ids.setdefault(t, len(ids))
+            if remap[j] == len(vocab):
+                vocab.append(t)
+        new_docs = DocTerms(new_docs.indptr, remap[new_docs.terms], new_docs.counts, vocab)
+        # documents in row order: old ones gathered, new ones taken in turn
+        source = np.where(old_rows >= 0, old_rows, len(old_docs) + np.cumsum(old_rows < 0) - 1)
+        both = DocTerms.concat([DocTerms(old_docs.indptr, old_docs.terms, old_docs.counts, vocab), new_docs],
+                               vocab)
+        docs = both.take(source).compact()
+        return cls(_bm25_scores(docs), docs)
+
+    def doc_terms(self) -> DocTerms | None:
+        """The per-passage term counts (loaded from disk on first use), or None for an old index."""
+        if self._docs is None and self._folder is not None and (self._folder / DOCS_FILE).is_file():
+            self._docs = DocTerms.load(self._folder / DOCS_FILE)
+        return self._docs
 
     def save(self, folder: Path) -> None:
-        """Write the bm25s arrays and JSON vocabulary into `folder`."""
+        """Write the bm25s arrays and JSON vocabulary, and the term counts, into `folder`."""
         self._bm25.save(str(folder), allow_pickle=False, show_progress=False)
+        docs = self.doc_terms()
+        if docs is not None:
+            docs.save(folder / DOCS_FILE)
 
     @classmethod
     def load(cls, folder: Path, mmap: bool = True) -> "Lexical":
         """Load an index written by save()."""
         import bm25s
 
-        return cls(bm25s.BM25.load(str(folder), mmap=mmap, allow_pickle=False, load_corpus=False))
+        return cls(bm25s.BM25.load(str(folder), mmap=mmap, allow_pickle=False, load_corpus=False),
+                   folder=Path(folder))
 
     @property
     def size(self) -> int:

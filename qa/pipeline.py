@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
+from dataclasses import replace
 from typing import Sequence
 
 import numpy as np
@@ -12,7 +14,11 @@ from . import index as index_mod
 from .config import Settings, load_settings
 from .embed import Encoder, get_encoder
 from .query import understand
-from .read import highlight
+from .calibrate import confidence as answer_confidence
+from .calibrate import features as confidence_features
+from .calibrate import threshold as calibrated_threshold
+from .nlp import parse
+from .read import read
 from .retrieve import Retrieval, retrieve, to_hits
 from .types import Answer, Article, Hit, Query
 
@@ -21,6 +27,11 @@ logger = logging.getLogger(__name__)
 
 class QuestionError(ValueError):
     """A question or argument that cannot be answered as given; the message is one line for the user."""
+
+
+# Control characters, zero-width spaces and lone surrogates (undecodable bytes from a terminal) carry no
+# words, and echoed back they could drive a terminal or break UTF-8 output: they count as spaces.
+_INVISIBLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b\u2060\ufeff\ud800-\udfff]")
 
 
 def clamp_k(k, settings: Settings) -> int:
@@ -40,18 +51,13 @@ def clean_question(question, settings: Settings) -> str:
     """The question stripped; QuestionError if it is not text, empty, or too long."""
     if not isinstance(question, str):
         raise QuestionError(f"question must be text, not {type(question).__name__}")
-    text = " ".join(question.split())
+    text = " ".join(_INVISIBLE.sub(" ", question).split())
     if not text:
         raise QuestionError("question is empty")
     if len(text) > settings.max_question_chars:
         raise QuestionError(f"question is too long ({len(text)} characters; the limit is "
                             f"{settings.max_question_chars})")
     return text
-
-
-def confidence_from(dense: float, floor: float) -> float:
-    """A 0..1 confidence from the best passage's cosine similarity (0 at the floor, 1 at floor + 0.5)."""
-    return round(min(1.0, max(0.0, (dense - floor) / 0.5)), 3)
 
 
 class QA:
@@ -63,6 +69,7 @@ class QA:
         self.settings = (settings or load_settings()).with_overrides(**overrides)
         self._encoder = encoder
         self._articles, self._files = articles, files
+        self._primed: dict[str, np.ndarray] = {}  # query vectors encoded ahead by prime()
         self._index: index_mod.Index | None = None
         self._checked = 0.0
         self._lock = threading.RLock()
@@ -92,10 +99,19 @@ class QA:
                 self._checked = time.monotonic()
             return self._index
 
+    def prime(self, questions: Sequence[tuple[str, Sequence | None]], batch_size: int = 64) -> None:
+        """Encode many (question, history) pairs in batches ahead of time, as evaluation runs do."""
+        texts = list(dict.fromkeys(understand(clean_question(q, self.settings), h).search_text
+                                   for q, h in questions))
+        todo = [t for t in texts if t not in self._primed]
+        if todo:
+            self._primed.update(zip(todo, self.encoder.encode(todo, batch_size=batch_size)))
+
     def warm_up(self, progress: bool = False) -> None:
         """Load the model and the index now rather than on the first question."""
         self.index(progress=progress)
         self.encoder.encode(["warm up"])
+        parse(["Warm up the reader."], cache=False)  # loads spaCy (about 2 s) before the first question
 
     def search(self, question: str, k: int | None = None, history: Sequence | None = None,
                mode: str = "hybrid") -> tuple[Query, np.ndarray, Retrieval, list[Hit], dict]:
@@ -107,7 +123,9 @@ class QA:
         index = self.index()
         t1 = time.perf_counter()
         query = understand(text, history)
-        qvec = self.encoder.encode([query.search_text])[0]
+        qvec = self._primed.get(query.search_text)
+        if qvec is None:
+            qvec = self.encoder.encode([query.search_text])[0]
         t2 = time.perf_counter()
         found = retrieve(index, qvec, query.search_text, k, query.dates, mode, s.candidates,
                          s.dense_weight, s.fusion, s.rrf_k)
@@ -118,27 +136,32 @@ class QA:
 
     def ask(self, question: str, k: int | None = None, history: Sequence | None = None,
             mode: str = "hybrid") -> Answer:
-        """Answer a question from the corpus: the best passages, the answering sentence, or abstain."""
+        """Answer a question from the corpus: the answer span in the best passages, or abstain."""
         s = self.settings
         query, qvec, found, hits, timings = self.search(question, k, history, mode)
         t3 = time.perf_counter()
-        hits = highlight(hits, query, qvec, self.encoder)
+        reading = read(hits, query)
+        hits = list(reading.hits)
+        conf = round(answer_confidence(confidence_features(reading, hits)), 3) if reading.answer else 0.0
         timings["read"] = (time.perf_counter() - t3) * 1e3
         timings = {key: round(v, 1) for key, v in timings.items()}
         date_label = query.dates.label if query.dates and found.date_applied else None
         note = (f"no articles published in {query.dates.label}; searched all dates"
                 if query.dates and not found.date_applied else None)
         best = max((h.dense_score or 0.0 for h in hits), default=0.0)
+        threshold = s.answer_threshold if s.answer_threshold is not None else calibrated_threshold()
         if not hits or best < s.min_relevance:
-            return Answer(question=query.question, answer=None, confidence=0.0, passages=tuple(hits),
-                          abstained=True, reason="no passage in the articles is close enough to the question",
-                          date_filter=date_label, timings_ms=timings)
-        top = hits[0]
-        span = (top.text[top.highlight_start:top.highlight_end]
-                if top.highlight_start is not None else top.text)
-        return Answer(question=query.question, answer=span,
-                      confidence=confidence_from(top.dense_score or 0.0, s.min_relevance),
-                      passages=tuple(hits), reason=note, date_filter=date_label, timings_ms=timings)
+            conf, why = 0.0, "no passage in the articles is close enough to the question"
+        elif reading.answer is None or conf < threshold:
+            why = f"no answer in the articles is likely enough to be right ({conf:.2f} < {threshold:.2f})"
+        else:
+            why = None
+        if why:  # abstain: keep the closest passages and their sentences, drop the rejected span
+            hits = [replace(h, answer_start=None, answer_end=None) for h in hits]
+            return Answer(question=query.question, answer=None, confidence=conf, passages=tuple(hits),
+                          abstained=True, reason=why, date_filter=date_label, timings_ms=timings)
+        return Answer(question=query.question, answer=reading.answer, confidence=conf, passages=tuple(hits),
+                      reason=note, date_filter=date_label, timings_ms=timings)
 
 
 _default: QA | None = None

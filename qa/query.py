@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import html
 import re
 from typing import Sequence
 
@@ -20,10 +21,26 @@ _DATE_PATTERNS = [  # most specific first; each yields (year, month, day) groups
     re.compile(rf"(?<![\w-])(?P<y>{_YEAR})(?![\w-])"),
 ]
 
-_FOLLOWUP_WORDS = re.compile(
-    r"\b(he|she|they|him|her|them|his|hers|their|theirs|it|its|there|that|this|those|these|then|"
-    r"the same|the other|also|too|else)\b", re.I)
+# Words that point back to an earlier turn. "that/this/these/those" and "there" are checked in context below.
+_PRONOUNS = re.compile(r"\b(he|she|they|him|her|them|his|hers|their|theirs|it|its|the same|the other|else)\b",
+                       re.I)
+# Which words can stand for the previous answer, by the previous question's answer type.
+_REFERS_TO_ANSWER = {"who": re.compile(r"\b(he|she|they|him|her|them|his|hers|their|theirs)\b", re.I),
+                     "where": re.compile(r"\bthere\b", re.I),
+                     "which": re.compile(r"\b(it|its|they|them|their|that|this|these|those)\b", re.I),
+                     "what": re.compile(r"\b(it|its|they|them|their|that|this|these|those)\b", re.I)}
+_DEMONSTRATIVE = re.compile(r"\b(that|this|these|those)\b", re.I)
+_THERE = re.compile(r"\bthere\b", re.I)
+# A demonstrative after one of these (or first) points back ("was that agreement", "about this");
+# after a noun it is a relative pronoun ("the bridge that breathes fire").
+_POINTING_BEFORE = set("""what which who whom when where why how is was are were be been did does do has have had
+in on at of for from about with after before during by to and but then also since until than like into over
+under between against around said say tell me""".split())
+_EXISTENTIAL = re.compile(r"\b(is|are|was|were|be|been)\s+there\s+\w", re.I)
 _ELLIPSIS_START = re.compile(r"^\s*(and|but|what about|how about|and what about|also|then)\b", re.I)
+_WH = re.compile(r"\b(who|whom|whose|what|which|when|where|why|how)\b", re.I)
+_STRONG_ANSWER = re.compile(r"<strong>([^<]{1,200})</strong>\s*(?:·|&middot;|&#183;)\s*confidence")
+MAX_CHAIN = 4  # earlier questions a chain of follow-ups may reach back to
 _STOP = set("""a an the of to in on at for from by with and or but is are was were be been being do does did
 who whom whose what which when where why how many much that this these those it its he she they him her them
 his their there then also too else same other about as into than please tell me i you we us our your any some
@@ -86,40 +103,90 @@ def content_words(text: str) -> list[str]:
     return [w for w in re.findall(r"[\w'-]+", text) if w.lower() not in _STOP and len(w) > 1]
 
 
-def _history_questions(history: Sequence | None) -> list[str]:
-    """The user's earlier questions from Gradio messages, (user, bot) pairs or plain strings."""
-    out: list[str] = []
+def _text(content) -> str | None:
+    """Plain text of a message's content (a string or gradio's list of content parts)."""
+    if isinstance(content, list):
+        content = " ".join(c.get("text", "") for c in content if isinstance(c, dict))
+    return content if isinstance(content, str) else None
+
+
+def previous_answer(reply) -> str | None:
+    """The answer shown in a bot reply: the bold answer of qa.render's HTML, or a short plain reply."""
+    text = _text(reply)
+    if not text or not text.strip():
+        return None
+    if "<" in text:
+        m = _STRONG_ANSWER.search(text)
+        return html.unescape(m.group(1)).strip() if m else None
+    words = text.split()
+    return text.strip().rstrip(".") if len(words) <= 6 and not _WH.search(text) else None
+
+
+def history_turns(history: Sequence | None) -> list[tuple[str, str | None]]:
+    """(question, answer or None) of each earlier user turn: Gradio messages, (user, bot) pairs or strings."""
+    turns: list[tuple[str, str | None]] = []
     for turn in history or []:
         if isinstance(turn, str):
-            out.append(turn)
+            turns.append((turn, None))
         elif isinstance(turn, dict) and turn.get("role") == "user":
-            content = turn.get("content")
-            if isinstance(content, list):  # gradio 6 may give a list of content parts
-                content = " ".join(c.get("text", "") for c in content if isinstance(c, dict))
-            if isinstance(content, str):
-                out.append(content)
+            text = _text(turn.get("content"))
+            if text is not None:
+                turns.append((text, None))
+        elif isinstance(turn, dict) and turn.get("role") == "assistant" and turns and turns[-1][1] is None:
+            turns[-1] = (turns[-1][0], previous_answer(turn.get("content")))
         elif isinstance(turn, (list, tuple)) and turn and isinstance(turn[0], str):
-            out.append(turn[0])
-    return [q for q in out if q.strip()]
+            turns.append((turn[0], previous_answer(turn[1]) if len(turn) > 1 else None))
+    return [(q, a) for q, a in turns if q.strip()]
+
+
+def _points_back(question: str) -> bool:
+    """A demonstrative used as a determiner or pronoun ("that meeting", "about this"), not a relative."""
+    for m in _DEMONSTRATIVE.finditer(question):
+        before = re.findall(r"[\w'-]+", question[:m.start()])
+        if not before or before[-1].lower() in _POINTING_BEFORE:
+            return True
+    return False
 
 
 def is_followup(question: str) -> bool:
-    """True when the question refers back to an earlier turn (pronouns, ellipsis, very short)."""
-    words = content_words(question)
-    return bool(_FOLLOWUP_WORDS.search(question) or _ELLIPSIS_START.search(question) or len(words) <= 1)
+    """True when the question refers back to an earlier turn (pronouns, "that X", ellipsis, very short)."""
+    if _PRONOUNS.search(question) or _ELLIPSIS_START.search(question) or _points_back(question):
+        return True
+    if _THERE.search(question) and not _EXISTENTIAL.search(question):
+        return True
+    return len(content_words(question)) <= 1
+
+
+def _chain(turns: list[tuple[str, str | None]]) -> list[tuple[str, str | None]]:
+    """The earlier turns a follow-up draws on, latest first, back to the last self-contained question."""
+    chain = []
+    for q, a in reversed(turns[-MAX_CHAIN:]):
+        chain.append((q, a))
+        if not is_followup(q):
+            break
+    return chain
 
 
 def understand(question: str, history: Sequence | None = None) -> Query:
     """Turn a question (and the chat so far) into a Query with dates, answer type and carried context."""
     dates = find_dates(question)
-    previous = _history_questions(history)
-    carried: tuple[str, ...] = ()
-    if previous and is_followup(question):
-        last = previous[-1]
+    kind = answer_type(question)
+    turns = history_turns(history)
+    carried: list[str] = []
+    if turns and is_followup(question):
+        chain = _chain(turns)
         own = {w.lower() for w in content_words(question)}
-        carried = tuple(w for w in content_words(last) if w.lower() not in own and not re.fullmatch(_YEAR, w))
-        if dates is None:
-            dates = find_dates(last)
-    search_text = question if not carried else f"{question} {' '.join(carried)}"
-    return Query(question=question, search_text=search_text, dates=dates,
-                 answer_type=answer_type(question), carried=carried)
+        answer, refers = chain[0][1], _REFERS_TO_ANSWER.get(answer_type(chain[0][0]))
+        if answer and refers and refers.search(question):  # "he" is the person the last answer named
+            carried += [w for w in content_words(answer) if w.lower() not in own]
+        for q, _ in chain:
+            carried += [w for w in content_words(q) if w.lower() not in own and not re.fullmatch(_YEAR, w)]
+            if dates is None:
+                dates = find_dates(q)
+        if not _WH.search(question):  # "And in 2020?" asks what the earlier question asked
+            kind = next((answer_type(q) for q, _ in chain if _WH.search(q)), kind)
+    seen: set[str] = set()
+    carried_words = tuple(w for w in carried if not (w.lower() in seen or seen.add(w.lower())))
+    search_text = question if not carried_words else f"{question} {' '.join(carried_words)}"
+    return Query(question=question, search_text=search_text, dates=dates, answer_type=kind,
+                 carried=carried_words)

@@ -1,40 +1,128 @@
-"""Reading the retrieved passages: pick the sentence that answers in each, for highlighting."""
+"""Reading the retrieved passages: the answer span, the sentence that holds it, and a passage re-ranking."""
 from __future__ import annotations
 
-from dataclasses import replace
+import functools
+import json
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
-from .chunk import split_sentences
-from .embed import Encoder
-from .lexical import tokenize
+from .answer_types import expected, from_kind
+from .nlp import parse
+from .span_features import FEATURES, Candidates, candidates
+from .spans import Question, question, with_idf
 from .types import Hit, Query
 
-LEXICAL_WEIGHT = 0.3  # share of the sentence score from question-word overlap
+WEIGHTS_FILE = Path(__file__).with_name("reader_weights.json")
+READ_LIMIT = 3  # passages read per question; the rest keep their retrieval order
 
 
-def _overlap(question_tokens: set[str], sentence: str) -> float:
-    if not question_tokens:
-        return 0.0
-    return len(question_tokens & set(tokenize([sentence])[0])) / len(question_tokens)
+@functools.lru_cache(maxsize=1)
+def reader_model() -> tuple[dict[str, np.ndarray], float]:
+    """(span feature weights per answer kind, with "shared" for the rest; re-rank weight) from the JSON."""
+    data = json.loads(WEIGHTS_FILE.read_text(encoding="utf-8"))
+    if tuple(data["features"]) != FEATURES:
+        raise ValueError(f"{WEIGHTS_FILE.name} was fitted for other features; refit it with {data['command']!r}")
+    weights = {kind: np.asarray(w, dtype=np.float32) for kind, w in data["weights"].items()}
+    return weights, float(data.get("rerank", 0.0))
 
 
-def highlight(hits: list[Hit], query: Query, query_vector: np.ndarray, encoder: Encoder,
-              limit: int = 3) -> list[Hit]:
-    """Mark in each of the first `limit` hits the sentence most similar to the question."""
-    spans = [split_sentences(h.text) for h in hits[:limit]]
-    flat = [(i, s, e) for i, sent in enumerate(spans) for s, e in sent]
-    if not flat:
-        return hits
-    texts = [hits[i].text[s:e] for i, s, e in flat]
-    sims = encoder.encode(texts) @ query_vector
-    q_tokens = set(tokenize([query.search_text])[0])
-    best: dict[int, tuple[float, int, int]] = {}
-    for (i, s, e), sim, text in zip(flat, sims.tolist(), texts):
-        score = (1 - LEXICAL_WEIGHT) * sim + LEXICAL_WEIGHT * _overlap(q_tokens, text)
-        if i not in best or score > best[i][0]:
-            best[i] = (score, s, e)
-    out = list(hits)
-    for i, (_, s, e) in best.items():
-        out[i] = replace(out[i], highlight_start=s, highlight_end=e)
+@dataclass(frozen=True)
+class Reading:
+    """The reader's result: hits re-ranked with highlight and answer offsets, and the chosen span's evidence."""
+
+    hits: tuple[Hit, ...]
+    answer: str | None
+    score: float = 0.0  # linear score of the chosen span
+    prob: float = 0.0  # its share of the softmax over every candidate read
+    typed: float = 0.0  # 1 when its entity label is of the type asked for
+    cover: float = 0.0  # weighted share of question words in its sentence
+    rank: int = 0  # retrieval rank of the passage that holds it
+
+
+def analyse(text: str, carried: Sequence[str] = (), kind: str | None = None) -> Question:
+    """Parse a question: expected answer (from `kind` when it has no wh-word) and weighted words."""
+    qdoc = parse([text], cache=False)[0]
+    exp = expected(qdoc)
+    if exp.wh_index is None and kind:
+        exp = from_kind(kind)
+    return question(qdoc, exp, tuple(carried))
+
+
+def score_texts(q: Question, texts: Sequence[str],
+                weights: np.ndarray | None = None) -> list[tuple[Candidates, np.ndarray]]:
+    """Candidates of each text with their linear scores (question-word weights scaled by IDF over `texts`)."""
+    if weights is None:
+        table = reader_model()[0]
+        weights = table.get(q.exp.kind, table["shared"])
+    docs = parse(list(texts))
+    q = with_idf(q, docs)
+    out = []
+    for doc in docs:
+        c = candidates(doc, q)
+        out.append((c, c.features @ weights))
     return out
+
+
+def best_span(question_text: str, text: str) -> tuple[int, int] | None:
+    """Offsets of the answer span in one given passage (the reader alone, as in SQuAD)."""
+    (c, s), = score_texts(analyse(question_text), [text])
+    return c.spans[int(np.argmax(s))] if len(s) else None
+
+
+def _softmax(x: np.ndarray) -> np.ndarray:
+    e = np.exp(x - x.max())
+    return e / e.sum()
+
+
+@dataclass(frozen=True)
+class PassageRead:
+    """One read passage: its hit with highlight and answer offsets, and its best span's evidence."""
+
+    hit: Hit
+    rank: int  # retrieval rank
+    score: float = 0.0  # linear score of its best span
+    prob: float = 0.0  # that span's share of the softmax over every candidate read
+    features: np.ndarray | None = None  # its feature row; None when the passage has no candidate
+
+
+def read_passages(hits: Sequence[Hit], query: Query, limit: int = READ_LIMIT) -> list[PassageRead]:
+    """The best span of each of the first `limit` hits, in retrieval order."""
+    head = list(hits[:limit])
+    q = analyse(query.question, query.carried, query.answer_type)
+    scored = score_texts(q, [h.text for h in head])
+    probs = _softmax(np.concatenate([s for _, s in scored if len(s)] or [np.zeros(1)]))
+    out, offset = [], 0
+    for rank, (h, (c, s)) in enumerate(zip(head, scored)):
+        if not len(s):  # nothing phrase-like: the whole passage is the best evidence it has
+            out.append(PassageRead(replace(h, highlight_start=0, highlight_end=len(h.text)), rank))
+            continue
+        i = int(np.argmax(s))
+        (a, b), (sa, sb) = c.spans[i], c.sentences[i]
+        h = replace(h, highlight_start=sa, highlight_end=sb, answer_start=a, answer_end=b)
+        out.append(PassageRead(h, rank, float(s[i]), float(probs[offset + i]), c.features[i]))
+        offset += len(s)
+    return out
+
+
+def rerank(passages: Sequence[PassageRead], weight: float) -> list[PassageRead]:
+    """Passages ordered by retrieval score + weight * answer probability (the score is updated to match)."""
+    moved = [replace(p, hit=replace(p.hit, score=round(p.hit.score + weight * p.prob, 4))) for p in passages]
+    return sorted(moved, key=lambda p: (-p.hit.score, p.rank))
+
+
+def read(hits: Sequence[Hit], query: Query, limit: int = READ_LIMIT, weight: float | None = None) -> Reading:
+    """Choose the answer span among the first `limit` hits and move its passage first."""
+    if not hits:
+        return Reading((), None)
+    weight = reader_model()[1] if weight is None else weight
+    ranked = rerank(read_passages(hits, query, limit), weight)
+    all_hits = tuple(p.hit for p in ranked) + tuple(hits[limit:])
+    top = ranked[0]
+    if top.features is None:
+        return Reading(all_hits, None)
+    h, f = top.hit, top.features
+    return Reading(all_hits, h.text[h.answer_start:h.answer_end], top.score, top.prob,
+                   float(f[FEATURES.index("typed")]), float(f[FEATURES.index("cover")]), top.rank)

@@ -61,9 +61,17 @@ def _covers(span: tuple[int, int] | None, a: int, b: int) -> bool:
 def highlight(text: str, hl: tuple[int, int] | None, ans: tuple[int, int] | None) -> str:
     """Escaped `text` with the sentence `hl` in <mark> and the answer `ans` in <mark><strong>.
 
-    The text is cut at every span boundary, so overlapping or nested spans (the answer inside,
-    across or outside the sentence) each get well-formed, non-overlapping tags.
+    An answer inside its sentence is nested in the sentence's <mark>. Otherwise the text is cut at
+    every span boundary, so overlapping spans (the answer across or outside the sentence) each get
+    well-formed, non-overlapping tags.
     """
+    if hl and ans and hl[0] <= ans[0] and ans[1] <= hl[1]:  # the usual case: the answer inside its sentence
+        lead, tail = text[:hl[0]].lstrip(), text[hl[1]:].rstrip()  # the passage's outer whitespace, as below
+        before, after = text[hl[0]:ans[0]], text[ans[1]:hl[1]]
+        before, after = before if lead else before.lstrip(), after if tail else after.rstrip()
+        inner = (f"{_text(before)}<mark style=\"{_MARK_ANSWER}\"><strong>{_text(text[ans[0]:ans[1]])}</strong>"
+                 f"</mark>{_text(after)}")
+        return f"{_text(lead)}<mark style=\"{_MARK}\">{inner}</mark>{_text(tail)}"
     cuts = sorted({0, len(text), *(hl or ()), *(ans or ())})
     pieces: list[tuple[int, str]] = []  # (state, raw text); 0 plain, 1 sentence, 2 answer
     for a, b in zip(cuts, cuts[1:]):

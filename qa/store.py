@@ -34,16 +34,49 @@ def date_ordinals(passages: Iterable[Passage]) -> np.ndarray:
     return np.fromiter((p.published.toordinal() if p.published else 0 for p in passages), dtype=np.int32)
 
 
-def write_passages(passages: Sequence[Passage], folder: Path) -> None:
-    """Write passages, their byte offsets and their date ordinals into `folder`."""
-    offsets = np.zeros(len(passages) + 1, dtype=np.int64)
+def _runs(rows: np.ndarray) -> list[tuple[int, int]]:
+    """Split row positions into maximal runs [a, b) where rows[a:b] are consecutive old rows, or all -1."""
+    if not len(rows):
+        return []
+    new = rows < 0
+    cut = np.flatnonzero((new[1:] != new[:-1]) | (~new[1:] & (rows[1:] != rows[:-1] + 1))) + 1
+    bounds = [0, *cut.tolist(), len(rows)]
+    return list(zip(bounds[:-1], bounds[1:]))
+
+
+def write_passages(passages: Sequence[Passage], folder: Path, old: "PassageStore | None" = None,
+                   old_rows: np.ndarray | None = None) -> None:
+    """Write passages, their byte offsets and their date ordinals into `folder`.
+
+    With `old` and `old_rows`, row i is a byte copy of old's record old_rows[i] where that is >= 0, and
+    the next of `passages` where it is -1 (unchanged files are copied, not re-serialised).
+    """
+    rows = np.full(len(passages), -1, dtype=np.int64) if old_rows is None else np.asarray(old_rows, np.int64)
+    if int((rows < 0).sum()) != len(passages):
+        raise ValueError(f"{int((rows < 0).sum())} new rows but {len(passages)} new passages")
+    if old is None and (rows >= 0).any():
+        raise ValueError("old rows requested without an old passage store")
+    lengths = np.zeros(len(rows), dtype=np.int64)
+    dates = np.zeros(len(rows), dtype=np.int32)
+    fresh = iter(passages)
     with open(folder / PASSAGES_FILE, "wb") as f:
-        for i, p in enumerate(passages):
-            line = (json.dumps(_to_record(p), ensure_ascii=False) + "\n").encode("utf-8")
-            f.write(line)
-            offsets[i + 1] = offsets[i] + len(line)
+        for a, b in _runs(rows):
+            if rows[a] >= 0:
+                lo, hi = int(rows[a]), int(rows[b - 1]) + 1
+                f.write(old.raw(lo, hi))
+                lengths[a:b] = np.diff(old.offsets[lo:hi + 1])
+                dates[a:b] = old.dates[lo:hi]
+                continue
+            for i in range(a, b):
+                p = next(fresh)
+                line = (json.dumps(_to_record(p), ensure_ascii=False) + "\n").encode("utf-8")
+                f.write(line)
+                lengths[i] = len(line)
+                dates[i] = p.published.toordinal() if p.published else 0
+    offsets = np.zeros(len(rows) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
     np.save(folder / OFFSETS_FILE, offsets, allow_pickle=False)
-    np.save(folder / DATES_FILE, date_ordinals(passages), allow_pickle=False)
+    np.save(folder / DATES_FILE, dates, allow_pickle=False)
 
 
 class PassageStore:
@@ -60,6 +93,17 @@ class PassageStore:
 
     def __len__(self) -> int:
         return len(self._offsets) - 1
+
+    @property
+    def offsets(self) -> np.ndarray:
+        """Byte offset of each record in the passages file (one more entry than records)."""
+        return self._offsets
+
+    def raw(self, start: int, stop: int) -> bytes:
+        """The stored JSON lines of records start..stop-1, as bytes."""
+        if self._map is None or start >= stop:
+            return b""
+        return self._map[int(self._offsets[start]):int(self._offsets[stop])]
 
     def __getitem__(self, i: int) -> Passage:
         if not 0 <= i < len(self):

@@ -249,3 +249,30 @@ def test_old_generations_are_cleaned_up(settings, encoder):
         index_mod.ensure(settings, encoder)
     # the live generation plus at most one previous (a reader may still hold it)
     assert len(list(settings.index_dir.glob("gen-*"))) <= 2
+
+
+def test_generation_records_index_type_and_per_file_tables(settings, encoder):
+    from qa import incremental as inc
+
+    index = index_mod.ensure(settings, encoder)
+    m = index.manifest
+    assert m["index_type"] == "flat" and m["dense_slots"] == {"total": len(index), "dead": 0}
+    assert {inc.SOURCES_FILE, inc.KEYS_FILE, "bm25/doc_terms.npz"} <= set(m["checksums"])
+    sources = inc.read_sources(index.path)
+    assert sorted(sources) == sorted(m["files"])
+    for name, entry in sources.items():
+        start, stop = entry["rows"]
+        assert {index.passages[i].source for i in range(start, stop)} == {name} and entry["status"] == "ok"
+    keys = np.load(index.path / inc.KEYS_FILE)
+    assert keys.tobytes() == inc.text_keys(list(index.passages), settings.embed_title).tobytes()
+
+
+def test_refresh_after_one_new_file_parses_and_encodes_only_it(settings):
+    counting = CountingEncoder()
+    first = index_mod.ensure(settings, counting)
+    counting.seen.clear()
+    _add(settings.corpus_dir)
+    second = index_mod.ensure(settings, counting)
+    assert second.manifest["refresh"] == {"carried_rows": len(first), "new_rows": len(second) - len(first),
+                                          "parsed_files": 1}
+    assert len(counting.seen) == len(second) - len(first)

@@ -271,8 +271,11 @@ def test_unparseable_files(tmp_path, name, content, reason):
 def test_too_large_file(tmp_path):
     with pytest.raises(IngestError, match="over the limit of 100"):
         parse(tmp_path, "big.txt", "word " * 100, max_bytes=100)
-    # JSONL is streamed, so the limit does not apply to it
-    assert parse(tmp_path, "big.jsonl", json.dumps({"text": "word " * 100}), max_bytes=100)
+    # JSONL is streamed, so the limit applies to each record, not to the file
+    records = [json.dumps({"text": f"word {i} " * 5}) for i in range(4)]
+    assert len(parse(tmp_path, "big.jsonl", "\n".join(records), max_bytes=100)) == 4
+    with pytest.raises(IngestError, match="no valid records"):
+        parse(tmp_path, "big.jsonl", json.dumps({"text": "word " * 100}), max_bytes=100)
 
 
 def test_broken_symlink(tmp_path):

@@ -78,3 +78,31 @@ def test_cli_json_and_new_article_picked_up(tmp_path):
     out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=600)
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["passages"][0]["source"] == "lunar.txt"
+
+
+def test_canonical_answer_span(seed_qa):
+    answer = seed_qa.ask("who led the 2023 delegation?")
+    top = answer.passages[0]
+    assert "Luong Tam Quang" in answer.answer
+    assert top.text[top.answer_start:top.answer_end] == answer.answer
+    assert top.highlight_start <= top.answer_start < top.answer_end <= top.highlight_end
+    assert 0 < answer.confidence <= 1
+
+
+@pytest.mark.parametrize("question", ["What is the capital of Australia?",
+                                      "How do you make pho bo at home?",
+                                      "What was the final score of the 2022 World Cup final?"])
+def test_unanswerable_questions_abstain(seed_qa, question):
+    answer = seed_qa.ask(question)
+    assert answer.abstained and answer.answer is None
+    assert answer.passages and all(h.answer_start is None for h in answer.passages)
+
+
+@pytest.mark.xfail(reason="known gap: the reader finds the span but its calibrated confidence on this follow-up "
+                          "sits just under the threshold, so it abstains (see issue 4 note)", strict=False)
+def test_followup_uses_the_previous_answer(seed_qa):
+    first = seed_qa.ask("Who led the Vietnamese delegation to Singapore in 2023?")
+    second = seed_qa.ask("Who did he meet from Russia?", history=[("Who led the Vietnamese delegation to "
+                                                                   "Singapore in 2023?", first.answer)])
+    assert second.answer and "Artur Lyukmanov" in second.answer
+    assert second.passages[0].source == SEED_2023

@@ -5,7 +5,7 @@ import datetime as dt
 
 import pytest
 
-from qa.query import answer_type, find_dates, understand
+from qa.query import answer_type, find_dates, is_followup, understand
 
 D = dt.date
 
@@ -125,18 +125,60 @@ def test_no_usable_history(history):
     assert q.carried == () and q.dates is None and q.search_text == "Why did he resign?"
 
 
-@pytest.mark.xfail(reason="BUG: any 'it/that/there/this' makes a question a follow-up, so a self-contained "
-                          "question with a relative 'that' inherits the previous question's words and its "
-                          "date filter (here 2023), hiding articles from other years", strict=True)
 def test_relative_that_is_not_a_followup():
     q = understand("What is the name of the bridge that breathes fire?", [FIRST])
     assert q.dates is None
     assert q.carried == ()
 
 
-@pytest.mark.xfail(reason="BUG: only the last question is consulted, so a follow-up to a follow-up loses "
-                          "the first question's date and topic", strict=True)
 def test_followup_of_followup_keeps_context():
     q = understand("What was he charged with?", [FIRST, "Why did he resign?"])
     assert q.dates is not None and q.dates.start == D(2023, 1, 1)
     assert "minister" in q.carried
+
+
+def test_followup_of_followup_stops_at_a_self_contained_question():
+    history = ["Which city opened a dragon bridge?", FIRST, "Why did he resign?"]
+    q = understand("What was he charged with?", history)
+    assert "bridge" not in q.carried and "minister" in q.carried
+
+
+ANSWERED = ('<div><p><strong>Luong Tam Quang</strong> · confidence 0.83</p>'
+            '<div><strong>Vietnam at SICW 2023</strong></div></div>')
+ABSTAINED = "<div><p>The articles don&#39;t answer this.</p><div><strong>Some title</strong></div></div>"
+
+
+@pytest.mark.parametrize("history", [
+    [{"role": "user", "content": "Who led the 2023 delegation?"}, {"role": "assistant", "content": ANSWERED}],
+    [("Who led the 2023 delegation?", ANSWERED)],
+    [("Who led the 2023 delegation?", "Luong Tam Quang")],
+])
+def test_previous_answer_is_carried_for_a_pronoun(history):
+    q = understand("Who did he meet from Russia?", history)
+    assert {"Luong", "Tam", "Quang", "delegation"} <= set(q.carried)
+    assert q.dates is not None and q.dates.start == D(2023, 1, 1)
+
+
+def test_abstained_reply_carries_no_answer():
+    q = understand("Who did he meet?", [("Who led the 2023 delegation?", ABSTAINED)])
+    assert "Some" not in q.carried and "delegation" in q.carried
+
+
+def test_ellipsis_keeps_the_earlier_answer_type_but_not_the_answer():
+    q = understand("And in 2020?", [("Who was the minister in 2023?", ANSWERED)])
+    assert q.answer_type == "who"
+    assert (q.dates.start, q.dates.end) == (D(2020, 1, 1), D(2020, 12, 31))
+    assert "minister" in q.carried and "Luong" not in q.carried
+
+
+@pytest.mark.parametrize("question, followup", [
+    ("When was that agreement renewed?", True),
+    ("What was its theme?", True),
+    ("Which event did they also visit there?", True),
+    ("What did they say about this?", True),
+    ("What is the name of the bridge that breathes fire?", False),
+    ("How many homes were there in Ha Giang province?", False),
+    ("Which rover found water ice near the lunar pole?", False),
+])
+def test_is_followup(question, followup):
+    assert is_followup(question) is followup

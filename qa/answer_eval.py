@@ -1,0 +1,190 @@
+"""Answer benchmarks on SQuAD v1.1 dev (reader alone, open retrieval, abstention) and on follow-up cases."""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections import Counter, defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from . import index as index_mod
+from . import metrics as m
+from .config import REPO_ROOT, Settings
+from .datasets import Case, load_benchmark, load_questions, title_positions
+from .pipeline import QA
+from .types import Article
+
+logger = logging.getLogger(__name__)
+
+BENCH_DIR = REPO_ROOT / ".qa-bench"
+PARTS = {"fit": (0, 1), "test": (2, 3), "all": (0, 1, 2, 3)}  # article position mod 4
+
+
+def squad_part(settings: Settings, part: str, limit: int | None = None,
+               seed: int = 0) -> tuple[list[Article], list[Case]]:
+    """All SQuAD dev paragraphs, and the questions of one split of its articles (a sample of `limit`)."""
+    articles, cases, _ = load_benchmark("squad", settings.datasets_dir)
+    pos = title_positions(articles)
+    cases = [c for c in cases if pos[c.category] % 4 in PARTS[part]]
+    if limit is not None and limit < len(cases):
+        cases = [cases[i] for i in sorted(np.random.default_rng(seed).choice(len(cases), limit, replace=False))]
+    return articles, cases
+
+
+def benchmark_qa(settings: Settings, setup: str, part: str, limit: int | None = None,
+                 seed: int = 0) -> tuple[QA, list[Article], list[Case]]:
+    """A QA over all SQuAD paragraphs ("open") or the even-position articles only ("half"), and the questions.
+
+    In "half", questions about the other articles lose their answers: the corpus does not answer them.
+    """
+    articles, cases = squad_part(settings, part, limit, seed)
+    _, _, fingerprint = load_benchmark("squad", settings.datasets_dir)
+    if setup == "half":
+        pos = title_positions(articles)
+        articles = [a for a in articles if pos[a.title] % 2 == 0]
+        kept = {a.title for a in articles}
+        cases = [c if c.category in kept else Case(c.question, (), "", c.category) for c in cases]
+    key = json.dumps(index_mod.build_settings(settings, 0), sort_keys=True)
+    name = f"squad-{setup}-{hashlib.sha1(key.encode()).hexdigest()[:10]}"
+    s = settings.with_overrides(index_dir=BENCH_DIR / name, answer_threshold=0.0)
+    return QA(s, articles=articles, files={name: [len(articles), fingerprint]}), articles, cases
+
+
+def _error_type(prediction: str | None, sentence: str, golds) -> str:
+    """Why a reader answer missed: no answer, wrong sentence, partly right span, or wrong phrase."""
+    if prediction is None:
+        return "no answer"
+    if not any(m.normalize_answer(g) in m.normalize_answer(sentence) for g in golds):
+        return "wrong sentence"
+    return "right sentence, overlapping span" if m.token_f1(prediction, golds) > 0 else \
+        "right sentence, wrong phrase"
+
+
+def squad_reader(settings: Settings, part: str = "test", limit: int | None = None, seed: int = 0,
+                 progress: bool = True) -> dict:
+    """Reader alone: the gold paragraph given, EM/F1 overall, per answer type, and the error types."""
+    from tqdm import tqdm
+
+    from .read import analyse, score_texts
+
+    articles, cases = squad_part(settings, part, limit, seed)
+    text = {a.source: a.text for a in articles}
+    by_kind: dict[str, list] = defaultdict(list)
+    errors: Counter = Counter()
+    for case in tqdm(cases, desc="squad reader", disable=not progress, leave=False):
+        q = analyse(case.question)
+        (c, s), = score_texts(q, [text[case.source]])
+        i = int(np.argmax(s)) if len(s) else None
+        pred = text[case.source][slice(*c.spans[i])] if i is not None else None
+        sentence = text[case.source][slice(*c.sentences[i])] if i is not None else ""
+        em, f1 = m.exact_match(pred, case.answers), m.token_f1(pred, case.answers)
+        by_kind[q.exp.kind].append((em, f1))
+        if em < 1:
+            errors[_error_type(pred, sentence, case.answers)] += 1
+    rows = {k: {"questions": len(v), "em": m.mean([e for e, _ in v]), "f1": m.mean([f for _, f in v])}
+            for k, v in sorted(by_kind.items(), key=lambda kv: -len(kv[1]))}
+    every = [x for v in by_kind.values() for x in v]
+    total = {"questions": len(every), "em": m.mean([e for e, _ in every]), "f1": m.mean([f for _, f in every])}
+    return {"split": part, "all": total, "by_answer_type": rows, "errors": dict(errors.most_common())}
+
+
+def squad_open(settings: Settings, part: str = "test", limit: int | None = None, seed: int = 0,
+               k: int = 5, progress: bool = True) -> dict:
+    """Open retrieval over all 2,067 paragraphs, then the reader: EM/F1 and the answer paragraph's hit@1."""
+    from tqdm import tqdm
+
+    qa, _, cases = benchmark_qa(settings, "open", part, limit, seed)
+    qa.index(progress=progress)
+    em, f1, hit1, answer_in = [], [], [], []
+    for case in tqdm(cases, desc="squad open", disable=not progress, leave=False):
+        a = qa.ask(case.question, k=k)
+        em.append(m.exact_match(a.answer, case.answers))
+        f1.append(m.token_f1(a.answer, case.answers))
+        hit1.append(float(bool(a.passages) and a.passages[0].source == case.source))
+        answer_in.append(m.answer_in_passages([h.text for h in a.passages], case.answers, 3))
+    return {"split": part, "questions": len(cases), "em": m.mean(em), "f1": m.mean(f1),
+            "hit@1": m.mean(hit1), "answer_in@3": m.mean(answer_in)}
+
+
+def squad_abstain(settings: Settings, part: str = "test", limit: int | None = None, seed: int = 0,
+                  progress: bool = True, plot: Path | None = None) -> dict:
+    """Half the articles indexed, every question asked: abstention P/R and answered F1 at the threshold."""
+    from .answer_fit import confidence_examples
+    from .calibrate import confidence, threshold
+
+    x, right, answerable, preds = confidence_examples(settings, part, limit, progress)
+    conf = np.array([confidence(row) for row in x])
+    f1 = np.array([m.token_f1(p, c.answers) for c, p in preds])
+    curve = [_at(t, conf, answerable, f1) for t in np.round(np.arange(0.0, 1.0, 0.02), 2)]
+    bins = np.minimum((conf * 10).astype(int), 9)
+    reliability = [{"confidence": f"{b / 10:.1f}-{(b + 1) / 10:.1f}", "questions": int((bins == b).sum()),
+                    "mean_confidence": float(conf[bins == b].mean()), "right": float(right[bins == b].mean())}
+                   for b in range(10) if (bins == b).any()]
+    if plot:
+        _plot(curve, reliability, threshold(), plot)
+    return {"split": part, "questions": len(preds), "unanswerable": int((~answerable).sum()),
+            "threshold": threshold(), "at_threshold": _at(threshold(), conf, answerable, f1),
+            "never_abstain": _at(0.0, conf, answerable, f1), "reliability": reliability, "curve": curve}
+
+
+def _at(t: float, conf: np.ndarray, answerable: np.ndarray, f1: np.ndarray) -> dict:
+    """Abstention precision/recall at threshold t, and the F1 of the answers given."""
+    abstain = conf < t
+    scores = m.abstention_scores(abstain.tolist(), answerable.tolist())
+    answered = ~abstain & answerable
+    return {"threshold": float(t), "abstain_precision": scores["precision"], "abstain_recall": scores["recall"],
+            "answered": int((~abstain).sum()), "answered_f1": m.mean(f1[~abstain].tolist()),
+            "answerable_f1": m.mean(np.where(answered, f1, 0.0)[answerable].tolist())}
+
+
+def _plot(curve: list[dict], reliability: list[dict], chosen: float, path: Path) -> None:
+    """Left: abstention precision/recall and F1 against the threshold. Right: confidence against accuracy."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    t = [c["threshold"] for c in curve]
+    fig, (ax, rel) = plt.subplots(1, 2, figsize=(10, 4))
+    for key, label in (("abstain_precision", "abstention precision"), ("abstain_recall", "abstention recall"),
+                       ("answered_f1", "F1 of the answers given"), ("answerable_f1", "F1 over answerable")):
+        ax.plot(t, [c[key] if c[key] is not None else np.nan for c in curve], label=label)
+    ax.axvline(chosen, color="grey", linestyle="--", label=f"chosen threshold {chosen:.2f}")
+    ax.set_xlabel("confidence threshold (abstain below)")
+    ax.set_ylim(0, 1.02)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+    rel.plot([0, 1], [0, 1], color="grey", linestyle=":", label="perfect calibration")
+    rel.plot([r["mean_confidence"] for r in reliability], [r["right"] for r in reliability], marker="o",
+             label="SQuAD dev, test split")
+    rel.set_xlabel("confidence (bin mean)")
+    rel.set_ylabel("share of answers right (F1 >= 0.5)")
+    rel.grid(True, alpha=0.3)
+    rel.legend(fontsize=8)
+    fig.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def followups(settings: Settings, path: Path, k: int = 5) -> dict:
+    """Follow-up cases: answer and top-source hit rates of the last turn, with the chat so far or alone.
+
+    The history is built as the chat builds it: each earlier turn is asked in turn and its answer kept.
+    """
+    cases = [c for c in load_questions(path) if c.turns]
+    qa = QA(settings)
+    out = {}
+    for label, use in (("with history", True), ("without history", False)):
+        answers, sources = [], []
+        for case in cases:
+            history: list = []
+            for turn in case.turns if use else ():
+                history.append((turn, qa.ask(turn, k=k, history=history).answer))
+            a = qa.ask(case.question, k=k, history=history or None)
+            answers.append(m.token_f1(a.answer, case.answers) >= 0.5)
+            sources.append(bool(a.passages) and a.passages[0].source == case.source)
+        out[label] = {"cases": len(cases), "answer_hit": m.mean(answers), "source_hit@1": m.mean(sources)}
+    return out

@@ -1,0 +1,148 @@
+"""Fit the reader's span weights and the confidence model on the SQuAD dev fitting split (never on the seed set)."""
+from __future__ import annotations
+
+import json
+import logging
+
+import numpy as np
+
+from . import calibrate, read as read_mod
+from .answer_eval import benchmark_qa, squad_part
+from .config import Settings
+from .metrics import token_f1
+from .span_features import FEATURES
+
+logger = logging.getLogger(__name__)
+
+L2 = 1e-3  # on the shared weights
+L2_KIND = 1e-2  # on each answer kind's offset from them
+KINDS = ("who", "when", "where", "number", "which", "what", "why", "how")
+RERANK_GRID = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.8)
+
+
+def _dump(obj: dict, indent: str = " ") -> str:
+    """JSON with one key per line and each list on a single line (a readable, diffable model file)."""
+    lines = [f"{indent}{json.dumps(str(k))}: " + (_dump(v, indent + " ").strip() if isinstance(v, dict) else
+                                            json.dumps(v, separators=(", ", ": "))) for k, v in obj.items()]
+    return "{\n" + ",\n".join(lines) + "\n" + indent[:-1] + "}\n"
+
+
+def _softmax_fit(data: list[tuple[str, np.ndarray, np.ndarray]]) -> dict[str, np.ndarray]:
+    """Linear softmax rankers (shared weights + a per-kind offset) whose targets are the best-F1 candidates."""
+    from scipy.optimize import minimize
+
+    dim = data[0][1].shape[1]
+    slot = {k: i for i, k in enumerate(KINDS)}
+
+    def loss(theta):
+        shared, offsets = theta[:dim], theta[dim:].reshape(len(KINDS), dim)
+        total, g_shared, g_off = 0.0, np.zeros(dim), np.zeros_like(offsets)
+        for kind, x, t in data:
+            s = x @ (shared + offsets[slot[kind]])
+            p = np.exp(s - s.max())
+            p /= p.sum()
+            total -= float(t @ np.log(p + 1e-12))
+            g = -(x.T @ (t - p))
+            g_shared += g
+            g_off[slot[kind]] += g
+        n = len(data)
+        value = total / n + L2 * shared @ shared + L2_KIND * float((offsets ** 2).sum())
+        grad = np.concatenate([g_shared / n + 2 * L2 * shared, (g_off / n + 2 * L2_KIND * offsets).ravel()])
+        return value, grad
+
+    theta = minimize(loss, np.zeros(dim * (1 + len(KINDS))), jac=True, method="L-BFGS-B").x
+    shared = theta[:dim]
+    out = {"shared": shared}
+    out.update({k: shared + theta[dim * (1 + i):dim * (2 + i)] for i, k in enumerate(KINDS)})
+    return out
+
+
+def span_examples(settings: Settings, limit: int | None, progress: bool) -> list:
+    """(features, target distribution) of every fitting-split question with its gold paragraph."""
+    from tqdm import tqdm
+
+    articles, cases = squad_part(settings, "fit", limit)
+    text = {a.source: a.text for a in articles}
+    zero = np.zeros(len(FEATURES), dtype=np.float32)
+    data = []
+    for case in tqdm(cases, desc="reader features", disable=not progress, leave=False):
+        q = read_mod.analyse(case.question)
+        (c, _), = read_mod.score_texts(q, [text[case.source]], zero)
+        f1 = np.array([token_f1(text[case.source][a:b], case.answers) for a, b in c.spans])
+        if len(f1) and f1.max() > 0:
+            target = (f1 >= f1.max() - 1e-9).astype(np.float64)
+            data.append((q.exp.kind, c.features.astype(np.float64), target / target.sum()))
+    return data
+
+
+def _rerank_weight(settings: Settings, limit: int | None, progress: bool) -> tuple[float, dict]:
+    """The re-rank weight with the best answer F1 on open retrieval over all SQuAD paragraphs (fitting split)."""
+    from tqdm import tqdm
+
+    qa, _, cases = benchmark_qa(settings, "open", "fit", limit)
+    runs = []
+    for case in tqdm(cases, desc="re-rank grid", disable=not progress, leave=False):
+        query, _, _, hits, _ = qa.search(case.question, k=5)
+        runs.append((case, read_mod.read_passages(hits, query)))
+    table = {}
+    for weight in RERANK_GRID:
+        f1 = []
+        for case, passages in runs:
+            top = read_mod.rerank(passages, weight)[0].hit if passages else None
+            span = top.text[top.answer_start:top.answer_end] if top and top.answer_start is not None else None
+            f1.append(token_f1(span, case.answers))
+        table[weight] = round(float(np.mean(f1)), 4)
+    best = max(table, key=lambda w: (table[w], -w))
+    return best, table
+
+
+def fit_reader(settings: Settings, limit: int | None = None, progress: bool = True, command: str = "") -> dict:
+    """Fit and save reader_weights.json: span weights on gold paragraphs, then the re-rank weight."""
+    data = span_examples(settings, limit, progress)
+    weights = _softmax_fit(data)
+    out = {"features": list(FEATURES), "weights": {k: [round(float(x), 4) for x in w] for k, w in weights.items()},
+           "rerank": 0.0,
+           "command": command, "fitted_on": f"SQuAD v1.1 dev, fitting split (articles at positions 0,1 mod 4), "
+                                             f"{len(data)} questions"}
+    read_mod.WEIGHTS_FILE.write_text(_dump(out), encoding="utf-8")
+    read_mod.reader_model.cache_clear()
+    out["rerank"], out["rerank_grid_f1"] = _rerank_weight(settings, limit, progress)
+    read_mod.WEIGHTS_FILE.write_text(_dump(out), encoding="utf-8")
+    read_mod.reader_model.cache_clear()
+    logger.info("reader weights written to %s", read_mod.WEIGHTS_FILE)
+    return out
+
+
+def confidence_examples(settings: Settings, part: str, limit: int | None,
+                        progress: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, list]:
+    """(features, answer right?, answerable?, predictions) on the half-indexed SQuAD for one split."""
+    from tqdm import tqdm
+
+    qa, _, cases = benchmark_qa(settings, "half", part, limit)
+    xs, right, answerable, preds = [], [], [], []
+    for case in tqdm(cases, desc=f"confidence features ({part})", disable=not progress, leave=False):
+        query, _, _, hits, _ = qa.search(case.question, k=5)
+        reading = read_mod.read(hits, query)
+        xs.append(calibrate.features(reading, hits))
+        right.append(token_f1(reading.answer, case.answers) >= 0.5 and case.answerable)
+        answerable.append(case.answerable)
+        preds.append((case, reading.answer))
+    return np.array(xs), np.array(right), np.array(answerable), preds
+
+
+def fit_calibration(settings: Settings, limit: int | None = None, progress: bool = True,
+                    command: str = "") -> dict:
+    """Fit and save calibration.json: P(answer right) and the abstention threshold, on the fitting split."""
+    x, right, answerable, _ = confidence_examples(settings, "fit", limit, progress)
+    model = calibrate.fit(x, right.astype(int))
+    calibrate.CALIBRATION_FILE.write_text(json.dumps({**model, "threshold": 0.5}), encoding="utf-8")
+    calibrate.model.cache_clear()
+    conf = [calibrate.confidence(row) for row in x]
+    model["threshold"], precision, recall = calibrate.best_threshold(conf, answerable)
+    model.update(command=command, fitted_on=f"SQuAD v1.1 dev, half the articles indexed, fitting split "
+                                            f"(positions 0,1 mod 4), {len(x)} questions",
+                 threshold_rule=f"most abstentions with abstention precision >= {calibrate.TARGET_PRECISION} "
+                                f"on the fitting split (precision {precision:.3f}, recall {recall:.3f})")
+    calibrate.CALIBRATION_FILE.write_text(_dump(model), encoding="utf-8")
+    calibrate.model.cache_clear()
+    return model

@@ -1,0 +1,177 @@
+"""What a new index generation keeps from the previous one: the refresh plan for a changed corpus.
+
+Each generation records, per corpus file, the rows its passages occupy and the keys of its articles
+(sources.json), and the hash of every passage's embedded text (passages.keys.npy). A refresh parses
+only new and changed files; an unchanged file's passages are carried over by row, with their vectors,
+term counts and stored records. The result is what ingest.load_corpus + chunk.chunk_articles give for
+the whole folder (same files, order, duplicate skipping and warnings); tests hold the two together.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from .chunk import chunk_articles
+from .ingest import SUPPORTED, CorpusError, IngestError, list_files, parse_file
+from .types import Article, Passage
+
+logger = logging.getLogger(__name__)
+
+SOURCES_FILE = "sources.json"
+KEYS_FILE = "passages.keys.npy"
+KEY_BYTES = 20
+
+
+def text_key(text: str) -> bytes:
+    """The cache key of an embedded text (sha1 of its UTF-8 bytes)."""
+    return hashlib.sha1(text.encode("utf-8")).digest()
+
+
+def text_keys(passages: Sequence[Passage], embed_title: bool) -> np.ndarray:
+    """(n, 20) uint8 keys of the passages' embedded texts."""
+    raw = b"".join(text_key(p.embed_text(embed_title)) for p in passages)
+    return np.frombuffer(raw, dtype=np.uint8).reshape(len(passages), KEY_BYTES).copy()
+
+
+def article_key(article: Article) -> str:
+    """What load_corpus treats as the same article: whitespace- and case-insensitive text."""
+    return hashlib.sha1(" ".join(article.text.split()).casefold().encode("utf-8")).hexdigest()[:20]
+
+
+@dataclass
+class Layout:
+    """A new generation's rows relative to a previous one.
+
+    old_rows[i] is the previous generation's row that row i copies, or -1 for the next of `passages`
+    (the newly chunked passages, in row order). `sources` maps each corpus file to its rows, the keys of
+    its articles and its status ("ok", or "reparse" when it must be parsed again next time).
+    """
+
+    passages: list[Passage]
+    old_rows: np.ndarray
+    sources: dict = field(default_factory=dict)
+    parsed: int = 0  # files parsed (the rest were carried over)
+
+    @property
+    def carried(self) -> int:
+        """Rows copied from the previous generation."""
+        return int((self.old_rows >= 0).sum())
+
+
+def walk(corpus_dir: Path) -> list[tuple[str, str]]:
+    """(name relative to the folder, path) of each file ingest.list_files lists, in its order.
+
+    The same walk without building and sorting a Path per file, which costs seconds on a large archive
+    (a refresh check runs it every few seconds).
+    """
+    root = os.fspath(corpus_dir)
+    try:
+        os.listdir(root)
+    except OSError:
+        list_files(Path(corpus_dir))  # raises the CorpusError that names the problem
+        raise
+    found = []
+    for folder, dirs, names in os.walk(root, onerror=lambda e: logger.warning("skipping folder %s", e)):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        prefix = folder[len(root):].strip(os.sep).replace(os.sep, "/")
+        for name in names:
+            if name[:1] != "." and os.path.splitext(name)[1].lower() in SUPPORTED:
+                found.append((f"{prefix}/{name}" if prefix else name, os.path.join(folder, name)))
+    found.sort(key=lambda item: item[0].split("/"))
+    return found
+
+
+def full_layout(passages: list[Passage]) -> Layout:
+    """A layout with every row new and no per-file table (articles that did not come from files)."""
+    return Layout(list(passages), np.full(len(passages), -1, dtype=np.int64), {}, 0)
+
+
+def read_sources(path: Path) -> dict | None:
+    """The sources table of a generation folder, or None if it has none (an older index)."""
+    try:
+        data = json.loads((path / SOURCES_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def write_sources(sources: dict, folder: Path) -> None:
+    """Write the sources table into a generation folder."""
+    (folder / SOURCES_FILE).write_text(json.dumps(sources, ensure_ascii=False, separators=(",", ":")))
+
+
+def plan(corpus_dir: Path, files: dict, chunk_words: int, overlap: int, max_bytes: int,
+         previous_files: dict | None = None, previous_sources: dict | None = None) -> Layout:
+    """Parse new and changed files, carry over unchanged ones: the rows of the next generation."""
+    corpus_dir = Path(corpus_dir)
+    previous_files, previous_sources = previous_files or {}, previous_sources or {}
+    seen: dict[str, str] = {}  # article key -> source that has it
+    parts: list[np.ndarray] = []
+    passages: list[Passage] = []
+    sources: dict = {}
+    row = parsed = 0
+    for source, path in walk(corpus_dir):
+        old = previous_sources.get(source)
+        fingerprint = files.get(source)
+        if (old is not None and fingerprint is not None and previous_files.get(source) == fingerprint
+                and old.get("status") == "ok" and not any(k in seen for k in old["keys"])):
+            start, stop = old["rows"]
+            parts.append(np.arange(start, stop, dtype=np.int64))
+            seen.update((k, source) for k in old["keys"])
+            sources[source] = {"rows": [row, row + stop - start], "keys": old["keys"], "status": "ok"}
+            row += stop - start
+            continue
+        parsed += 1
+        try:
+            articles = parse_file(Path(path), source, max_bytes)
+        except IngestError as e:
+            logger.warning("skipping %s: %s", source, e.reason)
+            sources[source] = {"rows": [row, row], "keys": [], "status": "reparse"}
+            continue
+        kept, keys, status = [], [], "ok"
+        for article in articles:
+            key = article_key(article)
+            if key in seen:
+                logger.warning("skipping duplicate article in %s (same text as %s)", source, seen[key])
+                status = "reparse"  # it must come back if the other copy goes
+                continue
+            seen[key] = source
+            kept.append(article)
+            keys.append(key)
+        new = chunk_articles(kept, chunk_words, overlap)
+        passages += new
+        parts.append(np.full(len(new), -1, dtype=np.int64))
+        sources[source] = {"rows": [row, row + len(new)], "keys": keys, "status": status}
+        row += len(new)
+    if not seen:
+        raise CorpusError(f"no articles found in {corpus_dir} (supported: .txt .md .json .jsonl)")
+    old_rows = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+    return Layout(passages, old_rows, sources, parsed)
+
+
+def gather_vectors(layout: Layout, new_vectors: np.ndarray, old_vectors: np.ndarray | None) -> np.ndarray:
+    """All rows' vectors: carried rows from the previous generation, new rows from `new_vectors`."""
+    dim = new_vectors.shape[1] if old_vectors is None else old_vectors.shape[1]
+    out = np.zeros((len(layout.old_rows), dim), dtype=np.float32)
+    kept = np.flatnonzero(layout.old_rows >= 0)
+    if len(kept):
+        out[kept] = old_vectors[layout.old_rows[kept]]
+    out[layout.old_rows < 0] = new_vectors
+    return out
+
+
+def gather_keys(layout: Layout, new_keys: np.ndarray, old_keys: np.ndarray | None) -> np.ndarray:
+    """All rows' text keys, carried and new, in row order."""
+    out = np.zeros((len(layout.old_rows), KEY_BYTES), dtype=np.uint8)
+    kept = np.flatnonzero(layout.old_rows >= 0)
+    if len(kept):
+        out[kept] = old_keys[layout.old_rows[kept]]
+    out[layout.old_rows < 0] = new_keys
+    return out

@@ -1,0 +1,133 @@
+"""qa.read: answer spans of the asked type, never the question's own words, offsets, re-ranking, confidence."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from qa import calibrate
+from qa.metrics import normalize_answer
+from qa.nlp import parse
+from qa.query import understand
+from qa.read import Reading, best_span, read, read_passages, rerank
+from qa.types import Hit
+
+REPO = Path(__file__).resolve().parent.parent
+DELEGATION = ("A Vietnamese delegation led by Deputy Minister of Public Security Luong Tam Quang attended the "
+              "cyber security week in Singapore from October 16-19. Deputy Minister Quang had a courtesy "
+              "meeting with Director of the Department of International Information Security under the Russian "
+              "Ministry of Foreign Affairs Artur Lyukmanov.")
+FLOODS = ("Heavy monsoon rain caused floods and landslides in Ha Giang province in October 2020. Twelve people "
+          "died and about 3,000 homes were damaged. Rescue teams used boats to reach villages.")
+BRIDGE = ("The city of Da Nang opened a new steel bridge shaped like a dragon over the Han river on March 29, "
+          "2013. Engineers from Japan designed the lighting.")
+INTERNET = ("Quang said that in Vietnam about 77 million people, an equivalent of 79% of the population, use the "
+            "internet. Vietnam and Singapore signed documents amending the cooperation agreement.")
+OFF_TOPIC = "Mix flour, sugar and ripe bananas, then bake the loaf for an hour at 180 degrees."
+
+
+def hit(text: str, score: float = 0.5, pid: str = "p", dense: float = 0.5) -> Hit:
+    return Hit(passage_id=pid, text=text, title="t", date=None, source=f"{pid}.txt", score=score,
+               dense_score=dense, bm25_score=5.0)
+
+
+def answer_of(question: str, text: str) -> str:
+    span = best_span(question, text)
+    assert span is not None
+    return text[span[0]:span[1]]
+
+
+@pytest.mark.parametrize("question, text, expected", [
+    ("Who led the delegation?", DELEGATION, "Luong Tam Quang"),
+    ("Who is the director of the Department of International Information Security?", DELEGATION,
+     "Artur Lyukmanov"),
+    ("When did the bridge open?", BRIDGE, "March 29, 2013"),
+    ("Where did the floods happen?", FLOODS, "Ha Giang"),
+    ("How many homes were damaged?", FLOODS, "3,000"),
+    ("How many people died?", FLOODS, "Twelve"),
+    ("What percentage of the population uses the internet?", INTERNET, "79%"),
+    ("Which city opened a dragon bridge?", BRIDGE, "Da Nang"),
+    ("Engineers from which country designed the lighting?", BRIDGE, "Japan"),
+    ("What did Vietnam and Singapore sign?", INTERNET, "documents"),
+])
+def test_answer_is_a_phrase_of_the_asked_type(question, text, expected):
+    answer = answer_of(question, text)  # a name may come with its title, as SQuAD's answers often do
+    assert expected in answer and len(answer.split()) <= len(expected.split()) + 5
+
+
+@pytest.mark.parametrize("question, text", [
+    ("Who led the delegation?", DELEGATION),
+    ("Which city opened a dragon bridge over the Han river?", BRIDGE),
+    ("Where did the floods in Ha Giang happen?", FLOODS),
+    ("What did the Vietnamese delegation attend?", DELEGATION),
+    ("Who did Luong Tam Quang meet?", DELEGATION),
+])
+def test_answer_never_repeats_the_question(question, text):
+    words = set(normalize_answer(question).split())
+    answer = set(normalize_answer(answer_of(question, text)).split())
+    assert answer and not answer <= words
+
+
+def test_offsets_point_at_the_answer_inside_its_sentence():
+    hits = [hit(DELEGATION, 0.6, "b"), hit(FLOODS, 0.5, "a")]
+    reading = read(hits, understand("Who led the delegation to Singapore?"))
+    top = reading.hits[0]
+    assert top.passage_id == "b" and "Luong Tam Quang" in reading.answer
+    assert top.text[top.answer_start:top.answer_end] == reading.answer
+    assert top.highlight_start <= top.answer_start < top.answer_end <= top.highlight_end
+    assert top.text[top.highlight_start:top.highlight_end].startswith("A Vietnamese delegation")
+    assert all(h.highlight_start is not None for h in reading.hits)
+
+
+def test_rerank_moves_the_answering_passage_first_and_keeps_scores_sorted():
+    query = understand("Who led the delegation to Singapore?")
+    passages = read_passages([hit(FLOODS, 0.6, "a"), hit(BRIDGE, 0.58, "c"), hit(DELEGATION, 0.55, "b")], query)
+    assert [p.hit.passage_id for p in rerank(passages, 0.0)] == ["a", "c", "b"]
+    moved = rerank(passages, 1.0)
+    assert moved[0].hit.passage_id == "b"
+    scores = [p.hit.score for p in moved]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_followup_words_steer_the_reader_but_are_never_the_answer():
+    history = [("Who led the 2023 delegation?", "Luong Tam Quang")]
+    reading = read([hit(DELEGATION)], understand("Who did he meet from Russia?", history))
+    assert "Artur Lyukmanov" in reading.answer and "Quang" not in reading.answer
+
+
+def test_no_hits_and_unphrased_passages():
+    assert read([], understand("Who led?")) == Reading((), None)
+    reading = read([hit("...")], understand("Who led?"))
+    assert reading.answer is None and reading.hits[0].highlight_start == 0
+
+
+def test_confidence_is_a_probability_that_grows_with_the_evidence():
+    query = understand("Who led the delegation to Singapore?")
+    on = read([hit(DELEGATION, dense=0.6)], query)
+    off = read([hit(OFF_TOPIC, dense=0.05)], query)
+    c_on = calibrate.confidence(calibrate.features(on, on.hits))
+    c_off = calibrate.confidence(calibrate.features(off, off.hits))
+    assert 0.0 <= c_off < calibrate.threshold() <= c_on <= 1.0
+
+
+def test_threshold_keeps_abstention_precision():
+    conf = np.array([0.9, 0.8, 0.35, 0.3, 0.2, 0.1, 0.05])
+    answerable = [True, True, True, False, True, False, False]
+    t, precision, recall = calibrate.best_threshold(conf, answerable, precision=0.75)
+    assert (t, recall) == (0.31, 1.0) and precision == 0.75
+    t, precision, recall = calibrate.best_threshold(conf, answerable, precision=0.95)
+    assert t == 0.11 and (precision, recall) == (1.0, 2 / 3)
+
+
+def test_parses_are_cached():
+    text = "The cache keeps this sentence parsed."
+    assert parse([text])[0] is parse([text])[0]
+
+
+def test_import_does_not_load_spacy():
+    code = "import qa, sys; print('spacy' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
