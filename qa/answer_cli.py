@@ -23,6 +23,9 @@ def add_parser(sub, common) -> None:
     p.add_argument("--questions", type=Path, default=REPO_ROOT / "eval" / "seed.jsonl",
                    help="question set for followups")
     p.add_argument("--plot", type=Path, help="squad-abstain: write the threshold curve PNG here")
+    p.add_argument("--answer-from", choices=["confident", "top"], default="confident",
+                   help="answer with the most confident read passage's span (default, as ask() does) or the "
+                        "top passage's")
     p.add_argument("--json", action="store_true")
 
 
@@ -30,7 +33,8 @@ def run(args, settings) -> int:
     """Run one bench-answers task and print its figures (JSON with --json)."""
     from . import answer_eval as ev
 
-    settings = settings.with_overrides(datasets_dir=args.datasets)
+    settings = settings.with_overrides(datasets_dir=args.datasets,
+                                       choose_by_confidence=args.answer_from == "confident")
     progress = not args.json
     command = "python -m qa " + " ".join(sys.argv[1:])
     if args.task == "squad-reader":

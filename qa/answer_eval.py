@@ -114,9 +114,10 @@ def squad_abstain(settings: Settings, part: str = "test", limit: int | None = No
     from .answer_fit import confidence_examples
     from .calibrate import confidence, threshold
 
-    x, right, answerable, preds = confidence_examples(settings, part, limit, progress)
-    conf = np.array([confidence(row) for row in x])
-    f1 = np.array([m.token_f1(p, c.answers) for c, p in preds])
+    found = confidence_examples(settings, part, limit, progress)
+    chosen = found.chosen(settings.choose_by_confidence)
+    conf = np.array([confidence(row) for row in found.pick("x", chosen)])
+    f1, right, answerable = found.pick("f1", chosen), found.pick("right", chosen), found.answerable
     curve = [_at(t, conf, answerable, f1) for t in np.round(np.arange(0.0, 1.0, 0.02), 2)]
     bins = np.minimum((conf * 10).astype(int), 9)
     reliability = [{"confidence": f"{b / 10:.1f}-{(b + 1) / 10:.1f}", "questions": int((bins == b).sum()),
@@ -124,7 +125,8 @@ def squad_abstain(settings: Settings, part: str = "test", limit: int | None = No
                    for b in range(10) if (bins == b).any()]
     if plot:
         _plot(curve, reliability, threshold(), plot)
-    return {"split": part, "questions": len(preds), "unanswerable": int((~answerable).sum()),
+    return {"split": part, "questions": len(found.x), "answer_choice": "most confident of the read passages"
+            if settings.choose_by_confidence else "top passage", "unanswerable": int((~answerable).sum()),
             "threshold": threshold(), "at_threshold": _at(threshold(), conf, answerable, f1),
             "never_abstain": _at(0.0, conf, answerable, f1), "reliability": reliability, "curve": curve}
 

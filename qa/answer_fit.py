@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 import logging
 
 import numpy as np
@@ -113,34 +114,57 @@ def fit_reader(settings: Settings, limit: int | None = None, progress: bool = Tr
     return out
 
 
-def confidence_examples(settings: Settings, part: str, limit: int | None,
-                        progress: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, list]:
-    """(features, answer right?, answerable?, predictions) on the half-indexed SQuAD for one split."""
+@dataclass(frozen=True)
+class Options:
+    """Every read passage's answer to each question of the half-indexed SQuAD, with its evidence."""
+
+    x: list[np.ndarray]  # per question: one confidence-feature row per option (option 0: the top passage's)
+    right: list[np.ndarray]  # per question and option: token F1 >= 0.5 on an answerable question
+    f1: list[np.ndarray]
+    answers: list[list[str | None]]
+    answerable: np.ndarray
+
+    def chosen(self, by_confidence: bool) -> np.ndarray:
+        """Index of the option ask() answers with: the most confident one, or the top passage's."""
+        if not by_confidence:
+            return np.zeros(len(self.x), dtype=int)
+        return np.array([read_mod.choose([calibrate.confidence(r) for r in x]) for x in self.x])
+
+    def pick(self, field: str, chosen: np.ndarray) -> np.ndarray:
+        return np.array([getattr(self, field)[i][j] for i, j in enumerate(chosen)])
+
+
+def confidence_examples(settings: Settings, part: str, limit: int | None, progress: bool) -> Options:
+    """The options of every question on the half-indexed SQuAD for one split (see Options)."""
     from tqdm import tqdm
 
     qa, _, cases = benchmark_qa(settings, "half", part, limit)
-    xs, right, answerable, preds = [], [], [], []
+    xs, right, f1s, answers, answerable = [], [], [], [], []
     for case in tqdm(cases, desc=f"confidence features ({part})", disable=not progress, leave=False):
         query, _, _, hits, _ = qa.search(case.question, k=5)
-        reading = read_mod.read(hits, query)
-        xs.append(calibrate.features(reading, hits))
-        right.append(token_f1(reading.answer, case.answers) >= 0.5 and case.answerable)
+        found = read_mod.options(hits, query)
+        xs.append(np.array([calibrate.features(r, hits) for r in found]))
+        f1 = np.array([token_f1(r.answer, case.answers) for r in found])
+        f1s.append(f1)
+        right.append((f1 >= 0.5) & case.answerable)
+        answers.append([r.answer for r in found])
         answerable.append(case.answerable)
-        preds.append((case, reading.answer))
-    return np.array(xs), np.array(right), np.array(answerable), preds
+    return Options(xs, right, f1s, answers, np.array(answerable))
 
 
 def fit_calibration(settings: Settings, limit: int | None = None, progress: bool = True,
                     command: str = "") -> dict:
     """Fit and save calibration.json: P(answer right) and the abstention threshold, on the fitting split."""
-    x, right, answerable, _ = confidence_examples(settings, "fit", limit, progress)
-    model = calibrate.fit(x, right.astype(int))
+    found = confidence_examples(settings, "fit", limit, progress)
+    # The model rates one passage's best span, whatever the passage's rank: fitted on every option.
+    model = calibrate.fit(np.concatenate(found.x), np.concatenate(found.right).astype(int))
     calibrate.CALIBRATION_FILE.write_text(json.dumps({**model, "threshold": 0.5}), encoding="utf-8")
     calibrate.model.cache_clear()
-    conf = [calibrate.confidence(row) for row in x]
-    model["threshold"], precision, recall = calibrate.best_threshold(conf, answerable)
+    chosen = found.chosen(settings.choose_by_confidence)  # the threshold applies to the answer ask() gives
+    conf = [calibrate.confidence(row) for row in found.pick("x", chosen)]
+    model["threshold"], precision, recall = calibrate.best_threshold(conf, found.answerable)
     model.update(command=command, fitted_on=f"SQuAD v1.1 dev, half the articles indexed, fitting split "
-                                            f"(positions 0,1 mod 4), {len(x)} questions",
+                                            f"(positions 0,1 mod 4), {len(found.x)} questions",
                  threshold_rule=f"most abstentions with abstention precision >= {calibrate.TARGET_PRECISION} "
                                 f"on the fitting split (precision {precision:.3f}, recall {recall:.3f})")
     calibrate.CALIBRATION_FILE.write_text(_dump(model), encoding="utf-8")

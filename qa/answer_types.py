@@ -56,17 +56,23 @@ class Expected:
     naming: bool = False  # asks for a name: "called", "known as", "stand for", "term"
 
 
-def wh_role(tok) -> tuple[str, str]:
-    """(role, verb lemma) of the phrase a wh-token heads or modifies, e.g. ("nsubj", "lead") for "who led"."""
-    phrase = tok.head if tok.dep_ in ("det", "amod", "advmod") and tok.head.pos_ in ("NOUN", "PROPN") else tok
-    if tok.dep_ == "poss":
-        phrase = tok
-    role, head = phrase.dep_, phrase.head
+def phrase_role(tok):
+    """(role, governing verb token) of a phrase's head, looking through prepositions ("by" -> agent)."""
+    role, head = tok.dep_, tok.head
     if role == "pobj" and head.dep_ in ("prep", "agent"):
         role = "agent" if head.dep_ == "agent" or head.lower_ == "by" else f"pobj:{head.lower_}"
         head = head.head
     while head.pos_ not in ("VERB", "AUX") and head.head.i != head.i:
         head = head.head
+    return role, head
+
+
+def wh_role(tok) -> tuple[str, str]:
+    """(role, verb lemma) of the phrase a wh-token heads or modifies, e.g. ("nsubj", "lead") for "who led"."""
+    phrase = tok.head if tok.dep_ in ("det", "amod", "advmod") and tok.head.pos_ in ("NOUN", "PROPN") else tok
+    if tok.dep_ == "poss":
+        phrase = tok
+    role, head = phrase_role(phrase)
     verb = "" if head.lemma_ == "be" or head.pos_ not in ("VERB", "AUX") else head.lemma_.lower()
     return role, verb
 

@@ -21,7 +21,7 @@ import numpy as np
 
 from . import index as index_mod
 from . import vectors as vec
-from .bench_corpus import docs_for, iter_docs, sample_questions, write_docs
+from .bench_corpus import docs_for, sample_questions, write_docs
 from .config import REPO_ROOT, Settings
 from .embed import INT8_MODEL, SentenceTransformerEncoder, get_encoder
 
@@ -172,14 +172,22 @@ def bench_seed_ask(settings: Settings, cfg: dict, work: Path, say) -> dict:
 
     questions = [c.question for c in load_questions(REPO_ROOT / "eval" / "seed.jsonl") if not c.turns]
     s = replace(settings, model=INT8_MODEL, index_dir=work / "seed-index")
-    ours = QA(s)
+    what = f"seed corpus ({len(QA(s).index())} passages)"
+    return _ask_vs_fp32(s, None, questions, cfg["asks"], what, say)
+
+
+def _ask_vs_fp32(s: Settings, encoder, questions: list[str], asks: int, what: str, say) -> dict:
+    """Warm ask() latency of our encoder vs the plain fp32 one, same pipeline and index."""
+    from .pipeline import QA
+
+    ours = QA(s, encoder=encoder) if encoder is not None else QA(s)
     ours.warm_up()
     base = QA(s, encoder=SentenceTransformerEncoder(FP32_MODEL))
     base.warm_up()
-    say(f"ask: seed corpus ({len(ours.index())} passages), {cfg['asks']} asks each")
-    t_base = _ask_latency(base, questions, cfg["asks"])
-    t_ours = _ask_latency(ours, questions, cfg["asks"])
-    return _latency_row(t_ours, t_base, f"seed corpus ({len(ours.index())} passages)")
+    say(f"ask: {what}, {asks} asks each")
+    t_base = _ask_latency(base, questions, asks)
+    t_ours = _ask_latency(ours, questions, asks)
+    return _latency_row(t_ours, t_base, what)
 
 
 def _folder_bytes(path: Path) -> dict[str, int]:
@@ -193,8 +201,6 @@ def _folder_bytes(path: Path) -> dict[str, int]:
 
 def bench_corpus(settings: Settings, cfg: dict, work: Path, say) -> dict:
     """Build a news-like corpus index, then time one-article updates against rebuilding, and ask latency."""
-    from .pipeline import QA
-
     target = cfg["corpus_passages"]
     docs = docs_for(settings.datasets_dir, target + 10_000)  # the tail supplies articles to add
     if not docs:
@@ -234,13 +240,7 @@ def bench_corpus(settings: Settings, cfg: dict, work: Path, say) -> dict:
         say(f"  add one article: {adds[-1]:.2f} s, delete it: {deletes[-1]:.2f} s, "
             f"add without carry-over: {olds[-1]:.2f} s")
     questions = sample_questions(corpus_docs, 200)
-    ours = QA(s, encoder=encoder)
-    ours.warm_up()
-    base = QA(s, encoder=SentenceTransformerEncoder(FP32_MODEL))
-    base.warm_up()
-    say(f"ask: {n}-passage corpus, {cfg['asks']} asks each")
-    t_base = _ask_latency(base, questions, cfg["asks"])
-    t_ours = _ask_latency(ours, questions, cfg["asks"])
+    ask_row = _ask_vs_fp32(s, encoder, questions, cfg["asks"], f"{n}-passage corpus", say)
     total = sum(sizes.values())
     return {
         "passages": n, "articles": len(corpus_docs), "index_type": index.manifest["index_type"],
@@ -249,7 +249,7 @@ def bench_corpus(settings: Settings, cfg: dict, work: Path, say) -> dict:
         "add_without_carry_over_s": _r(_median(olds), 3),
         "add_vs_full_build": f"{100 * _median(adds) / t_full.s:.2f}%",
         "add_vs_without_carry_over": f"{100 * _median(adds) / _median(olds):.1f}%",
-        "ask": _latency_row(t_ours, t_base, f"{n}-passage corpus"),
+        "ask": ask_row,
         "index_bytes_per_passage": round(total / max(n, 1)),
         "index_bytes_by_part": {k: round(v / max(n, 1)) for k, v in sorted(sizes.items())},
         "real_vectors_hnsw": _hnsw_on_real(index, encoder, questions, cfg),
@@ -272,8 +272,9 @@ def _hnsw_on_real(index, encoder, questions: list[str], cfg: dict) -> dict:
 def synthetic_vectors(n: int, dim: int = 384, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Clustered unit vectors (topics > sub-topics > points) and 'queries' drawn the same way, not stored.
 
-    Sub-topics of about 50 points make the 10 nearest neighbours near-ties inside one sub-topic, which is
-    harder for an approximate index than uniform random vectors' structure-free space is unrealistic.
+    Sub-topics of about 50 points make a query's ten nearest neighbours near-ties within one sub-topic:
+    hard for an approximate index, yet structured like embeddings of text (uniform random vectors, with
+    no neighbourhoods at all, would be unlike any corpus).
     """
     rng = np.random.default_rng(seed)
     topics = rng.standard_normal((max(1, n // 1000), dim)).astype(np.float32)
@@ -291,8 +292,6 @@ def synthetic_vectors(n: int, dim: int = 384, seed: int = 0) -> tuple[np.ndarray
 
 def bench_vectors(n: int, cfg: dict, work: Path, say) -> dict:
     """Our index for n vectors vs exact flat search: latency, recall@10, build time, bytes, date filter."""
-    import faiss
-
     x, queries = synthetic_vectors(n)
     q = queries[: cfg["queries"]]
     kind = vec.choose_kind(n)
@@ -340,27 +339,28 @@ def bench_vectors(n: int, cfg: dict, work: Path, say) -> dict:
 
 # ---- cold start ----------------------------------------------------------------------------------------
 
+# `python -m qa ARGS` as __main__ runs it, then a report of what it imported and its peak RSS (VmHWM:
+# unlike ru_maxrss, not inflated by the parent's memory at fork time).
 _PROBE = """
-import json, resource, sys, time
-t = time.perf_counter()
+import json, re, sys
 from qa.cli import main
 code = main(sys.argv[1:])
-heavy = [m for m in ("torch", "sentence_transformers", "gradio", "transformers") if m in sys.modules]
-print(json.dumps({"code": code, "heavy_imports": heavy}), file=sys.stderr)
+heavy = [m for m in ("torch", "sentence_transformers", "gradio", "transformers", "spacy") if m in sys.modules]
+hwm = int(re.search(r"VmHWM:\\s+(\\d+)", open("/proc/self/status").read()).group(1))
+print(json.dumps({"code": code, "heavy_imports": heavy, "peak_rss_kb": hwm}), file=sys.stderr)
+sys.exit(code)
 """
 
 
-def _run_child(argv: list[str], env: dict) -> tuple[float, int, str]:
-    """Wall seconds, peak RSS in KiB and stderr of one child process."""
+def _run_child(args: list[str], env: dict) -> tuple[float, dict]:
+    """Wall seconds of `python -m qa ARGS` in a new process, and its report (imports, peak RSS)."""
     t = time.perf_counter()
-    proc = subprocess.Popen(argv, cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            text=True)
-    err = proc.stderr.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
+    proc = subprocess.run([sys.executable, "-c", _PROBE, *args], cwd=REPO_ROOT, env=env,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    took = time.perf_counter() - t
     if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(argv[:4])} ... failed: {err.strip()[-300:]}")
-    return time.perf_counter() - t, usage.ru_maxrss, err
+        raise RuntimeError(f"python -m qa {' '.join(args[:2])} ... failed: {proc.stderr.strip()[-300:]}")
+    return took, json.loads(proc.stderr.strip().splitlines()[-1])
 
 
 def bench_cold_start(settings: Settings, cfg: dict, work: Path, say) -> dict:
@@ -377,19 +377,18 @@ def bench_cold_start(settings: Settings, cfg: dict, work: Path, say) -> dict:
         args = ["ask", question, "--corpus", str(settings.corpus_dir), "--index", str(index_dir), "--model", model]
         repeats = cfg["cold_repeats"]
         say(f"cold start: python -m qa ask ... --model {model}, {repeats} runs")
-        runs = [_run_child([sys.executable, "-m", "qa", *args], env) for _ in range(repeats)]
-        _, _, probe = _run_child([sys.executable, "-c", _PROBE, *args], env)
-        heavy = json.loads(probe.strip().splitlines()[-1])["heavy_imports"]
+        runs = [_run_child(args, env) for _ in range(repeats)]
         out[label] = {"model": model, "median_s": _r(_median([r[0] for r in runs])),
-                      "runs_s": [_r(r[0]) for r in runs], "peak_rss_mb": _r(_median([r[1] for r in runs]) / 1024, 0),
-                      "heavy_imports": heavy}
+                      "runs_s": [_r(r[0]) for r in runs],
+                      "peak_rss_mb": _r(_median([r[1]["peak_rss_kb"] for r in runs]) / 1024, 0),
+                      "heavy_imports": runs[-1][1]["heavy_imports"]}
     big = work / "corpus-index"  # left by the corpus section, when it ran
     if (big / "CURRENT").is_file():
         args = ["ask", "Which year did the study start?", "--corpus", str(work / "corpus"), "--index", str(big),
                 "--model", INT8_MODEL]
-        runs = [_run_child([sys.executable, "-m", "qa", *args], env) for _ in range(cfg["cold_repeats"])]
+        runs = [_run_child(args, env) for _ in range(cfg["cold_repeats"])]
         out["ours_on_corpus"] = {"index": str(big.name), "median_s": _r(_median([r[0] for r in runs])),
-                                 "peak_rss_mb": _r(_median([r[1] for r in runs]) / 1024, 0)}
+                                 "peak_rss_mb": _r(_median([r[1]["peak_rss_kb"] for r in runs]) / 1024, 0)}
     return {"command": f'python -m qa ask "{question}" (seed corpus, index built)', **out,
             "speedup": _r(out["baseline"]["median_s"] / out["ours"]["median_s"])}
 

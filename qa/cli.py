@@ -105,7 +105,8 @@ def _cmd_index(args) -> int:
 def _format_answer(answer) -> str:
     lines = []
     if answer.abstained:
-        lines.append("The articles don't answer this. Closest passages:")
+        lines.append("The articles don't answer this" + (f" ({answer.reason})." if answer.reason else ".")
+                     + " Closest passages:")
     else:
         lines.append(f"Answer: {answer.answer}  (confidence {answer.confidence:.2f})")
     if answer.date_filter:

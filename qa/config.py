@@ -37,6 +37,7 @@ class Settings:
     dense_weight: float = 0.6  # weight of dense vs BM25 in fusion
     min_relevance: float = 0.15  # dense cosine floor below which nothing answers
     answer_threshold: float | None = None  # abstain below this confidence; None: the calibrated one
+    choose_by_confidence: bool = True  # answer with the read passage whose span is most likely right
     max_question_chars: int = 2000
     refresh_interval_s: float = 2.0  # how often a running QA re-checks the corpus
     batch_size: int = 32

@@ -156,22 +156,22 @@ def plan(corpus_dir: Path, files: dict, chunk_words: int, overlap: int, max_byte
     return Layout(passages, old_rows, sources, parsed)
 
 
+def _gather(layout: Layout, new: np.ndarray, old: np.ndarray | None, width: int, dtype) -> np.ndarray:
+    """Rows in layout order: carried rows from `old` (the previous generation), the others from `new`."""
+    out = np.zeros((len(layout.old_rows), width), dtype=dtype)
+    kept = np.flatnonzero(layout.old_rows >= 0)
+    if len(kept):
+        out[kept] = old[layout.old_rows[kept]]
+    out[layout.old_rows < 0] = new
+    return out
+
+
 def gather_vectors(layout: Layout, new_vectors: np.ndarray, old_vectors: np.ndarray | None) -> np.ndarray:
     """All rows' vectors: carried rows from the previous generation, new rows from `new_vectors`."""
     dim = new_vectors.shape[1] if old_vectors is None else old_vectors.shape[1]
-    out = np.zeros((len(layout.old_rows), dim), dtype=np.float32)
-    kept = np.flatnonzero(layout.old_rows >= 0)
-    if len(kept):
-        out[kept] = old_vectors[layout.old_rows[kept]]
-    out[layout.old_rows < 0] = new_vectors
-    return out
+    return _gather(layout, new_vectors, old_vectors, dim, np.float32)
 
 
 def gather_keys(layout: Layout, new_keys: np.ndarray, old_keys: np.ndarray | None) -> np.ndarray:
     """All rows' text keys, carried and new, in row order."""
-    out = np.zeros((len(layout.old_rows), KEY_BYTES), dtype=np.uint8)
-    kept = np.flatnonzero(layout.old_rows >= 0)
-    if len(kept):
-        out[kept] = old_keys[layout.old_rows[kept]]
-    out[layout.old_rows < 0] = new_keys
-    return out
+    return _gather(layout, new_keys, old_keys, KEY_BYTES, np.uint8)

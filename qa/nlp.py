@@ -15,6 +15,28 @@ _nlp = None
 _load_lock = threading.Lock()
 _cache: OrderedDict = OrderedDict()
 _cache_lock = threading.Lock()
+_parse_lock = threading.Lock()  # spaCy's shared string store is not safe for concurrent writes
+
+
+def _import_spacy():
+    """spaCy, imported without the ~1 s of `import torch` its thinc layer does when torch is installed.
+
+    The small English pipeline runs on thinc's numpy ops and never uses torch. While spaCy imports, a
+    None entry in sys.modules makes `import torch` fail fast, so thinc records torch as absent; the entry
+    is removed after, and whatever needs torch later (the fp32 encoder) imports it as usual.
+    """
+    import sys
+
+    if "torch" in sys.modules or "spacy" in sys.modules:
+        import spacy
+        return spacy
+    sys.modules["torch"] = None
+    try:
+        import spacy
+    finally:
+        if sys.modules.get("torch", 0) is None:
+            del sys.modules["torch"]
+    return spacy
 
 
 def get_nlp():
@@ -22,8 +44,7 @@ def get_nlp():
     global _nlp
     with _load_lock:
         if _nlp is None:
-            import spacy
-
+            spacy = _import_spacy()
             logger.info("loading spaCy pipeline %s", MODEL)
             _nlp = spacy.load(MODEL)
         return _nlp
@@ -32,14 +53,18 @@ def get_nlp():
 def parse(texts: Sequence[str], cache: bool = True) -> list:
     """spaCy Docs for the texts, parsing only those not in the cache (in one nlp.pipe batch)."""
     if not cache:
-        return list(get_nlp().pipe(texts))
+        nlp = get_nlp()
+        with _parse_lock:
+            return list(nlp.pipe(texts))
     with _cache_lock:
         found = {t: _cache[t] for t in texts if t in _cache}
         for t in found:
             _cache.move_to_end(t)
     missing = list(dict.fromkeys(t for t in texts if t not in found))
     if missing:
-        docs = list(get_nlp().pipe(missing, batch_size=64))
+        nlp = get_nlp()
+        with _parse_lock:
+            docs = list(nlp.pipe(missing, batch_size=64))
         with _cache_lock:
             for t, doc in zip(missing, docs):
                 _cache[t] = doc

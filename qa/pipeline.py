@@ -18,7 +18,7 @@ from .calibrate import confidence as answer_confidence
 from .calibrate import features as confidence_features
 from .calibrate import threshold as calibrated_threshold
 from .nlp import parse
-from .read import read
+from .read import READ_LIMIT, read
 from .retrieve import Retrieval, retrieve, to_hits
 from .types import Answer, Article, Hit, Query
 
@@ -127,7 +127,7 @@ class QA:
         if qvec is None:
             qvec = self.encoder.encode([query.search_text])[0]
         t2 = time.perf_counter()
-        found = retrieve(index, qvec, query.search_text, k, query.dates, mode, s.candidates,
+        found = retrieve(index, qvec, query.bm25_text, k, query.dates, mode, s.candidates,
                          s.dense_weight, s.fusion, s.rrf_k)
         hits = to_hits(index, found)
         t3 = time.perf_counter()
@@ -138,22 +138,28 @@ class QA:
             mode: str = "hybrid") -> Answer:
         """Answer a question from the corpus: the answer span in the best passages, or abstain."""
         s = self.settings
-        query, qvec, found, hits, timings = self.search(question, k, history, mode)
+        k = clamp_k(k, s)
+        # the reader weighs READ_LIMIT passages whatever k is: how many are shown must not change the answer
+        query, qvec, found, hits, timings = self.search(question, max(k, READ_LIMIT), history, mode)
         t3 = time.perf_counter()
-        reading = read(hits, query)
-        hits = list(reading.hits)
+        judge = (lambda r: answer_confidence(confidence_features(r, hits))) if s.choose_by_confidence else None
+        reading = read(hits, query, judge=judge)
         conf = round(answer_confidence(confidence_features(reading, hits)), 3) if reading.answer else 0.0
+        best = max((h.dense_score or 0.0 for h in hits), default=0.0)
+        hits = list(reading.hits)[:k]
         timings["read"] = (time.perf_counter() - t3) * 1e3
         timings = {key: round(v, 1) for key, v in timings.items()}
         date_label = query.dates.label if query.dates and found.date_applied else None
         note = (f"no articles published in {query.dates.label}; searched all dates"
                 if query.dates and not found.date_applied else None)
-        best = max((h.dense_score or 0.0 for h in hits), default=0.0)
         threshold = s.answer_threshold if s.answer_threshold is not None else calibrated_threshold()
         if not hits or best < s.min_relevance:
             conf, why = 0.0, "no passage in the articles is close enough to the question"
         elif reading.answer is None or conf < threshold:
             why = f"no answer in the articles is likely enough to be right ({conf:.2f} < {threshold:.2f})"
+        elif query.dates and not found.date_applied and not _mentions_years(hits[0].text, query.dates):
+            why = (f"no article was published in {query.dates.label}, and the closest passage, from another "
+                   f"date, does not mention {query.dates.label}")
         else:
             why = None
         if why:  # abstain: keep the closest passages and their sentences, drop the rejected span
@@ -162,6 +168,11 @@ class QA:
                           abstained=True, reason=why, date_filter=date_label, timings_ms=timings)
         return Answer(question=query.question, answer=reading.answer, confidence=conf, passages=tuple(hits),
                       reason=note, date_filter=date_label, timings_ms=timings)
+
+
+def _mentions_years(text: str, dates) -> bool:
+    """True when the text names a year of the date range (an article about that time, published later)."""
+    return any(str(y) in text for y in range(dates.start.year, dates.end.year + 1))
 
 
 _default: QA | None = None

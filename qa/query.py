@@ -29,6 +29,7 @@ _REFERS_TO_ANSWER = {"who": re.compile(r"\b(he|she|they|him|her|them|his|hers|th
                      "where": re.compile(r"\bthere\b", re.I),
                      "which": re.compile(r"\b(it|its|they|them|their|that|this|these|those)\b", re.I),
                      "what": re.compile(r"\b(it|its|they|them|their|that|this|these|those)\b", re.I)}
+_PERSONAL = re.compile(r"\b(he|she|they|him|her|them|his|hers|their|theirs|it|its|there)\b", re.I)
 _DEMONSTRATIVE = re.compile(r"\b(that|this|these|those)\b", re.I)
 _THERE = re.compile(r"\bthere\b", re.I)
 # A demonstrative after one of these (or first) points back ("was that agreement", "about this");
@@ -167,26 +168,43 @@ def _chain(turns: list[tuple[str, str | None]]) -> list[tuple[str, str | None]]:
     return chain
 
 
+def _possessive(name: str, pronoun: str) -> str:
+    """The name standing for a pronoun: "his" -> "Quang's"."""
+    return f"{name}'s" if pronoun.lower() in {"his", "her", "hers", "its", "their", "theirs"} else name
+
+
 def understand(question: str, history: Sequence | None = None) -> Query:
     """Turn a question (and the chat so far) into a Query with dates, answer type and carried context."""
     dates = find_dates(question)
     kind = answer_type(question)
     turns = history_turns(history)
     carried: list[str] = []
+    names_answer, answer, refers = False, None, None
     if turns and is_followup(question):
         chain = _chain(turns)
         own = {w.lower() for w in content_words(question)}
         answer, refers = chain[0][1], _REFERS_TO_ANSWER.get(answer_type(chain[0][0]))
-        if answer and refers and refers.search(question):  # "he" is the person the last answer named
+        # "he" is the person the last answer named: the answer stands in for the pronoun, and the earlier
+        # question's own words (which found *that* passage) stay out, so they cannot outweigh the new ones.
+        names_answer = bool(answer and refers and refers.search(question))
+        if names_answer:
             carried += [w for w in content_words(answer) if w.lower() not in own]
         for q, _ in chain:
-            carried += [w for w in content_words(q) if w.lower() not in own and not re.fullmatch(_YEAR, w)]
+            if not names_answer:
+                carried += [w for w in content_words(q) if w.lower() not in own and not re.fullmatch(_YEAR, w)]
             if dates is None:
                 dates = find_dates(q)
         if not _WH.search(question):  # "And in 2020?" asks what the earlier question asked
             kind = next((answer_type(q) for q, _ in chain if _WH.search(q)), kind)
     seen: set[str] = set()
     carried_words = tuple(w for w in carried if not (w.lower() in seen or seen.add(w.lower())))
-    search_text = question if not carried_words else f"{question} {' '.join(carried_words)}"
+    lexical_text = None
+    if names_answer and _PERSONAL.search(question):
+        # "Who did he meet?" -> "Who did Luong Tam Quang meet?" for the encoder, which reads a sentence, not a
+        # word list. BM25 gets the question and the name, without the last question's words.
+        search_text = _PERSONAL.sub(lambda m: _possessive(answer, m.group(0)), question, count=1)
+        lexical_text = f"{question} {' '.join(carried_words)}"
+    else:
+        search_text = question if not carried_words else f"{question} {' '.join(carried_words)}"
     return Query(question=question, search_text=search_text, dates=dates, answer_type=kind,
-                 carried=carried_words)
+                 carried=carried_words, lexical_text=lexical_text)

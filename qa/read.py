@@ -5,7 +5,7 @@ import functools
 import json
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -17,6 +17,11 @@ from .types import Hit, Query
 
 WEIGHTS_FILE = Path(__file__).with_name("reader_weights.json")
 READ_LIMIT = 3  # passages read per question; the rest keep their retrieval order
+# A lower passage's span replaces the first passage's only when `judge` rates it this much more likely
+# right. On the SQuAD fitting split (3,000 questions, half the articles indexed), margins of 0 / 0.02 /
+# 0.1 / never gave answerable F1 0.434 / 0.432 / 0.428 / 0.419 with 16% / 7.5% / 2.5% / 0% of answers
+# switched: 0.02 keeps nearly all of the gain and switches half as often.
+SWITCH_MARGIN = 0.02
 
 
 @functools.lru_cache(maxsize=1)
@@ -40,6 +45,7 @@ class Reading:
     typed: float = 0.0  # 1 when its entity label is of the type asked for
     cover: float = 0.0  # weighted share of question words in its sentence
     rank: int = 0  # retrieval rank of the passage that holds it
+    untyped: float = 0.0  # 1 when the question asks for a type (person, date, number...) the span is not
 
 
 def analyse(text: str, carried: Sequence[str] = (), kind: str | None = None) -> Question:
@@ -113,16 +119,49 @@ def rerank(passages: Sequence[PassageRead], weight: float) -> list[PassageRead]:
     return sorted(moved, key=lambda p: (-p.hit.score, p.rank))
 
 
-def read(hits: Sequence[Hit], query: Query, limit: int = READ_LIMIT, weight: float | None = None) -> Reading:
-    """Choose the answer span among the first `limit` hits and move its passage first."""
-    if not hits:
-        return Reading((), None)
-    weight = reader_model()[1] if weight is None else weight
-    ranked = rerank(read_passages(hits, query, limit), weight)
-    all_hits = tuple(p.hit for p in ranked) + tuple(hits[limit:])
-    top = ranked[0]
+def _reading(ranked: Sequence[PassageRead], rest: Sequence[Hit], first: int = 0) -> Reading:
+    """The Reading whose answer is the span of ranked[first], that passage moved to the front."""
+    order = [ranked[first]] + [p for i, p in enumerate(ranked) if i != first]
+    if first:  # promoted by the reader: it ties the passage it displaced, so the list stays best first
+        order[0] = replace(order[0], hit=replace(order[0].hit, score=ranked[0].hit.score))
+    all_hits = tuple(p.hit for p in order) + tuple(rest)
+    top = order[0]
     if top.features is None:
         return Reading(all_hits, None)
     h, f = top.hit, top.features
     return Reading(all_hits, h.text[h.answer_start:h.answer_end], top.score, top.prob,
-                   float(f[FEATURES.index("typed")]), float(f[FEATURES.index("cover")]), top.rank)
+                   float(f[FEATURES.index("typed")]), float(f[FEATURES.index("cover")]), top.rank,
+                   float(f[FEATURES.index("untyped")]))
+
+
+def read(hits: Sequence[Hit], query: Query, limit: int = READ_LIMIT, weight: float | None = None,
+         judge: Callable[[Reading], float] | None = None) -> Reading:
+    """Choose the answer span among the first `limit` hits and move its passage first.
+
+    Without `judge` the answer is the best span of the first passage after re-ranking; with it, the span
+    (one per read passage) that `judge` (the calibrated confidence) rates most likely right, if it beats
+    the first passage's by SWITCH_MARGIN.
+    """
+    found = options(hits, query, limit, weight)
+    if judge is None or len(found) == 1:
+        return found[0]
+    return found[choose([judge(r) for r in found])]
+
+
+def choose(rated: Sequence[float]) -> int:
+    """Index of the option to answer with, given each option's rating (option 0: the first passage's)."""
+    best = int(np.argmax(rated))
+    return best if rated[best] > rated[0] + SWITCH_MARGIN else 0
+
+
+def options(hits: Sequence[Hit], query: Query, limit: int = READ_LIMIT, weight: float | None = None) -> list[Reading]:
+    """One Reading per read passage with a span, the re-ranked first passage's first; [no answer] if none."""
+    if not hits:
+        return [Reading((), None)]
+    weight = reader_model()[1] if weight is None else weight
+    ranked = rerank(read_passages(hits, query, limit), weight)
+    rest = hits[limit:]
+    found = [_reading(ranked, rest, i) for i, p in enumerate(ranked) if p.features is not None]
+    if not found or ranked[0].features is None:
+        found.insert(0, _reading(ranked, rest))
+    return found

@@ -146,6 +146,8 @@ def render_answer(answer: Answer) -> str:
         parts.append(_note(f"Limited to articles from {answer.date_filter}"))
     if answer.abstained:
         parts.append(f"<p>{escape(ABSTAIN_TEXT)}</p>")
+        if answer.reason:
+            parts.append(_note(f"Why: {answer.reason}."))
         if hits:
             parts.append(_heading("Closest passages (they do not answer the question)"))
     elif answer.answer is not None:

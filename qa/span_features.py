@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .answer_types import Expected
+from .answer_types import Expected, phrase_role
 from .spans import Question, blocked_tokens, phrases, stem, trim
 
 FEATURES = ("cover", "best_sent", "cover_gap", "bigram", "verb_found", "prox1", "prox4", "prox12", "tree", "order",
@@ -42,17 +42,6 @@ def _tree_distance(x, y) -> int:
     return 20
 
 
-def _role(tok):
-    """(role, governing verb token) of a phrase's head, looking through prepositions."""
-    role, head = tok.dep_, tok.head
-    if role == "pobj" and head.dep_ in ("prep", "agent"):
-        role = "agent" if head.dep_ == "agent" or head.lower_ == "by" else f"pobj:{head.lower_}"
-        head = head.head
-    while head.pos_ not in ("VERB", "AUX") and head.head.i != head.i:
-        head = head.head
-    return role, head
-
-
 def _phrase_ancestors(tok, depth: int = 3):
     """Up to `depth` heads above a token within its noun phrase ("Minister of ... Luong Tam Quang")."""
     out = []
@@ -67,7 +56,7 @@ def _role_match(root, exp: Expected, matched: set[int]) -> float:
     """1 when the candidate fills the wh-phrase's role for the question's verb."""
     if not exp.role:
         return 0.0
-    role, verb = _role(root)
+    role, verb = phrase_role(root)
     verb_ok = (verb.i in matched or (exp.verb and stem(verb.lemma_.lower()) == stem(exp.verb))
                or (not exp.verb and verb.lemma_ == "be"))
     return 1.0 if verb_ok and role in _COMPATIBLE.get(exp.role, {exp.role}) else 0.0

@@ -15,6 +15,7 @@ _VERBAL_DEPS = {"xcomp", "advcl", "pcomp", "ccomp", "conj", "relcl", "acl"}  # c
 _EDGE_DROP = {"DET", "ADP", "CCONJ", "PART", "PUNCT", "SCONJ"}
 _TAIL_DROP = {"VERB", "AUX", "ADV", "PRON"}  # a phrase does not end in these after its head
 MAX_SPAN_TOKENS = 10
+_NAMES = {"PERSON", "GPE", "LOC", "NORP", "FAC"}  # a partly repeated name is the question's own referent
 CARRIED_WEIGHT = 0.5  # weight of words carried from earlier turns, relative to the question's own
 
 
@@ -111,6 +112,6 @@ def blocked_tokens(doc, q: Question) -> set[int]:
     """Tokens that repeat the question: its words, and entities that are half made of them ("Mike Tolbert")."""
     blocked = {t.i for t in doc if q.key(t.lower_) is not None}
     for ent in doc.ents:
-        if 2 * sum(i in blocked for i in range(ent.start, ent.end)) >= ent.end - ent.start:
+        if ent.label_ in _NAMES and 2 * sum(i in blocked for i in range(ent.start, ent.end)) >= ent.end - ent.start:
             blocked.update(range(ent.start, ent.end))
     return blocked

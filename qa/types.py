@@ -59,6 +59,11 @@ class Query:
     dates: DateRange | None = None
     answer_type: str = "what"  # who | when | where | number | what | which | why | how
     carried: tuple[str, ...] = ()  # words carried over from history (for display/debug)
+    lexical_text: str | None = None  # text for BM25 when it differs from search_text
+
+    @property
+    def bm25_text(self) -> str:
+        return self.search_text if self.lexical_text is None else self.lexical_text
 
 
 @dataclass(frozen=True)

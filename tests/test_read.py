@@ -12,7 +12,7 @@ from qa import calibrate
 from qa.metrics import normalize_answer
 from qa.nlp import parse
 from qa.query import understand
-from qa.read import Reading, best_span, read, read_passages, rerank
+from qa.read import SWITCH_MARGIN, Reading, best_span, choose, options, read, read_passages, rerank
 from qa.types import Hit
 
 REPO = Path(__file__).resolve().parent.parent
@@ -92,6 +92,26 @@ def test_rerank_moves_the_answering_passage_first_and_keeps_scores_sorted():
     assert scores == sorted(scores, reverse=True)
 
 
+def test_choose_switches_only_for_a_clearly_more_likely_answer():
+    assert choose([0.3]) == 0
+    assert choose([0.30, 0.30 + SWITCH_MARGIN / 2, 0.1]) == 0
+    assert choose([0.30, 0.1, 0.30 + 2 * SWITCH_MARGIN]) == 2
+    assert choose([0.9, 0.2, 0.1]) == 0
+
+
+def test_judge_picks_the_passage_and_it_leads_with_a_tied_score():
+    query = understand("Who led the delegation to Singapore?")
+    hits = [hit(FLOODS, 0.6, "a"), hit(BRIDGE, 0.58, "c"), hit(DELEGATION, 0.55, "b")]
+    found = options(hits, query)
+    assert [r.hits[0].passage_id for r in found] == ["a", "c", "b"]  # one option per read passage
+    judged = read(hits, query, judge=lambda r: 0.9 if "Quang" in r.answer else 0.1)
+    assert "Luong Tam Quang" in judged.answer and judged.rank == 2
+    assert [h.passage_id for h in judged.hits] == ["b", "a", "c"]
+    scores = [h.score for h in judged.hits]
+    assert scores == sorted(scores, reverse=True) and scores[0] == 0.6
+    assert read(hits, query, judge=lambda r: 0.5).hits[0].passage_id == "a"  # no clear winner: retrieval order
+
+
 def test_followup_words_steer_the_reader_but_are_never_the_answer():
     history = [("Who led the 2023 delegation?", "Luong Tam Quang")]
     reading = read([hit(DELEGATION)], understand("Who did he meet from Russia?", history))
@@ -122,9 +142,30 @@ def test_threshold_keeps_abstention_precision():
     assert t == 0.11 and (precision, recall) == (1.0, 2 / 3)
 
 
+def test_reading_from_many_threads_gives_the_same_answers():
+    from concurrent.futures import ThreadPoolExecutor
+
+    from qa.nlp import clear_cache
+
+    cases = [("Who led the delegation?", DELEGATION), ("How many homes were damaged?", FLOODS),
+             ("Which city opened a dragon bridge?", BRIDGE), ("What did Vietnam and Singapore sign?", INTERNET)]
+    expected = [answer_of(q, t) for q, t in cases]
+    clear_cache()
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(lambda c: answer_of(*c), cases * 3))
+    assert got == expected * 3
+
+
 def test_parses_are_cached():
     text = "The cache keeps this sentence parsed."
     assert parse([text])[0] is parse([text])[0]
+
+
+def test_spacy_loads_without_importing_torch():
+    code = ("import sys; from qa.nlp import parse; d = parse(['Luong Tam Quang visited Singapore.'])[0]; "
+            "print('torch' in sys.modules, [e.label_ for e in d.ents]); import torch; print(torch.__name__)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    assert out.stdout.split("\n")[:2] == ["False ['PERSON', 'GPE']", "torch"]  # and torch still imports after
 
 
 def test_import_does_not_load_spacy():

@@ -99,7 +99,8 @@ def test_abstaining_shows_plain_statement_and_labelled_closest_passages():
     assert page.text.startswith("The articles don't answer this.")
     assert "Closest passages (they do not answer the question)" in page.text
     assert "confidence" not in page.text
-    assert "nothing relevant enough" not in page.text  # the reason is only shown when answering
+    assert "Why: nothing relevant enough." in page.text
+    assert page.text.index("Why:") < page.text.index("Closest passages")
 
 
 def test_abstain_wins_over_a_stray_answer():
