@@ -13,6 +13,7 @@ from . import index as index_mod
 from . import metrics as m
 from .config import REPO_ROOT, Settings
 from .datasets import Case, load_benchmark, load_questions, title_positions
+from .embed import get_encoder
 from .pipeline import QA
 from .types import Article
 
@@ -72,10 +73,11 @@ def squad_reader(settings: Settings, part: str = "test", limit: int | None = Non
     articles, cases = squad_part(settings, part, limit, seed)
     text = {a.source: a.text for a in articles}
     by_kind: dict[str, list] = defaultdict(list)
+    encoder = get_encoder(settings.model)
     errors: Counter = Counter()
     for case in tqdm(cases, desc="squad reader", disable=not progress, leave=False):
         q = analyse(case.question)
-        (c, s), = score_texts(q, [text[case.source]])
+        (c, s), = score_texts(q, [text[case.source]], encoder=encoder)
         i = int(np.argmax(s)) if len(s) else None
         pred = text[case.source][slice(*c.spans[i])] if i is not None else None
         sentence = text[case.source][slice(*c.sentences[i])] if i is not None else ""

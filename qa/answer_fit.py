@@ -10,6 +10,7 @@ import numpy as np
 from . import calibrate, read as read_mod
 from .answer_eval import benchmark_qa, squad_part
 from .config import Settings
+from .embed import get_encoder
 from .metrics import token_f1
 from .span_features import FEATURES
 
@@ -65,10 +66,11 @@ def span_examples(settings: Settings, limit: int | None, progress: bool) -> list
     articles, cases = squad_part(settings, "fit", limit)
     text = {a.source: a.text for a in articles}
     zero = np.zeros(len(FEATURES), dtype=np.float32)
+    encoder = get_encoder(settings.model)
     data = []
     for case in tqdm(cases, desc="reader features", disable=not progress, leave=False):
         q = read_mod.analyse(case.question)
-        (c, _), = read_mod.score_texts(q, [text[case.source]], zero)
+        (c, _), = read_mod.score_texts(q, [text[case.source]], zero, encoder)
         f1 = np.array([token_f1(text[case.source][a:b], case.answers) for a, b in c.spans])
         if len(f1) and f1.max() > 0:
             target = (f1 >= f1.max() - 1e-9).astype(np.float64)
@@ -84,7 +86,7 @@ def _rerank_weight(settings: Settings, limit: int | None, progress: bool) -> tup
     runs = []
     for case in tqdm(cases, desc="re-rank grid", disable=not progress, leave=False):
         query, _, _, hits, _ = qa.search(case.question, k=5)
-        runs.append((case, read_mod.read_passages(hits, query)))
+        runs.append((case, read_mod.read_passages(hits, query, encoder=qa.encoder)))
     table = {}
     for weight in RERANK_GRID:
         f1 = []
@@ -142,7 +144,7 @@ def confidence_examples(settings: Settings, part: str, limit: int | None, progre
     xs, right, f1s, answers, answerable = [], [], [], [], []
     for case in tqdm(cases, desc=f"confidence features ({part})", disable=not progress, leave=False):
         query, _, _, hits, _ = qa.search(case.question, k=5)
-        found = read_mod.options(hits, query)
+        found = read_mod.options(hits, query, encoder=qa.encoder)
         xs.append(np.array([calibrate.features(r, hits) for r in found]))
         f1 = np.array([token_f1(r.answer, case.answers) for r in found])
         f1s.append(f1)

@@ -143,7 +143,7 @@ class QA:
         query, qvec, found, hits, timings = self.search(question, max(k, READ_LIMIT), history, mode)
         t3 = time.perf_counter()
         judge = (lambda r: answer_confidence(confidence_features(r, hits))) if s.choose_by_confidence else None
-        reading = read(hits, query, judge=judge)
+        reading = read(hits, query, judge=judge, encoder=self.encoder)
         conf = round(answer_confidence(confidence_features(reading, hits)), 3) if reading.answer else 0.0
         best = max((h.dense_score or 0.0 for h in hits), default=0.0)
         hits = list(reading.hits)[:k]

@@ -11,6 +11,7 @@ import numpy as np
 
 from .answer_types import expected, from_kind
 from .nlp import parse
+from .sentsim import sentence_similarities
 from .span_features import FEATURES, Candidates, candidates
 from .spans import Question, question, with_idf
 from .types import Hit, Query
@@ -48,26 +49,34 @@ class Reading:
     untyped: float = 0.0  # 1 when the question asks for a type (person, date, number...) the span is not
 
 
-def analyse(text: str, carried: Sequence[str] = (), kind: str | None = None) -> Question:
-    """Parse a question: expected answer (from `kind` when it has no wh-word) and weighted words."""
+def analyse(text: str, carried: Sequence[str] = (), kind: str | None = None, resolved: str = "") -> Question:
+    """Parse a question: expected answer (from `kind` when it has no wh-word) and weighted words.
+
+    `resolved`: the question as the sentence encoder should read it (a follow-up with its pronoun resolved).
+    """
     qdoc = parse([text], cache=False)[0]
     exp = expected(qdoc)
     if exp.wh_index is None and kind:
         exp = from_kind(kind)
-    return question(qdoc, exp, tuple(carried))
+    return question(qdoc, exp, tuple(carried), resolved)
 
 
-def score_texts(q: Question, texts: Sequence[str],
-                weights: np.ndarray | None = None) -> list[tuple[Candidates, np.ndarray]]:
-    """Candidates of each text with their linear scores (question-word weights scaled by IDF over `texts`)."""
+def score_texts(q: Question, texts: Sequence[str], weights: np.ndarray | None = None,
+                encoder=None) -> list[tuple[Candidates, np.ndarray]]:
+    """Candidates of each text with their linear scores (question-word weights scaled by IDF over `texts`).
+
+    `encoder` embeds the question and each sentence for the sentence-similarity features (default: the
+    configured model's).
+    """
     if weights is None:
         table = reader_model()[0]
         weights = table.get(q.exp.kind, table["shared"])
     docs = parse(list(texts))
     q = with_idf(q, docs)
+    sims = sentence_similarities(q.text, docs, encoder)
     out = []
-    for doc in docs:
-        c = candidates(doc, q)
+    for doc, sim in zip(docs, sims):
+        c = candidates(doc, q, sim)
         out.append((c, c.features @ weights))
     return out
 
@@ -94,11 +103,11 @@ class PassageRead:
     features: np.ndarray | None = None  # its feature row; None when the passage has no candidate
 
 
-def read_passages(hits: Sequence[Hit], query: Query, limit: int = READ_LIMIT) -> list[PassageRead]:
+def read_passages(hits: Sequence[Hit], query: Query, limit: int = READ_LIMIT, encoder=None) -> list[PassageRead]:
     """The best span of each of the first `limit` hits, in retrieval order."""
     head = list(hits[:limit])
-    q = analyse(query.question, query.carried, query.answer_type)
-    scored = score_texts(q, [h.text for h in head])
+    q = analyse(query.question, query.carried, query.answer_type, query.search_text)
+    scored = score_texts(q, [h.text for h in head], encoder=encoder)
     probs = _softmax(np.concatenate([s for _, s in scored if len(s)] or [np.zeros(1)]))
     out, offset = [], 0
     for rank, (h, (c, s)) in enumerate(zip(head, scored)):
@@ -135,14 +144,14 @@ def _reading(ranked: Sequence[PassageRead], rest: Sequence[Hit], first: int = 0)
 
 
 def read(hits: Sequence[Hit], query: Query, limit: int = READ_LIMIT, weight: float | None = None,
-         judge: Callable[[Reading], float] | None = None) -> Reading:
+         judge: Callable[[Reading], float] | None = None, encoder=None) -> Reading:
     """Choose the answer span among the first `limit` hits and move its passage first.
 
     Without `judge` the answer is the best span of the first passage after re-ranking; with it, the span
     (one per read passage) that `judge` (the calibrated confidence) rates most likely right, if it beats
     the first passage's by SWITCH_MARGIN.
     """
-    found = options(hits, query, limit, weight)
+    found = options(hits, query, limit, weight, encoder)
     if judge is None or len(found) == 1:
         return found[0]
     return found[choose([judge(r) for r in found])]
@@ -154,12 +163,13 @@ def choose(rated: Sequence[float]) -> int:
     return best if rated[best] > rated[0] + SWITCH_MARGIN else 0
 
 
-def options(hits: Sequence[Hit], query: Query, limit: int = READ_LIMIT, weight: float | None = None) -> list[Reading]:
+def options(hits: Sequence[Hit], query: Query, limit: int = READ_LIMIT, weight: float | None = None,
+            encoder=None) -> list[Reading]:
     """One Reading per read passage with a span, the re-ranked first passage's first; [no answer] if none."""
     if not hits:
         return [Reading((), None)]
     weight = reader_model()[1] if weight is None else weight
-    ranked = rerank(read_passages(hits, query, limit), weight)
+    ranked = rerank(read_passages(hits, query, limit, encoder), weight)
     rest = hits[limit:]
     found = [_reading(ranked, rest, i) for i, p in enumerate(ranked) if p.features is not None]
     if not found or ranked[0].features is None:

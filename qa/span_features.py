@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Sequence
 
 import numpy as np
 
@@ -12,7 +13,7 @@ FEATURES = ("cover", "best_sent", "cover_gap", "bigram", "verb_found", "prox1", 
             "role", "attached", "appos", "typed", "wrong_type", "untyped", "ent_free", "number", "propn", "noun",
             "adj", "verbal_fit", "verbal", "length", "one_token", "focus", "qword_share", "named", "quoted",
             "bracketed", "pp_fit", "modifier", "role_inherited", "contains_typed",
-            "acronym", "primary_type")
+            "acronym", "primary_type", "sent_sim", "sim_gap")
 _PREPS = {"where": {"in", "at", "on", "from", "into", "to", "near", "within", "inside", "across", "throughout"},
           "when": {"in", "on", "during", "since", "until", "before", "after", "by", "from", "at"}}
 _PRIMARY = {"who": "PERSON", "when": "DATE", "where": "GPE"}  # the usual label of each answer kind
@@ -97,7 +98,7 @@ def _sentence_stats(doc, q: Question):
     return out
 
 
-def _row(doc, a, b, a0, b0, label, q: Question, stats, best_cover, blocked) -> tuple:
+def _row(doc, a, b, a0, b0, label, q: Question, stats, best_cover, blocked, sim: float, best_sim: float) -> tuple:
     """The feature row of tokens [a, b) (before trimming [a0, b0)) in FEATURES order."""
     sent, matched, cover, bigram, verb_found = stats
     exp = q.exp
@@ -137,7 +138,8 @@ def _row(doc, a, b, a0, b0, label, q: Question, stats, best_cover, blocked) -> t
             float(root.dep_ in _MODIFIER_DEPS and head.i in idx),
             float(any(_role_match(t, exp, idx) for t in _phrase_ancestors(root))),
             float(not typed and any(e.label_ in exp.labels for e in doc[a:b].ents)),
-            _acronym(doc, a, b, blocked), float(bool(label) and label == _PRIMARY.get(exp.kind)))
+            _acronym(doc, a, b, blocked), float(bool(label) and label == _PRIMARY.get(exp.kind)),
+            sim, sim - best_sim)
 
 
 def _clean_end(text: str, start: int, end: int) -> tuple[int, int]:
@@ -147,13 +149,18 @@ def _clean_end(text: str, start: int, end: int) -> tuple[int, int]:
     return start, end
 
 
-def candidates(doc, q: Question) -> Candidates:
-    """Every candidate span of a parsed passage with its feature row (see FEATURES)."""
+def candidates(doc, q: Question, sims: Sequence[float] | None = None) -> Candidates:
+    """Every candidate span of a parsed passage with its feature row (see FEATURES).
+
+    `sims`: the question's cosine similarity to each sentence of the passage (zeros when not given).
+    """
     blocked = blocked_tokens(doc, q)
     stats = _sentence_stats(doc, q)
     best_cover = max((s[2] for s in stats), default=0.0)
+    sims = list(sims) if sims is not None else [0.0] * len(stats)
+    best_sim = max(sims, default=0.0)
     spans, sent_spans, rows = [], [], []
-    for st in stats:
+    for st, sim in zip(stats, sims):
         sent = st[0]
         done: set[tuple[int, int]] = set()
         for (a0, b0), label in phrases(sent, q.exp.verbal).items():
@@ -161,7 +168,7 @@ def candidates(doc, q: Question) -> Candidates:
             if a >= b or (a, b) in done or all(t.is_punct or (t.is_stop and not t.like_num) for t in doc[a:b]):
                 continue
             done.add((a, b))
-            rows.append(_row(doc, a, b, a0, b0, label, q, st, best_cover, blocked))
+            rows.append(_row(doc, a, b, a0, b0, label, q, st, best_cover, blocked, sim, best_sim))
             spans.append(_clean_end(doc.text, doc[a].idx, doc[b - 1].idx + len(doc[b - 1])))
             sent_spans.append((sent.start_char, sent.end_char))
     features = np.asarray(rows, dtype=np.float32).reshape(len(rows), len(FEATURES))

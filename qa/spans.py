@@ -41,6 +41,7 @@ class Question:
     weights: dict  # stem -> weight
     positions: dict  # stem -> token index in the question
     bigrams: frozenset  # adjacent content-stem pairs
+    text: str = ""  # the question as the sentence encoder reads it (a follow-up's pronoun resolved)
 
     def key(self, word: str) -> str | None:
         """The question stem a passage word matches ("Russian" matches "Russia"), or None."""
@@ -54,7 +55,7 @@ class Question:
         return None
 
 
-def question(qdoc, exp: Expected, carried: tuple[str, ...] = ()) -> Question:
+def question(qdoc, exp: Expected, carried: tuple[str, ...] = (), text: str = "") -> Question:
     """Content stems of the question with part-of-speech weights (wh-words and stopwords left out).
 
     `carried` words from earlier turns count at half weight: they steer the sentence choice and are
@@ -72,7 +73,7 @@ def question(qdoc, exp: Expected, carried: tuple[str, ...] = ()) -> Question:
         weights[key] = max(weights.get(key, 0.0), _POS_WEIGHT.get(t.pos_, 0.5))
         positions.setdefault(key, t.i)
         keys.append(key)
-    return Question(exp, weights, positions, frozenset(zip(keys, keys[1:])))
+    return Question(exp, weights, positions, frozenset(zip(keys, keys[1:])), text or qdoc.text)
 
 
 def with_idf(q: Question, docs) -> Question:
@@ -80,7 +81,7 @@ def with_idf(q: Question, docs) -> Question:
     sents = [{stem(t.lower_) for t in s} for d in docs for s in d.sents]
     n = len(sents)
     weights = {k: w * math.log((n + 1) / (sum(1 for s in sents if k in s) + 0.5)) for k, w in q.weights.items()}
-    return Question(q.exp, weights, q.positions, q.bigrams)
+    return Question(q.exp, weights, q.positions, q.bigrams, q.text)
 
 
 def phrases(sent, verbal: bool) -> dict[tuple[int, int], str]:

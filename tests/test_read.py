@@ -102,14 +102,14 @@ def test_choose_switches_only_for_a_clearly_more_likely_answer():
 def test_judge_picks_the_passage_and_it_leads_with_a_tied_score():
     query = understand("Who led the delegation to Singapore?")
     hits = [hit(FLOODS, 0.6, "a"), hit(BRIDGE, 0.58, "c"), hit(DELEGATION, 0.55, "b")]
-    found = options(hits, query)
+    found = options(hits, query, weight=0.0)  # no re-ranking: retrieval order
     assert [r.hits[0].passage_id for r in found] == ["a", "c", "b"]  # one option per read passage
-    judged = read(hits, query, judge=lambda r: 0.9 if "Quang" in r.answer else 0.1)
+    judged = read(hits, query, weight=0.0, judge=lambda r: 0.9 if "Quang" in r.answer else 0.1)
     assert "Luong Tam Quang" in judged.answer and judged.rank == 2
     assert [h.passage_id for h in judged.hits] == ["b", "a", "c"]
     scores = [h.score for h in judged.hits]
     assert scores == sorted(scores, reverse=True) and scores[0] == 0.6
-    assert read(hits, query, judge=lambda r: 0.5).hits[0].passage_id == "a"  # no clear winner: retrieval order
+    assert read(hits, query, weight=0.0, judge=lambda r: 0.5).hits[0].passage_id == "a"  # no clear winner
 
 
 def test_followup_words_steer_the_reader_but_are_never_the_answer():
