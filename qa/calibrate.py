@@ -14,7 +14,7 @@ from .types import Hit
 
 CALIBRATION_FILE = Path(__file__).with_name("calibration.json")
 TARGET_PRECISION = 0.95  # share of abstentions that must be questions the articles do not answer
-FEATURES = ("dense", "best_dense", "bm25", "reader_prob", "reader_score", "typed", "cover", "rank", "untyped")
+FEATURES = ("dense", "best_dense", "bm25", "reader_prob", "reader_score", "typed", "cover", "rank", "untyped", "gap")
 
 
 def features(reading: Reading, hits: Sequence[Hit]) -> np.ndarray:
@@ -24,7 +24,7 @@ def features(reading: Reading, hits: Sequence[Hit]) -> np.ndarray:
     best = max((h.dense_score or 0.0 for h in hits), default=0.0)
     bm25 = math.log1p(max(0.0, top.bm25_score or 0.0)) if top else 0.0
     return np.array([dense, best, bm25, reading.prob, reading.score, reading.typed, reading.cover,
-                     float(reading.rank), reading.untyped], dtype=np.float64)
+                     float(reading.rank), reading.untyped, reading.gap], dtype=np.float64)
 
 
 @functools.lru_cache(maxsize=1)

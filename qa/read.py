@@ -47,6 +47,7 @@ class Reading:
     cover: float = 0.0  # weighted share of question words in its sentence
     rank: int = 0  # retrieval rank of the passage that holds it
     untyped: float = 0.0  # 1 when the question asks for a type (person, date, number...) the span is not
+    gap: float = 0.0  # its passage's ranking score minus the first passage's (<= 0)
 
 
 def analyse(text: str, carried: Sequence[str] = (), kind: str | None = None, resolved: str = "") -> Question:
@@ -131,6 +132,7 @@ def rerank(passages: Sequence[PassageRead], weight: float) -> list[PassageRead]:
 def _reading(ranked: Sequence[PassageRead], rest: Sequence[Hit], first: int = 0) -> Reading:
     """The Reading whose answer is the span of ranked[first], that passage moved to the front."""
     order = [ranked[first]] + [p for i, p in enumerate(ranked) if i != first]
+    gap = ranked[first].hit.score - ranked[0].hit.score
     if first:  # promoted by the reader: it ties the passage it displaced, so the list stays best first
         order[0] = replace(order[0], hit=replace(order[0].hit, score=ranked[0].hit.score))
     all_hits = tuple(p.hit for p in order) + tuple(rest)
@@ -140,7 +142,7 @@ def _reading(ranked: Sequence[PassageRead], rest: Sequence[Hit], first: int = 0)
     h, f = top.hit, top.features
     return Reading(all_hits, h.text[h.answer_start:h.answer_end], top.score, top.prob,
                    float(f[FEATURES.index("typed")]), float(f[FEATURES.index("cover")]), top.rank,
-                   float(f[FEATURES.index("untyped")]))
+                   float(f[FEATURES.index("untyped")]), gap)
 
 
 def read(hits: Sequence[Hit], query: Query, limit: int = READ_LIMIT, weight: float | None = None,

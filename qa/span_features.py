@@ -13,7 +13,8 @@ FEATURES = ("cover", "best_sent", "cover_gap", "bigram", "verb_found", "prox1", 
             "role", "attached", "appos", "typed", "wrong_type", "untyped", "ent_free", "number", "propn", "noun",
             "adj", "verbal_fit", "verbal", "length", "one_token", "focus", "qword_share", "named", "quoted",
             "bracketed", "pp_fit", "modifier", "role_inherited", "contains_typed",
-            "acronym", "primary_type", "sent_sim", "sim_gap")
+            "acronym", "primary_type", "sent_sim", "sim_gap", "window_cover",
+            "window_gap")
 _PREPS = {"where": {"in", "at", "on", "from", "into", "to", "near", "within", "inside", "across", "throughout"},
           "when": {"in", "on", "during", "since", "until", "before", "after", "by", "from", "at"}}
 _PRIMARY = {"who": "PERSON", "when": "DATE", "where": "GPE"}  # the usual label of each answer kind
@@ -84,23 +85,29 @@ def _acronym(doc, a: int, b: int, blocked: set[int]) -> float:
 
 
 def _sentence_stats(doc, q: Question):
-    """Per sentence: matched (token index, weight) pairs, weighted coverage, bigram share, verb found."""
+    """Per sentence: matched (token index, weight) pairs, weighted coverage, bigram share, verb found, and
+    the coverage of the sentence together with the one before it ("X opened. It was founded by Y")."""
     total = sum(q.weights.values()) or 1.0
     verb = stem(q.exp.verb) if q.exp.verb else None
     out = []
+    before: set = set()
     for sent in doc.sents:
         keys = [q.key(t.lower_) or stem(t.lower_) for t in sent]
         matched = [(t.i, q.weights[k]) for t, k in zip(sent, keys) if k in q.weights]
-        cover = sum({k: q.weights[k] for k in keys if k in q.weights}.values()) / total
+        found = {k for k in keys if k in q.weights}
+        cover = sum(q.weights[k] for k in found) / total
+        window = sum(q.weights[k] for k in found | before) / total
         bigram = sum((x, y) in q.bigrams for x, y in zip(keys, keys[1:])) / max(1, len(q.bigrams))
         verb_found = float(verb is not None and any(stem(t.lemma_.lower()) == verb for t in sent))
-        out.append((sent, matched, cover, bigram, verb_found))
+        out.append((sent, matched, cover, bigram, verb_found, window))
+        before = found
     return out
 
 
-def _row(doc, a, b, a0, b0, label, q: Question, stats, best_cover, blocked, sim: float, best_sim: float) -> tuple:
+def _row(doc, a, b, a0, b0, label, q: Question, stats, best_cover, blocked, sim: float, best_sim: float,
+         best_window: float) -> tuple:
     """The feature row of tokens [a, b) (before trimming [a0, b0)) in FEATURES order."""
-    sent, matched, cover, bigram, verb_found = stats
+    sent, matched, cover, bigram, verb_found, window = stats
     exp = q.exp
     total = sum(q.weights.values()) or 1.0
     idx = {i for i, _ in matched}
@@ -139,7 +146,7 @@ def _row(doc, a, b, a0, b0, label, q: Question, stats, best_cover, blocked, sim:
             float(any(_role_match(t, exp, idx) for t in _phrase_ancestors(root))),
             float(not typed and any(e.label_ in exp.labels for e in doc[a:b].ents)),
             _acronym(doc, a, b, blocked), float(bool(label) and label == _PRIMARY.get(exp.kind)),
-            sim, sim - best_sim)
+            sim, sim - best_sim, window, window - best_window)
 
 
 def _clean_end(text: str, start: int, end: int) -> tuple[int, int]:
@@ -157,6 +164,7 @@ def candidates(doc, q: Question, sims: Sequence[float] | None = None) -> Candida
     blocked = blocked_tokens(doc, q)
     stats = _sentence_stats(doc, q)
     best_cover = max((s[2] for s in stats), default=0.0)
+    best_window = max((s[5] for s in stats), default=0.0)
     sims = list(sims) if sims is not None else [0.0] * len(stats)
     best_sim = max(sims, default=0.0)
     spans, sent_spans, rows = [], [], []
@@ -168,7 +176,7 @@ def candidates(doc, q: Question, sims: Sequence[float] | None = None) -> Candida
             if a >= b or (a, b) in done or all(t.is_punct or (t.is_stop and not t.like_num) for t in doc[a:b]):
                 continue
             done.add((a, b))
-            rows.append(_row(doc, a, b, a0, b0, label, q, st, best_cover, blocked, sim, best_sim))
+            rows.append(_row(doc, a, b, a0, b0, label, q, st, best_cover, blocked, sim, best_sim, best_window))
             spans.append(_clean_end(doc.text, doc[a].idx, doc[b - 1].idx + len(doc[b - 1])))
             sent_spans.append((sent.start_char, sent.end_char))
     features = np.asarray(rows, dtype=np.float32).reshape(len(rows), len(FEATURES))

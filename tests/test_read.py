@@ -13,6 +13,7 @@ from qa.metrics import normalize_answer
 from qa.nlp import parse
 from qa.query import understand
 from qa.read import SWITCH_MARGIN, Reading, best_span, choose, options, read, read_passages, rerank
+from qa.span_features import FEATURES
 from qa.types import Hit
 
 REPO = Path(__file__).resolve().parent.parent
@@ -110,6 +111,21 @@ def test_judge_picks_the_passage_and_it_leads_with_a_tied_score():
     scores = [h.score for h in judged.hits]
     assert scores == sorted(scores, reverse=True) and scores[0] == 0.6
     assert read(hits, query, weight=0.0, judge=lambda r: 0.5).hits[0].passage_id == "a"  # no clear winner
+
+
+def test_the_sentence_before_counts_for_an_answer_that_refers_back():
+    """"It was founded by ..." answers for the village the sentence before names, not for any village."""
+    right = ("The pepper cooperative of Tormikaville opened its doors on Monday. It was founded by Vaslovas "
+             "Grigriqua, a local nurse, with savings from forty families.")
+    other = ("The pepper cooperative of Bellokaville opened its doors on Monday. It was founded by Quadintu "
+             "Torgridin, a local pharmacist, with savings from forty families.")
+    query = understand("Who founded the pepper cooperative in Tormikaville?")
+    read = {p.hit.passage_id: p for p in read_passages([hit(right, 0.6, "a"), hit(other, 0.58, "b")], query)}
+    window = FEATURES.index("window_cover")
+    assert read["a"].hit.text[read["a"].hit.answer_start:read["a"].hit.answer_end] == "Vaslovas Grigriqua"
+    assert read["a"].features[window] == pytest.approx(1.0)  # every question word, one sentence back
+    assert read["b"].features[window] < 0.8
+    assert read["a"].features[FEATURES.index("cover")] == read["b"].features[FEATURES.index("cover")]
 
 
 def test_followup_words_steer_the_reader_but_are_never_the_answer():
