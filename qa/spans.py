@@ -95,7 +95,25 @@ def phrases(sent, verbal: bool) -> dict[tuple[int, int], str]:
             a, b = t.left_edge.i, t.right_edge.i + 1
             if b - a <= MAX_SPAN_TOKENS and a >= sent.start and b <= sent.end:
                 seen.setdefault((a, b), "")
+    for a, b in quoted(sent):
+        seen.setdefault((a, b), "")
     return seen
+
+
+_OPEN = {'"': '"', "\u201c": "\u201d", "``": "''"}
+
+
+def quoted(sent, limit: int = 2 * MAX_SPAN_TOKENS) -> list[tuple[int, int]]:
+    """Token spans inside quotation marks: titles, themes and slogans, often longer than a phrase."""
+    out, start, close = [], None, None
+    for t in sent:
+        if start is None and t.text in _OPEN:
+            start, close = t.i + 1, _OPEN[t.text]
+        elif start is not None and t.text == close:
+            if 0 < t.i - start <= limit:
+                out.append((start, t.i))
+            start = None
+    return out
 
 
 def trim(doc, a: int, b: int, blocked: set[int]) -> tuple[int, int]:

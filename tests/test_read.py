@@ -113,6 +113,13 @@ def test_judge_picks_the_passage_and_it_leads_with_a_tied_score():
     assert read(hits, query, weight=0.0, judge=lambda r: 0.5).hits[0].passage_id == "a"  # no clear winner
 
 
+def test_a_quoted_theme_longer_than_a_phrase_is_a_candidate():
+    text = ("At the conference, the deputy minister shared his views, contributing to the conference's theme "
+            "\"Regional efforts in fighting existing and emerging threats in cyberspace and technology\".")
+    assert answer_of("What was the theme of the conference?", text) == (
+        "Regional efforts in fighting existing and emerging threats in cyberspace and technology")
+
+
 def test_the_sentence_before_counts_for_an_answer_that_refers_back():
     """"It was founded by ..." answers for the village the sentence before names, not for any village."""
     right = ("The pepper cooperative of Tormikaville opened its doors on Monday. It was founded by Vaslovas "
