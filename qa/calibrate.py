@@ -33,14 +33,19 @@ def model() -> dict:
     data = json.loads(CALIBRATION_FILE.read_text(encoding="utf-8"))
     if tuple(data["features"]) != FEATURES:
         raise ValueError(f"{CALIBRATION_FILE.name} was fitted for other features; refit with {data['command']!r}")
-    return data
+    return {**data, **arrays(data)}
 
 
-def confidence(x: np.ndarray) -> float:
-    """P(answer is right) under the fitted logistic model, in 0..1."""
-    m = model()
-    z = (np.asarray(x, dtype=np.float64) - np.asarray(m["mean"])) / np.asarray(m["scale"])
-    logit = float(z @ np.asarray(m["coef"]) + m["intercept"])
+def arrays(m: dict) -> dict:
+    """The model's mean, scale and coefficients as arrays (as model() holds them)."""
+    return {k: np.asarray(m[k], dtype=np.float64) for k in ("mean", "scale", "coef")}
+
+
+def confidence(x: np.ndarray, m: dict | None = None) -> float:
+    """P(answer is right) under the logistic model `m` (default: the fitted one), in 0..1."""
+    m = model() if m is None else m
+    z = (np.asarray(x, dtype=np.float64) - m["mean"]) / m["scale"]
+    logit = float(z @ m["coef"] + m["intercept"])
     return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, logit))))
 
 

@@ -56,7 +56,7 @@ class Index:
     manifest: dict
     passages: PassageStore
     vectors: np.ndarray  # (n, dim) float32, memory-mapped
-    dense: object  # faiss.Index
+    dense: vec.Dense
     lexical: Lexical
 
     def __len__(self) -> int:
@@ -111,10 +111,6 @@ def _checksums(folder: Path) -> dict[str, list]:
             for p in sorted(folder.rglob("*")) if p.is_file() and p.name != MANIFEST}
 
 
-def _text_key(text: str) -> bytes:
-    return hashlib.sha1(text.encode("utf-8")).digest()
-
-
 def embed_passages(passages: list[Passage], settings: Settings, encoder: Encoder,
                    previous: Index | None, progress: bool) -> np.ndarray:
     """Vectors for the passages, reusing those of identical texts in the previous index."""
@@ -126,10 +122,10 @@ def embed_passages(passages: list[Passage], settings: Settings, encoder: Encoder
         old_title = bool(previous.manifest.get("embed_title"))
         stored = _stored_keys(previous) if old_title == settings.embed_title else None
         cache = ({k.tobytes(): i for i, k in enumerate(stored)} if stored is not None else
-                 {_text_key(p.embed_text(old_title)): i for i, p in enumerate(previous.passages)})
+                 {inc.text_key(p.embed_text(old_title)): i for i, p in enumerate(previous.passages)})
         todo = []
         for i, t in enumerate(texts):
-            j = cache.get(_text_key(t))
+            j = cache.get(inc.text_key(t))
             if j is None:
                 todo.append(i)
             else:

@@ -22,7 +22,8 @@ DOCS_FILE = "doc_terms.npz"  # per-passage term ids and counts (CSR), in the bm2
 
 
 @functools.lru_cache(maxsize=1)
-def _stemmer():
+def stemmer():
+    """The English Snowball stemmer (PyStemmer), created once."""
     import Stemmer
 
     return Stemmer.Stemmer("english")
@@ -34,7 +35,7 @@ def tokenize(texts: Sequence[str]) -> list[list[str]]:
 
     if not texts:
         return []
-    return bm25s.tokenize(list(texts), lower=True, stopwords="en", stemmer=_stemmer(),
+    return bm25s.tokenize(list(texts), lower=True, stopwords="en", stemmer=stemmer(),
                           return_ids=False, show_progress=False)
 
 
@@ -170,7 +171,7 @@ class Lexical:
         fresh = np.flatnonzero(old_rows < 0)
         if len(fresh) != len(new_texts):
             raise ValueError(f"{len(fresh)} new rows but {len(new_texts)} new texts")
-        new_docs = cls.build(new_texts).doc_terms() if len(new_texts) else DocTerms.from_texts([])
+        new_docs = DocTerms.from_texts(new_texts)
         vocab = list(old_docs.vocab)  # extended by the new texts' tokens; ids of old tokens stay
         ids = {t: i for i, t in enumerate(vocab)}
         remap = np.zeros(len(new_docs.vocab), dtype=np.int32)

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections import OrderedDict
 from typing import Sequence
+
+from .lru import LRU
 
 logger = logging.getLogger(__name__)
 
@@ -13,8 +14,7 @@ CACHE_SIZE = 4096  # parsed passages kept; a 90-word passage parses in ~15 ms on
 
 _nlp = None
 _load_lock = threading.Lock()
-_cache: OrderedDict = OrderedDict()
-_cache_lock = threading.Lock()
+_cache = LRU(CACHE_SIZE)
 _parse_lock = threading.Lock()  # spaCy's shared string store is not safe for concurrent writes
 
 
@@ -53,28 +53,17 @@ def get_nlp():
 def parse(texts: Sequence[str], cache: bool = True) -> list:
     """spaCy Docs for the texts, parsing only those not in the cache (in one nlp.pipe batch)."""
     if not cache:
-        nlp = get_nlp()
-        with _parse_lock:
-            return list(nlp.pipe(texts))
-    with _cache_lock:
-        found = {t: _cache[t] for t in texts if t in _cache}
-        for t in found:
-            _cache.move_to_end(t)
-    missing = list(dict.fromkeys(t for t in texts if t not in found))
-    if missing:
-        nlp = get_nlp()
-        with _parse_lock:
-            docs = list(nlp.pipe(missing, batch_size=64))
-        with _cache_lock:
-            for t, doc in zip(missing, docs):
-                _cache[t] = doc
-                found[t] = doc
-            while len(_cache) > CACHE_SIZE:
-                _cache.popitem(last=False)
+        return _pipe(list(texts))
+    found = _cache.get_many(texts, _pipe)
     return [found[t] for t in texts]
+
+
+def _pipe(texts: list[str]) -> list:
+    nlp = get_nlp()
+    with _parse_lock:
+        return list(nlp.pipe(texts, batch_size=64))
 
 
 def clear_cache() -> None:
     """Forget every parsed text (tests, or to free memory)."""
-    with _cache_lock:
-        _cache.clear()
+    _cache.clear()

@@ -19,9 +19,10 @@ from typing import Sequence
 
 import numpy as np
 
+from .embed import INT8_MODEL
+
 logger = logging.getLogger(__name__)
 
-INT8_MODEL = "all-MiniLM-L6-v2-int8"
 MAX_TOKENS = 256  # the model's sentence-transformers max_seq_length
 RECIPE = "torchscript-opset17-eager/qdq-dynamic-int8-perchannel-matmul/v1"  # bump to invalidate caches
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")

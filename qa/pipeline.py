@@ -18,7 +18,7 @@ from .calibrate import confidence as answer_confidence
 from .calibrate import features as confidence_features
 from .calibrate import threshold as calibrated_threshold
 from .nlp import parse
-from .read import READ_LIMIT, read
+from .read import READ_LIMIT, judged, options
 from .retrieve import Retrieval, retrieve, to_hits
 from .types import Answer, Article, Hit, Query
 
@@ -142,9 +142,10 @@ class QA:
         # the reader weighs READ_LIMIT passages whatever k is: how many are shown must not change the answer
         query, qvec, found, hits, timings = self.search(question, max(k, READ_LIMIT), history, mode)
         t3 = time.perf_counter()
-        judge = (lambda r: answer_confidence(confidence_features(r, hits))) if s.choose_by_confidence else None
-        reading = read(hits, query, judge=judge, encoder=self.encoder)
-        conf = round(answer_confidence(confidence_features(reading, hits)), 3) if reading.answer else 0.0
+        rate = lambda r: answer_confidence(confidence_features(r, hits))  # noqa: E731
+        reading, rating = judged(options(hits, query, encoder=self.encoder, question_vector=qvec),
+                                 rate if s.choose_by_confidence else None)
+        conf = round(rating if rating is not None else rate(reading), 3) if reading.answer else 0.0
         best = max((h.dense_score or 0.0 for h in hits), default=0.0)
         hits = list(reading.hits)[:k]
         timings["read"] = (time.perf_counter() - t3) * 1e3

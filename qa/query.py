@@ -198,13 +198,11 @@ def understand(question: str, history: Sequence | None = None) -> Query:
             kind = next((answer_type(q) for q, _ in chain if _WH.search(q)), kind)
     seen: set[str] = set()
     carried_words = tuple(w for w in carried if not (w.lower() in seen or seen.add(w.lower())))
-    lexical_text = None
     if names_answer and _PERSONAL.search(question):
         # "Who did he meet?" -> "Who did Luong Tam Quang meet?" for the encoder, which reads a sentence, not a
-        # word list. BM25 gets the question and the name, without the last question's words.
+        # word list (BM25 keeps the question and the name, without the last question's words).
         search_text = _PERSONAL.sub(lambda m: _possessive(answer, m.group(0)), question, count=1)
-        lexical_text = f"{question} {' '.join(carried_words)}"
     else:
-        search_text = question if not carried_words else f"{question} {' '.join(carried_words)}"
+        search_text = " ".join((question, *carried_words))
     return Query(question=question, search_text=search_text, dates=dates, answer_type=kind,
-                 carried=carried_words, lexical_text=lexical_text)
+                 carried=carried_words)

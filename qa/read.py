@@ -62,19 +62,19 @@ def analyse(text: str, carried: Sequence[str] = (), kind: str | None = None, res
     return question(qdoc, exp, tuple(carried), resolved)
 
 
-def score_texts(q: Question, texts: Sequence[str], weights: np.ndarray | None = None,
-                encoder=None) -> list[tuple[Candidates, np.ndarray]]:
+def score_texts(q: Question, texts: Sequence[str], weights: np.ndarray | None = None, encoder=None,
+                question_vector: np.ndarray | None = None) -> list[tuple[Candidates, np.ndarray]]:
     """Candidates of each text with their linear scores (question-word weights scaled by IDF over `texts`).
 
-    `encoder` embeds the question and each sentence for the sentence-similarity features (default: the
-    configured model's).
+    `encoder` embeds the question (unless `question_vector`, q.text encoded, is given) and each sentence
+    for the sentence-similarity features (default: the configured model's).
     """
     if weights is None:
         table = reader_model()[0]
         weights = table.get(q.exp.kind, table["shared"])
     docs = parse(list(texts))
     q = with_idf(q, docs)
-    sims = sentence_similarities(q.text, docs, encoder)
+    sims = sentence_similarities(q.text, docs, encoder, question_vector)
     out = []
     for doc, sim in zip(docs, sims):
         c = candidates(doc, q, sim)
@@ -104,11 +104,15 @@ class PassageRead:
     features: np.ndarray | None = None  # its feature row; None when the passage has no candidate
 
 
-def read_passages(hits: Sequence[Hit], query: Query, limit: int = READ_LIMIT, encoder=None) -> list[PassageRead]:
-    """The best span of each of the first `limit` hits, in retrieval order."""
+def read_passages(hits: Sequence[Hit], query: Query, limit: int = READ_LIMIT, encoder=None,
+                  question_vector: np.ndarray | None = None) -> list[PassageRead]:
+    """The best span of each of the first `limit` hits, in retrieval order.
+
+    `question_vector`: query.search_text as `encoder` encoded it for retrieval, if at hand.
+    """
     head = list(hits[:limit])
     q = analyse(query.question, query.carried, query.answer_type, query.search_text)
-    scored = score_texts(q, [h.text for h in head], encoder=encoder)
+    scored = score_texts(q, [h.text for h in head], encoder=encoder, question_vector=question_vector)
     probs = _softmax(np.concatenate([s for _, s in scored if len(s)] or [np.zeros(1)]))
     out, offset = [], 0
     for rank, (h, (c, s)) in enumerate(zip(head, scored)):
@@ -146,17 +150,24 @@ def _reading(ranked: Sequence[PassageRead], rest: Sequence[Hit], first: int = 0)
 
 
 def read(hits: Sequence[Hit], query: Query, limit: int = READ_LIMIT, weight: float | None = None,
-         judge: Callable[[Reading], float] | None = None, encoder=None) -> Reading:
+         judge: Callable[[Reading], float] | None = None, encoder=None,
+         question_vector: np.ndarray | None = None) -> Reading:
     """Choose the answer span among the first `limit` hits and move its passage first.
 
     Without `judge` the answer is the best span of the first passage after re-ranking; with it, the span
     (one per read passage) that `judge` (the calibrated confidence) rates most likely right, if it beats
     the first passage's by SWITCH_MARGIN.
     """
-    found = options(hits, query, limit, weight, encoder)
-    if judge is None or len(found) == 1:
-        return found[0]
-    return found[choose([judge(r) for r in found])]
+    return judged(options(hits, query, limit, weight, encoder, question_vector), judge)[0]
+
+
+def judged(found: Sequence[Reading], judge: Callable[[Reading], float] | None) -> tuple[Reading, float | None]:
+    """The option to answer with and its rating: the first without a judge (rating None), else by choose()."""
+    if judge is None:
+        return found[0], None
+    rated = [judge(r) for r in found]
+    best = choose(rated)
+    return found[best], rated[best]
 
 
 def choose(rated: Sequence[float]) -> int:
@@ -166,12 +177,12 @@ def choose(rated: Sequence[float]) -> int:
 
 
 def options(hits: Sequence[Hit], query: Query, limit: int = READ_LIMIT, weight: float | None = None,
-            encoder=None) -> list[Reading]:
+            encoder=None, question_vector: np.ndarray | None = None) -> list[Reading]:
     """One Reading per read passage with a span, the re-ranked first passage's first; [no answer] if none."""
     if not hits:
         return [Reading((), None)]
     weight = reader_model()[1] if weight is None else weight
-    ranked = rerank(read_passages(hits, query, limit, encoder), weight)
+    ranked = rerank(read_passages(hits, query, limit, encoder, question_vector), weight)
     rest = hits[limit:]
     found = [_reading(ranked, rest, i) for i, p in enumerate(ranked) if p.features is not None]
     if not found or ranked[0].features is None:

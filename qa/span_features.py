@@ -84,10 +84,9 @@ def _acronym(doc, a: int, b: int, blocked: set[int]) -> float:
                  b < len(doc) and doc[b].text == ")")
 
 
-def _sentence_stats(doc, q: Question):
+def _sentence_stats(doc, q: Question, total: float):
     """Per sentence: matched (token index, weight) pairs, weighted coverage, bigram share, verb found, and
     the coverage of the sentence together with the one before it ("X opened. It was founded by Y")."""
-    total = sum(q.weights.values()) or 1.0
     verb = stem(q.exp.verb) if q.exp.verb else None
     out = []
     before: set = set()
@@ -105,11 +104,10 @@ def _sentence_stats(doc, q: Question):
 
 
 def _row(doc, a, b, a0, b0, label, q: Question, stats, best_cover, blocked, sim: float, best_sim: float,
-         best_window: float) -> tuple:
+         best_window: float, total: float) -> tuple:
     """The feature row of tokens [a, b) (before trimming [a0, b0)) in FEATURES order."""
     sent, matched, cover, bigram, verb_found, window = stats
     exp = q.exp
-    total = sum(q.weights.values()) or 1.0
     idx = {i for i, _ in matched}
     root = doc[a:b].root
     prox = [0.0, 0.0, 0.0]
@@ -125,6 +123,7 @@ def _row(doc, a, b, a0, b0, label, q: Question, stats, best_cover, blocked, sim:
         tree += w / (1.0 + _tree_distance(root, doc[i]))
         order += w if (q.positions.get(q.key(doc[i].lower_), wh) > wh) == (i > center) else 0.0
     typed = float(bool(label) and label in exp.labels)
+    named, quoted, bracketed = _context(doc, a, b)
     head = root.head
     verbal = float(root.pos_ in ("VERB", "AUX"))
     return (cover, float(cover == best_cover), cover - best_cover, bigram, verb_found,
@@ -140,7 +139,7 @@ def _row(doc, a, b, a0, b0, label, q: Question, stats, best_cover, blocked, sim:
             min(b - a, 12) / 12.0, float(b - a == 1),
             float(bool(exp.focus) and doc[a0:b0].root.lemma_.lower() == exp.focus),
             sum(i in blocked for i in range(a0, b0)) / (b0 - a0),
-            *(x * float(exp.naming) for x in _context(doc, a, b)[:1]), *_context(doc, a, b)[1:],
+            named * float(exp.naming), quoted, bracketed,
             float(root.dep_ == "pobj" and head.lower_ in _PREPS.get(exp.kind, ())),
             float(root.dep_ in _MODIFIER_DEPS and head.i in idx),
             float(any(_role_match(t, exp, idx) for t in _phrase_ancestors(root))),
@@ -162,7 +161,8 @@ def candidates(doc, q: Question, sims: Sequence[float] | None = None) -> Candida
     `sims`: the question's cosine similarity to each sentence of the passage (zeros when not given).
     """
     blocked = blocked_tokens(doc, q)
-    stats = _sentence_stats(doc, q)
+    total = sum(q.weights.values()) or 1.0  # question-word weight, the denominator of every share
+    stats = _sentence_stats(doc, q, total)
     best_cover = max((s[2] for s in stats), default=0.0)
     best_window = max((s[5] for s in stats), default=0.0)
     sims = list(sims) if sims is not None else [0.0] * len(stats)
@@ -176,7 +176,7 @@ def candidates(doc, q: Question, sims: Sequence[float] | None = None) -> Candida
             if a >= b or (a, b) in done or all(t.is_punct or (t.is_stop and not t.like_num) for t in doc[a:b]):
                 continue
             done.add((a, b))
-            rows.append(_row(doc, a, b, a0, b0, label, q, st, best_cover, blocked, sim, best_sim, best_window))
+            rows.append(_row(doc, a, b, a0, b0, label, q, st, best_cover, blocked, sim, best_sim, best_window, total))
             spans.append(_clean_end(doc.text, doc[a].idx, doc[b - 1].idx + len(doc[b - 1])))
             sent_spans.append((sent.start_char, sent.end_char))
     features = np.asarray(rows, dtype=np.float32).reshape(len(rows), len(FEATURES))

@@ -7,6 +7,7 @@ import unicodedata
 from dataclasses import dataclass
 
 from .answer_types import WH_WORDS, Expected
+from .lexical import stemmer
 
 _CONTENT_POS = {"NOUN", "PROPN", "NUM", "VERB", "ADJ", "ADV", "X"}
 _POS_WEIGHT = {"PROPN": 1.5, "NUM": 1.5, "NOUN": 1.0, "ADJ": 0.8, "VERB": 0.7, "ADV": 0.5, "X": 1.0}
@@ -19,18 +20,11 @@ _NAMES = {"PERSON", "GPE", "LOC", "NORP", "FAC"}  # a partly repeated name is th
 CARRIED_WEIGHT = 0.5  # weight of words carried from earlier turns, relative to the question's own
 
 
-@functools.lru_cache(maxsize=1)
-def _stemmer():
-    import Stemmer
-
-    return Stemmer.Stemmer("english")
-
-
 @functools.lru_cache(maxsize=65536)
 def stem(word: str) -> str:
     """Snowball stem of a lowercased word (cached)."""
     plain = unicodedata.normalize("NFKD", word.lower())
-    return _stemmer().stemWord("".join(c for c in plain if not unicodedata.combining(c)))
+    return stemmer().stemWord("".join(c for c in plain if not unicodedata.combining(c)))
 
 
 @dataclass(frozen=True)

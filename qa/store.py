@@ -5,7 +5,7 @@ import datetime as dt
 import json
 import mmap
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Sequence
 
 import numpy as np
 
@@ -27,11 +27,6 @@ def _from_record(r: dict) -> Passage:
     return Passage(id=r["id"], article_id=r["article_id"], source=r["source"], title=r["title"],
                    published=published, text=r["text"], start=r["start"], end=r["end"],
                    headline=r.get("headline", ""))
-
-
-def date_ordinals(passages: Iterable[Passage]) -> np.ndarray:
-    """Publication date of each passage as a proleptic ordinal; 0 where unknown."""
-    return np.fromiter((p.published.toordinal() if p.published else 0 for p in passages), dtype=np.int32)
 
 
 def _runs(rows: np.ndarray) -> list[tuple[int, int]]:

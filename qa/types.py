@@ -55,15 +55,15 @@ class Query:
     """A question after understanding: the text to search with and its constraints."""
 
     question: str  # as asked
-    search_text: str  # question plus context carried from earlier turns
+    search_text: str  # the text the encoder reads: question and carried words, or the pronoun resolved
     dates: DateRange | None = None
     answer_type: str = "what"  # who | when | where | number | what | which | why | how
-    carried: tuple[str, ...] = ()  # words carried over from history (for display/debug)
-    lexical_text: str | None = None  # text for BM25 when it differs from search_text
+    carried: tuple[str, ...] = ()  # words carried over from history (searched, and weighted by the reader)
 
     @property
     def bm25_text(self) -> str:
-        return self.search_text if self.lexical_text is None else self.lexical_text
+        """The text BM25 searches with: the question and the carried words."""
+        return " ".join((self.question, *self.carried))
 
 
 @dataclass(frozen=True)

@@ -152,7 +152,6 @@ def save(dense: Dense, path: Path) -> None:
     """Write the FAISS index file (and, for a slot map, `<stem>.rows.npy` beside it)."""
     import faiss
 
-    dense = dense if isinstance(dense, Dense) else Dense(dense)
     faiss.write_index(dense.index, str(path))
     if dense.rows is not None:
         np.save(_rows_path(path), dense.rows, allow_pickle=False)
@@ -181,12 +180,11 @@ def _exact(vectors: np.ndarray, query: np.ndarray, rows: np.ndarray, k: int) -> 
     return _top(np.asarray(vectors[rows] @ query, dtype=np.float32), rows, k)
 
 
-def search(dense, vectors: np.ndarray, query: np.ndarray, k: int, subset: np.ndarray | None = None,
+def search(dense: Dense, vectors: np.ndarray, query: np.ndarray, k: int, subset: np.ndarray | None = None,
            ef_search: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Top-k (scores, rows) for one query vector, optionally restricted to the rows in `subset`."""
     import faiss
 
-    dense = dense if isinstance(dense, Dense) else Dense(dense)
     if subset is not None and len(subset) <= EXACT_SUBSET_LIMIT and (
             dense.kind == "flat" or len(subset) < GRAPH_FILTER_SHARE * dense.ntotal):
         return _exact(vectors, query, subset, k)

@@ -197,10 +197,10 @@ def test_failed_build_leaves_previous_index(settings, encoder, monkeypatch):
     before = snapshot(settings.index_dir)
     _add(settings.corpus_dir)
 
-    def boom(cls, texts):
+    def boom(self, folder):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(Lexical, "build", classmethod(boom))
+    monkeypatch.setattr(Lexical, "save", boom)  # fails half-way through writing the new generation
     with pytest.raises(RuntimeError, match="disk on fire"):
         index_mod.ensure(settings, encoder)
     assert not list(settings.index_dir.glob(".tmp-*"))
