@@ -20,6 +20,7 @@ from .types import Article
 logger = logging.getLogger(__name__)
 
 BENCH_DIR = REPO_ROOT / ".qa-bench"
+SWITCH_MARGINS = (0.0, 0.02, 0.1, None)  # None: always the first passage's answer
 PARTS = {"fit": (0, 1), "test": (2, 3), "all": (0, 1, 2, 3)}  # article position mod 4
 
 
@@ -127,10 +128,17 @@ def squad_abstain(settings: Settings, part: str = "test", limit: int | None = No
                    for b in range(10) if (bins == b).any()]
     if plot:
         _plot(curve, reliability, threshold(), plot)
+    switch = {}  # the answer from the most confident read passage, if it beats the first's by a margin
+    for margin in SWITCH_MARGINS:
+        picked = found.chosen(margin is not None, margin=margin or 0.0)
+        switch["never" if margin is None else str(margin)] = {
+            "answerable_f1": m.mean(found.pick("f1", picked)[answerable].tolist()),
+            "switched": m.mean((picked > 0).astype(float).tolist())}
     return {"split": part, "questions": len(found.x), "answer_choice": "most confident of the read passages"
             if settings.choose_by_confidence else "top passage", "unanswerable": int((~answerable).sum()),
             "threshold": threshold(), "at_threshold": _at(threshold(), conf, answerable, f1),
-            "never_abstain": _at(0.0, conf, answerable, f1), "reliability": reliability, "curve": curve}
+            "never_abstain": _at(0.0, conf, answerable, f1), "switch_margins": switch,
+            "reliability": reliability, "curve": curve}
 
 
 def _at(t: float, conf: np.ndarray, answerable: np.ndarray, f1: np.ndarray) -> dict:
