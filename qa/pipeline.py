@@ -10,17 +10,17 @@ from typing import Sequence
 
 import numpy as np
 
-from . import index as index_mod
-from .config import Settings, load_settings
-from .embed import Encoder, get_encoder
-from .query import understand
-from .calibrate import confidence as answer_confidence
-from .calibrate import features as confidence_features
-from .calibrate import threshold as calibrated_threshold
-from .nlp import parse
-from .read import READ_LIMIT, judged, options
-from .retrieve import Retrieval, retrieve, to_hits
-from .types import Answer, Article, Hit, Query
+from qa import index as index_mod
+from qa.config import Settings, load_settings
+from qa.embed import Encoder, get_encoder
+from qa.query import understand
+from qa.decide import confidence as answer_confidence
+from qa.decide import features as confidence_features
+from qa.decide import threshold as calibrated_threshold
+from qa.read.nlp import parse
+from qa.read import READ_LIMIT, judged, options
+from qa.retrieve import Retrieval, retrieve, to_hits
+from qa.types import Answer, Article, Hit, Query
 
 logger = logging.getLogger(__name__)
 

@@ -7,8 +7,8 @@ import html
 import re
 from typing import Sequence
 
-from .ingest import MONTHS
-from .types import DateRange, Query
+from qa.ingest import MONTHS
+from qa.types import DateRange, Query
 
 _MONTH = "|".join(sorted(MONTHS, key=len, reverse=True))
 _YEAR = r"(?:19|20)\d{2}"

@@ -5,9 +5,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import vectors as vec
-from .index import Index
-from .types import DateRange, Hit
+from qa.index import dense as vec
+from qa.index import Index
+from qa.types import DateRange, Hit
 
 MODES = ("hybrid", "dense", "bm25")
 

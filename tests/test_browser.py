@@ -45,7 +45,7 @@ def browser():
 
 
 def _serve(corpus: Path, index_dir: Path, model: str | None):
-    from qa.loadtest import serve
+    from qa.evaluation.load import serve
 
     return serve(corpus, index_dir, model=model, timeout=600)
 

@@ -6,9 +6,9 @@ import pytest
 
 from qa import QA, load_settings
 from qa.cli import main
-from qa.datasets import Case, load_benchmark, load_questions
-from qa.evaluate import CaseResult, by_category, misses, run, summarize
-from qa.report import table, write_report
+from qa.evaluation.datasets import Case, load_benchmark, load_questions
+from qa.evaluation.questions import CaseResult, by_category, misses, run, summarize
+from qa.evaluation.report import table, write_report
 
 ROOT = Path(__file__).resolve().parent.parent
 DATASETS = load_settings().datasets_dir

@@ -12,7 +12,7 @@ from qa import index as index_mod
 from qa.chunk import chunk_articles
 from qa.embed import HashingEncoder
 from qa.ingest import load_corpus
-from qa.lexical import Lexical
+from qa.index.bm25 import Lexical
 
 from conftest import write_article
 
@@ -252,7 +252,7 @@ def test_old_generations_are_cleaned_up(settings, encoder):
 
 
 def test_generation_records_index_type_and_per_file_tables(settings, encoder):
-    from qa import incremental as inc
+    from qa.index import refresh as inc
 
     index = index_mod.ensure(settings, encoder)
     m = index.manifest

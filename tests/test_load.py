@@ -7,7 +7,7 @@ import pytest
 
 from qa import QA, load_settings
 from qa.cli import main
-from qa.loadtest import Case, Result, _percentile, summarize, write_corpus
+from qa.evaluation.load import Case, Result, _percentile, summarize, write_corpus
 
 pytest.importorskip("gradio_client")
 

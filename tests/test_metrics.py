@@ -1,9 +1,9 @@
-"""Hand-computed checks for qa.metrics."""
+"""Hand-computed checks for qa.evaluation.metrics."""
 import math
 
 import pytest
 
-from qa.metrics import (
+from qa.evaluation.metrics import (
     abstention_scores,
     answer_in_passages,
     exact_match,

@@ -8,12 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa import calibrate
-from qa.metrics import normalize_answer
-from qa.nlp import parse
+from qa import decide as calibrate
+from qa.evaluation.metrics import normalize_answer
+from qa.read.nlp import parse
 from qa.query import understand
 from qa.read import SWITCH_MARGIN, Reading, best_span, choose, options, read, read_passages, rerank
-from qa.span_features import FEATURES
+from qa.read.features import FEATURES
 from qa.types import Hit
 
 REPO = Path(__file__).resolve().parent.parent
@@ -168,7 +168,7 @@ def test_threshold_keeps_abstention_precision():
 def test_reading_from_many_threads_gives_the_same_answers():
     from concurrent.futures import ThreadPoolExecutor
 
-    from qa.nlp import clear_cache
+    from qa.read.nlp import clear_cache
 
     cases = [("Who led the delegation?", DELEGATION), ("How many homes were damaged?", FLOODS),
              ("Which city opened a dragon bridge?", BRIDGE), ("What did Vietnam and Singapore sign?", INTERNET)]
@@ -185,7 +185,7 @@ def test_parses_are_cached():
 
 
 def test_spacy_loads_without_importing_torch():
-    code = ("import sys; from qa.nlp import parse; d = parse(['Luong Tam Quang visited Singapore.'])[0]; "
+    code = ("import sys; from qa.read.nlp import parse; d = parse(['Luong Tam Quang visited Singapore.'])[0]; "
             "print('torch' in sys.modules, [e.label_ for e in d.ents]); import torch; print(torch.__name__)")
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     assert out.stdout.split("\n")[:2] == ["False ['PERSON', 'GPE']", "torch"]  # and torch still imports after

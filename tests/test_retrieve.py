@@ -1,4 +1,4 @@
-"""qa.retrieve and qa.vectors: fusion against brute-force references, modes, date filter, subsets."""
+"""qa.retrieve and qa.index.dense: fusion against brute-force references, modes, date filter, subsets."""
 from __future__ import annotations
 
 import datetime as dt
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from qa import index as index_mod
-from qa import vectors as vec
+from qa.index import dense as vec
 from qa.config import Settings
 from qa.embed import HashingEncoder
 from qa.retrieve import fuse_linear, fuse_rrf, retrieve, to_hits

@@ -75,7 +75,7 @@ def test_markup_in_articles_and_questions_is_text_through_render(xss_corpus, tmp
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """app.py with its own defaults for host and sharing, even when GRADIO_SHARE asks for a public link."""
-    from qa.loadtest import serve
+    from qa.evaluation.load import serve
 
     base = tmp_path_factory.mktemp("server")
     corpus = base / "corpus"

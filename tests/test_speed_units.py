@@ -12,15 +12,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa import incremental as inc
+from qa.index import refresh as inc
 from qa import index as index_mod
-from qa import vectors as vec
+from qa.index import dense as vec
 from qa.chunk import chunk_articles
 from qa.embed import HashingEncoder
 from qa.ingest import list_files, load_corpus
-from qa.lexical import Lexical, tokenize
+from qa.index.bm25 import Lexical, tokenize
 from qa.retrieve import retrieve
-from qa.store import PassageStore, write_passages
+from qa.index.passages import PassageStore, write_passages
 from qa.types import DateRange
 
 from conftest import write_article
@@ -352,7 +352,7 @@ def test_int8_model_is_known_and_lazy():
     from qa.embed import INT8_MODEL, KNOWN_MODELS, get_encoder
 
     assert INT8_MODEL in KNOWN_MODELS
-    from qa.onnx_encoder import OnnxInt8Encoder
+    from qa.embed.onnx import OnnxInt8Encoder
 
     assert isinstance(get_encoder(INT8_MODEL), OnnxInt8Encoder)
     enc = OnnxInt8Encoder()  # a fresh one: the shared encoder may already be loaded by other tests
@@ -361,7 +361,7 @@ def test_int8_model_is_known_and_lazy():
 
 
 def test_cache_key_follows_versions(monkeypatch, tmp_path):
-    from qa import onnx_encoder as ox
+    from qa.embed import onnx as ox
 
     monkeypatch.setenv("QA_CACHE_DIR", str(tmp_path))
     before = ox.cached_model_path()
@@ -373,7 +373,7 @@ def test_cache_key_follows_versions(monkeypatch, tmp_path):
 @pytest.mark.slow
 def test_int8_encoder_close_to_fp32_deterministic_and_torch_free():
     from qa.embed import INT8_MODEL, get_encoder
-    from qa.onnx_encoder import cached_model_path
+    from qa.embed.onnx import cached_model_path
 
     texts = ["Who led the Vietnamese delegation in 2023?",
              "Senior Lieutenant General Luong Tam Quang led the delegation to Singapore. " * 8,
@@ -395,7 +395,7 @@ def test_int8_encoder_close_to_fp32_deterministic_and_torch_free():
 # ---- benchmark helpers ---------------------------------------------------------------------------------
 
 def test_synthetic_vectors_are_unit_and_reproducible():
-    from qa.bench import synthetic_vectors
+    from qa.evaluation.speed import synthetic_vectors
 
     x, q = synthetic_vectors(2000, dim=16)
     assert x.shape == (2000, 16) and q.shape[1] == 16
@@ -404,7 +404,7 @@ def test_synthetic_vectors_are_unit_and_reproducible():
 
 
 def test_bench_vectors_reports_recall_and_baseline(tmp_path, monkeypatch):
-    from qa.bench import bench_vectors, summary_rows
+    from qa.evaluation.speed import bench_vectors, summary_rows
 
     monkeypatch.setattr(vec, "FLAT_LIMIT", 1000)
     row = bench_vectors(3000, {"queries": 20}, tmp_path, say=lambda m: None)

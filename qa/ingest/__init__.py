@@ -12,7 +12,7 @@ from pathlib import Path
 
 import yaml
 
-from .types import Article
+from qa.types import Article
 
 logger = logging.getLogger(__name__)
 SUPPORTED = (".txt", ".md", ".markdown", ".json", ".jsonl")

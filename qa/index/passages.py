@@ -9,7 +9,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .types import Passage
+from qa.types import Passage
 
 PASSAGES_FILE = "passages.jsonl"
 OFFSETS_FILE = "passages.offsets.npy"

@@ -7,11 +7,11 @@ import logging
 from dataclasses import replace
 from pathlib import Path
 
-from . import index as index_mod
-from .config import REPO_ROOT, Settings
-from .datasets import load_benchmark
-from .evaluate import misses, run, summarize
-from .pipeline import QA
+from qa import index as index_mod
+from qa.config import REPO_ROOT, Settings
+from qa.evaluation.datasets import load_benchmark
+from qa.evaluation.questions import misses, run, summarize
+from qa.pipeline import QA
 
 logger = logging.getLogger(__name__)
 

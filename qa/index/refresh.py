@@ -18,9 +18,9 @@ from typing import Sequence
 
 import numpy as np
 
-from .chunk import chunk_articles
-from .ingest import SUPPORTED, CorpusError, IngestError, list_files, parse_file
-from .types import Article, Passage
+from qa.chunk import chunk_articles
+from qa.ingest import SUPPORTED, CorpusError, IngestError, list_files, parse_file
+from qa.types import Article, Passage
 
 logger = logging.getLogger(__name__)
 

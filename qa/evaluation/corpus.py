@@ -8,8 +8,8 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
-from .chunk import chunk_article
-from .types import Article
+from qa.chunk import chunk_article
+from qa.types import Article
 
 SOURCES = ("squad-v1.1-dev/dev-v1.1.json", "squadshifts/new_wiki_v1.0.json")
 NFCORPUS = "beir-nfcorpus/corpus.jsonl"

@@ -9,14 +9,14 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from .answer_types import expected, from_kind
-from .nlp import parse
-from .sentsim import sentence_similarities
-from .span_features import FEATURES, Candidates, candidates
-from .spans import Question, question, with_idf
-from .types import Hit, Query
+from qa.read.expected import expected, from_kind
+from qa.read.nlp import parse
+from qa.read.similarity import sentence_similarities
+from qa.read.features import FEATURES, Candidates, candidates
+from qa.read.candidates import Question, question, with_idf
+from qa.types import Hit, Query
 
-WEIGHTS_FILE = Path(__file__).with_name("reader_weights.json")
+WEIGHTS_FILE = Path(__file__).with_name("weights.json")
 READ_LIMIT = 3  # passages read per question; the rest keep their retrieval order
 # A lower passage's span replaces the first passage's only when `judge` rates it this much more likely
 # right. `python -m qa bench-answers squad-abstain --split fit --limit 3000` prints the choice per margin:

@@ -19,7 +19,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .embed import INT8_MODEL
+from qa.config import INT8_MODEL
 
 logger = logging.getLogger(__name__)
 

@@ -6,8 +6,8 @@ from typing import Sequence
 
 import numpy as np
 
-from .answer_types import Expected, phrase_role
-from .spans import Question, blocked_tokens, phrases, stem, trim
+from qa.read.expected import Expected, phrase_role
+from qa.read.candidates import Question, blocked_tokens, phrases, stem, trim
 
 FEATURES = ("cover", "best_sent", "cover_gap", "bigram", "verb_found", "prox1", "prox4", "prox12", "tree", "order",
             "role", "attached", "appos", "typed", "wrong_type", "untyped", "ent_free", "number", "propn", "noun",

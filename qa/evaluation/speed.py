@@ -19,11 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
-from . import index as index_mod
-from . import vectors as vec
-from .bench_corpus import docs_for, sample_questions, write_docs
-from .config import REPO_ROOT, Settings
-from .embed import INT8_MODEL, get_encoder
+from qa import index as index_mod
+from qa.index import dense as vec
+from qa.evaluation.corpus import docs_for, sample_questions, write_docs
+from qa.config import REPO_ROOT, Settings
+from qa.embed import INT8_MODEL, get_encoder
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +82,7 @@ def bench_encode(settings: Settings, cfg: dict, say) -> dict:
         return {"skipped": f"SQuAD dev not found at {path} (set --datasets or QA_DATASETS_DIR)"}
     texts, qs = squad_sample(settings.datasets_dir, cfg["paragraphs"], cfg["questions"])
     ours = get_encoder(INT8_MODEL)
-    from . import onnx_encoder
+    from qa.embed import onnx as onnx_encoder
 
     cached = onnx_encoder.cached_model_path().is_file()
     with Timer() as t_load:
@@ -129,7 +129,7 @@ def bench_encode(settings: Settings, cfg: dict, say) -> dict:
 def _mean_tokens(texts) -> float:
     from tokenizers import Tokenizer
 
-    from .onnx_encoder import MAX_TOKENS, model_dir
+    from qa.embed.onnx import MAX_TOKENS, model_dir
 
     tok = Tokenizer.from_file(str(model_dir() / "tokenizer.json"))
     tok.no_padding()
@@ -159,8 +159,8 @@ def _latency_row(ours: list[float], base: list[float], what: str) -> dict:
 
 def bench_seed_ask(settings: Settings, cfg: dict, work: Path, say) -> dict:
     """Warm ask() latency on the seed corpus, ours vs the fp32 encoder."""
-    from .datasets import load_questions
-    from .pipeline import QA
+    from qa.evaluation.datasets import load_questions
+    from qa.pipeline import QA
 
     questions = [c.question for c in load_questions(REPO_ROOT / "eval" / "seed.jsonl") if not c.turns]
     s = replace(settings, model=INT8_MODEL, index_dir=work / "seed-index")
@@ -170,7 +170,7 @@ def bench_seed_ask(settings: Settings, cfg: dict, work: Path, say) -> dict:
 
 def _ask_vs_fp32(s: Settings, encoder, questions: list[str], asks: int, what: str, say) -> dict:
     """Warm ask() latency of our encoder vs the plain fp32 one, same pipeline and index."""
-    from .pipeline import QA
+    from qa.pipeline import QA
 
     ours = QA(s, encoder=encoder) if encoder is not None else QA(s)
     ours.warm_up()
@@ -357,7 +357,7 @@ def _run_child(args: list[str], env: dict) -> tuple[float, dict]:
 
 def bench_cold_start(settings: Settings, cfg: dict, work: Path, say) -> dict:
     """`python -m qa ask` in a new process (index already built), ours vs the fp32 model."""
-    from .pipeline import QA
+    from qa.pipeline import QA
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("QA_")}
     env["HF_HUB_OFFLINE"] = "1"

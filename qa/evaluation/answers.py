@@ -9,13 +9,13 @@ from pathlib import Path
 
 import numpy as np
 
-from . import index as index_mod
-from . import metrics as m
-from .config import REPO_ROOT, Settings
-from .datasets import Case, load_benchmark, load_questions, title_positions
-from .embed import get_encoder
-from .pipeline import QA
-from .types import Article
+from qa import index as index_mod
+from qa.evaluation import metrics as m
+from qa.config import REPO_ROOT, Settings
+from qa.evaluation.datasets import Case, load_benchmark, load_questions, title_positions
+from qa.embed import get_encoder
+from qa.pipeline import QA
+from qa.types import Article
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ def squad_reader(settings: Settings, part: str = "test", limit: int | None = Non
     """Reader alone: the gold paragraph given, EM/F1 overall, per answer type, and the error types."""
     from tqdm import tqdm
 
-    from .read import analyse, score_texts
+    from qa.read import analyse, score_texts
 
     articles, cases = squad_part(settings, part, limit, seed)
     text = {a.source: a.text for a in articles}
@@ -114,8 +114,8 @@ def squad_open(settings: Settings, part: str = "test", limit: int | None = None,
 def squad_abstain(settings: Settings, part: str = "test", limit: int | None = None, seed: int = 0,
                   progress: bool = True, plot: Path | None = None) -> dict:
     """Half the articles indexed, every question asked: abstention P/R and answered F1 at the threshold."""
-    from .answer_fit import confidence_examples
-    from .calibrate import confidence, threshold
+    from qa.evaluation.fit import confidence_examples
+    from qa.decide import confidence, threshold
 
     found = confidence_examples(settings, part, limit, progress)
     chosen = found.chosen(settings.choose_by_confidence)

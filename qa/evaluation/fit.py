@@ -7,12 +7,14 @@ import logging
 
 import numpy as np
 
-from . import calibrate, read as read_mod
-from .answer_eval import benchmark_qa, squad_part
-from .config import Settings
-from .embed import get_encoder
-from .metrics import token_f1
-from .span_features import FEATURES
+from qa import read as read_mod
+
+from qa import decide as calibrate
+from qa.evaluation.answers import benchmark_qa, squad_part
+from qa.config import Settings
+from qa.embed import get_encoder
+from qa.evaluation.metrics import token_f1
+from qa.read.features import FEATURES
 
 logger = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ Layout of the index folder:
                        passages.*, sources.json (rows and article keys of each corpus file)
 A build writes a new generation folder, then swaps CURRENT; a crash at any point leaves the old one live.
 A refresh parses only new and changed files and carries everything else over from the live generation
-(vectors, stored passages, BM25 term counts, HNSW graph); see qa.incremental.
+(vectors, stored passages, BM25 term counts, HNSW graph); see qa.index.refresh.
 """
 from __future__ import annotations
 
@@ -24,14 +24,14 @@ from typing import Sequence
 
 import numpy as np
 
-from . import incremental as inc
-from . import vectors as vec
-from .chunk import chunk_articles
-from .config import Settings
-from .embed import Encoder
-from .lexical import Lexical
-from .store import PassageStore, write_passages
-from .types import Article, Passage
+from qa.index import refresh as inc
+from qa.index import dense as vec
+from qa.chunk import chunk_articles
+from qa.config import Settings
+from qa.embed import Encoder
+from qa.index.bm25 import Lexical
+from qa.index.passages import PassageStore, write_passages
+from qa.types import Article, Passage
 
 logger = logging.getLogger(__name__)
 

@@ -6,8 +6,8 @@ import math
 import unicodedata
 from dataclasses import dataclass
 
-from .answer_types import WH_WORDS, Expected
-from .lexical import stemmer
+from qa.read.expected import WH_WORDS, Expected
+from qa.index.bm25 import stemmer
 
 _CONTENT_POS = {"NOUN", "PROPN", "NUM", "VERB", "ADJ", "ADV", "X"}
 _POS_WEIGHT = {"PROPN": 1.5, "NUM": 1.5, "NOUN": 1.0, "ADJ": 0.8, "VERB": 0.7, "ADV": 0.5, "X": 1.0}

@@ -6,9 +6,9 @@ import time
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
-from . import metrics as m
-from .datasets import Case
-from .pipeline import QA
+from qa.evaluation import metrics as m
+from qa.evaluation.datasets import Case
+from qa.pipeline import QA
 
 logger = logging.getLogger(__name__)
 

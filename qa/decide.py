@@ -9,8 +9,8 @@ from typing import Sequence
 
 import numpy as np
 
-from .read import Reading
-from .types import Hit
+from qa.read import Reading
+from qa.types import Hit
 
 CALIBRATION_FILE = Path(__file__).with_name("calibration.json")
 TARGET_PRECISION = 0.95  # share of abstentions that must be questions the articles do not answer

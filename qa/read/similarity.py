@@ -5,7 +5,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .lru import LRU
+from qa.read.lru import LRU
 
 CACHE_SIZE = 20_000  # sentence vectors kept (1.5 KB each)
 
@@ -20,8 +20,8 @@ def sentence_similarities(question: str, docs: Sequence, encoder=None,
     it the question text is encoded here. `encoder` defaults to the configured model's.
     """
     if encoder is None:
-        from .config import load_settings
-        from .embed import get_encoder
+        from qa.config import load_settings
+        from qa.embed import get_encoder
 
         encoder = get_encoder(load_settings().model)
     sents = [[s.text for s in d.sents] for d in docs]

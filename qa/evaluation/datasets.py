@@ -8,7 +8,7 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
-from .types import Article
+from qa.types import Article
 
 BENCHMARKS = {
     "squad": "squad-v1.1-dev/dev-v1.1.json",

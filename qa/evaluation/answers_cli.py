@@ -5,7 +5,7 @@ import json
 import sys
 from pathlib import Path
 
-from .config import REPO_ROOT
+from qa.config import REPO_ROOT
 
 TASKS = ("squad-reader", "squad-open", "squad-abstain", "followups", "fit-reader", "fit-calibration")
 
@@ -31,7 +31,7 @@ def add_parser(sub, common) -> None:
 
 def run(args, settings) -> int:
     """Run one bench-answers task and print its figures (JSON with --json)."""
-    from . import answer_eval as ev
+    from qa.evaluation import answers as ev
 
     settings = settings.with_overrides(datasets_dir=args.datasets,
                                        choose_by_confidence=args.answer_from == "confident")
@@ -48,7 +48,7 @@ def run(args, settings) -> int:
     elif args.task == "followups":
         out = ev.followups(settings, args.questions)
     else:
-        from . import answer_fit
+        from qa.evaluation import fit as answer_fit
 
         fit = answer_fit.fit_reader if args.task == "fit-reader" else answer_fit.fit_calibration
         out = fit(settings, args.limit, progress, command)

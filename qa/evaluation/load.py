@@ -27,11 +27,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-from .config import load_settings
+from qa.config import load_settings
 
 logger = logging.getLogger(__name__)
 
-APP = Path(__file__).resolve().parent.parent / "app.py"
+APP = Path(__file__).resolve().parents[2] / "app.py"
 MAX_REQUESTS = 10_000
 MAX_CONCURRENCY = 64
 _URL = re.compile(r"Running on local URL:\s*(http://\S+)")

@@ -5,7 +5,7 @@ import logging
 import threading
 from typing import Sequence
 
-from .lru import LRU
+from qa.read.lru import LRU
 
 logger = logging.getLogger(__name__)
 

@@ -1,0 +1,3 @@
+"""Evaluation, fitting and benchmarks: question sets, metrics, reports, public datasets, speed and load.
+
+Never imported by the runtime (qa.* outside this package)."""
