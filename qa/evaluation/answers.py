@@ -24,10 +24,10 @@ SWITCH_MARGINS = (0.0, 0.02, 0.1, None)  # None: always the first passage's answ
 PARTS = {"fit": (0, 1), "test": (2, 3), "all": (0, 1, 2, 3)}  # article position mod 4
 
 
-def squad_part(settings: Settings, part: str, limit: int | None = None,
-               seed: int = 0) -> tuple[list[Article], list[Case]]:
+def squad_part(part: str, limit: int | None = None, seed: int = 0,
+               datasets: Path | None = None) -> tuple[list[Article], list[Case]]:
     """All SQuAD dev paragraphs, and the questions of one split of its articles (a sample of `limit`)."""
-    articles, cases, _ = load_benchmark("squad", settings.datasets_dir)
+    articles, cases, _ = load_benchmark("squad", datasets)
     pos = title_positions(articles)
     cases = [c for c in cases if pos[c.category] % 4 in PARTS[part]]
     if limit is not None and limit < len(cases):
@@ -35,14 +35,14 @@ def squad_part(settings: Settings, part: str, limit: int | None = None,
     return articles, cases
 
 
-def benchmark_qa(settings: Settings, setup: str, part: str, limit: int | None = None,
-                 seed: int = 0) -> tuple[QA, list[Article], list[Case]]:
+def benchmark_qa(settings: Settings, setup: str, part: str, limit: int | None = None, seed: int = 0,
+                 datasets: Path | None = None) -> tuple[QA, list[Article], list[Case]]:
     """A QA over all SQuAD paragraphs ("open") or the even-position articles only ("half"), and the questions.
 
     In "half", questions about the other articles lose their answers: the corpus does not answer them.
     """
-    articles, cases = squad_part(settings, part, limit, seed)
-    _, _, fingerprint = load_benchmark("squad", settings.datasets_dir)
+    articles, cases = squad_part(part, limit, seed, datasets)
+    _, _, fingerprint = load_benchmark("squad", datasets)
     if setup == "half":
         pos = title_positions(articles)
         articles = [a for a in articles if pos[a.title] % 2 == 0]
@@ -65,13 +65,13 @@ def _error_type(prediction: str | None, sentence: str, golds) -> str:
 
 
 def squad_reader(settings: Settings, part: str = "test", limit: int | None = None, seed: int = 0,
-                 progress: bool = True) -> dict:
+                 progress: bool = True, datasets: Path | None = None) -> dict:
     """Reader alone: the gold paragraph given, EM/F1 overall, per answer type, and the error types."""
     from tqdm import tqdm
 
     from qa.read import analyse, score_texts
 
-    articles, cases = squad_part(settings, part, limit, seed)
+    articles, cases = squad_part(part, limit, seed, datasets)
     text = {a.source: a.text for a in articles}
     by_kind: dict[str, list] = defaultdict(list)
     encoder = get_encoder(settings.model)
@@ -94,11 +94,11 @@ def squad_reader(settings: Settings, part: str = "test", limit: int | None = Non
 
 
 def squad_open(settings: Settings, part: str = "test", limit: int | None = None, seed: int = 0,
-               k: int = 5, progress: bool = True) -> dict:
+               k: int = 5, progress: bool = True, datasets: Path | None = None) -> dict:
     """Open retrieval over all 2,067 paragraphs, then the reader: EM/F1 and the answer paragraph's hit@1."""
     from tqdm import tqdm
 
-    qa, _, cases = benchmark_qa(settings, "open", part, limit, seed)
+    qa, _, cases = benchmark_qa(settings, "open", part, limit, seed, datasets)
     qa.index(progress=progress)
     em, f1, hit1, answer_in = [], [], [], []
     for case in tqdm(cases, desc="squad open", disable=not progress, leave=False):
@@ -112,12 +112,12 @@ def squad_open(settings: Settings, part: str = "test", limit: int | None = None,
 
 
 def squad_abstain(settings: Settings, part: str = "test", limit: int | None = None, seed: int = 0,
-                  progress: bool = True, plot: Path | None = None) -> dict:
+                  progress: bool = True, plot: Path | None = None, datasets: Path | None = None) -> dict:
     """Half the articles indexed, every question asked: abstention P/R and answered F1 at the threshold."""
     from qa.evaluation.fit import confidence_examples
     from qa.decide import confidence, threshold
 
-    found = confidence_examples(settings, part, limit, progress)
+    found = confidence_examples(settings, part, limit, progress, datasets)
     chosen = found.chosen(settings.choose_by_confidence)
     conf = np.array([confidence(row) for row in found.pick("x", chosen)])
     f1, right, answerable = found.pick("f1", chosen), found.pick("right", chosen), found.answerable

@@ -120,9 +120,9 @@ def _cmd_eval(args) -> int:
 def _cmd_bench_quality(args) -> int:
     from qa.evaluation.quality import bench_quality
 
-    settings = settings_from(args).with_overrides(datasets_dir=args.datasets)
-    rows, missed, extra = bench_quality(args.name, settings, explicit_index=args.index, limit=args.limit,
-                                        seed=args.seed, k=args.k, progress=not args.json)
+    rows, missed, extra = bench_quality(args.name, settings_from(args), explicit_index=args.index,
+                                        limit=args.limit, seed=args.seed, k=args.k, progress=not args.json,
+                                        datasets=args.datasets)
     _emit(args, f"Benchmark: {args.name}", rows, {}, missed, extra)
     return 0
 
@@ -132,9 +132,8 @@ def _cmd_bench(args) -> int:
 
     if not args.verbose:
         logging.getLogger("qa").setLevel(logging.WARNING)
-    settings = settings_from(args).with_overrides(datasets_dir=args.datasets)
-    result = run_bench(settings, quick=args.quick, say=lambda m: print(m, file=sys.stderr, flush=True),
-                       work=args.work, only=set(args.only or ()) or None)
+    result = run_bench(settings_from(args), quick=args.quick, say=lambda m: print(m, file=sys.stderr, flush=True),
+                       work=args.work, only=set(args.only or ()) or None, datasets=args.datasets)
     if args.json:
         print(json.dumps(result, indent=2))
     else:
@@ -167,16 +166,15 @@ def _cmd_bench_answers(args) -> int:
     """Run one bench-answers task and print its figures as JSON."""
     from qa.evaluation import answers as ev
 
-    settings = settings_from(args).with_overrides(datasets_dir=args.datasets,
-                                                  choose_by_confidence=args.answer_from == "confident")
-    progress = not args.json
+    settings = settings_from(args).with_overrides(choose_by_confidence=args.answer_from == "confident")
+    progress, datasets = not args.json, args.datasets
     command = "python -m qa " + " ".join(sys.argv[1:])
     if args.task == "squad-reader":
-        out = ev.squad_reader(settings, args.split, args.limit, args.seed, progress)
+        out = ev.squad_reader(settings, args.split, args.limit, args.seed, progress, datasets=datasets)
     elif args.task == "squad-open":
-        out = ev.squad_open(settings, args.split, args.limit, args.seed, progress=progress)
+        out = ev.squad_open(settings, args.split, args.limit, args.seed, progress=progress, datasets=datasets)
     elif args.task == "squad-abstain":
-        out = ev.squad_abstain(settings, args.split, args.limit, args.seed, progress, args.plot)
+        out = ev.squad_abstain(settings, args.split, args.limit, args.seed, progress, args.plot, datasets)
         if not args.json:
             out = {k: v for k, v in out.items() if k != "curve"}
     elif args.task == "followups":
@@ -185,7 +183,7 @@ def _cmd_bench_answers(args) -> int:
         from qa.evaluation import fit as answer_fit
 
         fit = answer_fit.fit_reader if args.task == "fit-reader" else answer_fit.fit_calibration
-        out = fit(settings, args.limit, progress, command)
+        out = fit(settings, args.limit, progress, command, datasets)
     out = {"command": command, **out}
     print(json.dumps(out, indent=2, default=float))
     return 0

@@ -1,20 +1,32 @@
-"""Public benchmarks read in place (SQuAD v1.1 dev, SQuADShifts new_wiki, BEIR NFCorpus) as articles + cases."""
+"""Question sets, and public benchmarks read in place (SQuAD v1.1 dev, SQuADShifts new_wiki, BEIR NFCorpus)."""
 from __future__ import annotations
 
 import csv
 import hashlib
 import json
+import os
 import random
 from dataclasses import dataclass
 from pathlib import Path
 
+from qa.config import REPO_ROOT
 from qa.types import Article
+
+DEFAULT_DATASETS = REPO_ROOT.parent / "shared" / "datasets"
 
 BENCHMARKS = {
     "squad": "squad-v1.1-dev/dev-v1.1.json",
     "squadshifts": "squadshifts/new_wiki_v1.0.json",
     "nfcorpus": "beir-nfcorpus",
 }
+
+
+def datasets_dir(explicit: Path | None = None) -> Path:
+    """The public datasets folder: `explicit` (--datasets), else $QA_DATASETS_DIR, else ../shared/datasets."""
+    if explicit is not None:
+        return Path(explicit)
+    value = os.environ.get("QA_DATASETS_DIR")
+    return Path(value).expanduser() if value else DEFAULT_DATASETS
 
 
 @dataclass(frozen=True)
@@ -116,12 +128,12 @@ def _fingerprint(path: Path) -> str:
     return f"{path.name}:{st.st_size}:{st.st_mtime_ns}"
 
 
-def load_benchmark(name: str, datasets_dir: Path, limit: int | None = None,
+def load_benchmark(name: str, datasets: Path | None = None, limit: int | None = None,
                    seed: int = 0) -> tuple[list[Article], list[Case], str]:
     """(articles, cases, fingerprint) of a public benchmark; `limit` samples that many cases reproducibly."""
     if name not in BENCHMARKS:
         raise ValueError(f"unknown benchmark {name!r}; choose one of {', '.join(BENCHMARKS)}")
-    path = Path(datasets_dir) / BENCHMARKS[name]
+    path = datasets_dir(datasets) / BENCHMARKS[name]
     if not path.exists():
         raise ValueError(f"benchmark data not found: {path} (set --datasets or QA_DATASETS_DIR)")
     articles, cases, fingerprint = _nfcorpus(path) if name == "nfcorpus" else _squad(path)

@@ -9,8 +9,10 @@ from pathlib import Path
 
 from qa import index as index_mod
 from qa.config import REPO_ROOT, Settings
+from qa.embed import get_encoder
 from qa.evaluation.datasets import load_benchmark
-from qa.evaluation.questions import misses, run, summarize
+from qa.evaluation.primed import PrimedEncoder
+from qa.evaluation.questions import misses, prime_cases, run, summarize
 from qa.pipeline import QA
 
 logger = logging.getLogger(__name__)
@@ -41,10 +43,14 @@ def _index_dir(name: str, settings: Settings) -> Path:
 
 
 def bench_quality(name: str, settings: Settings, explicit_index: Path | None = None, limit: int | None = None,
-                  seed: int = 0, k: int = 20, progress: bool = True) -> tuple[dict, list, dict]:
+                  seed: int = 0, k: int = 20, progress: bool = True,
+                  datasets: Path | None = None) -> tuple[dict, list, dict]:
     """Rows of metrics per run, the misses of our pipeline, and run facts (sizes, sample)."""
-    articles, cases, fingerprint = load_benchmark(name, settings.datasets_dir, limit, seed)
+    articles, cases, fingerprint = load_benchmark(name, datasets, limit, seed)
     files = {name: [len(articles), fingerprint]}
+    # Every run retrieves with the same model: the question vectors are encoded once, in batches.
+    encoder = PrimedEncoder(get_encoder(settings.model))
+    prime_cases(encoder, cases, settings)
     rows: dict[str, dict] = {}
     missed: list = []
     for label, plain, mode, fusion in RUNS:
@@ -52,9 +58,8 @@ def bench_quality(name: str, settings: Settings, explicit_index: Path | None = N
         s = replace(s, fusion=fusion or settings.fusion,
                     index_dir=(explicit_index / ("plain" if plain else "ours")) if explicit_index
                     else _index_dir(name, s))
-        qa = QA(s, articles=articles, files=files)
-        results = run(qa, cases, k=k, mode=mode, read=False, progress=progress, label=label,
-                      batch_queries=True)
+        qa = QA(s, encoder=encoder, articles=articles, files=files)
+        results = run(qa, cases, k=k, mode=mode, read=False, progress=progress, label=label)
         rows[label] = summarize(results, read=False)
         if label == "ours: hybrid":
             missed = misses(results, read=False)

@@ -22,6 +22,7 @@ import numpy as np
 from qa import index as index_mod
 from qa.index import dense as vec
 from qa.evaluation.corpus import docs_for, sample_questions, write_docs
+from qa.evaluation.datasets import datasets_dir
 from qa.config import REPO_ROOT, Settings
 from qa.embed import INT8_MODEL, get_encoder
 
@@ -75,12 +76,12 @@ def squad_sample(datasets_dir: Path, paragraphs: int, questions: int, seed: int 
     return texts, random.Random(seed).sample(qs, min(questions, len(qs)))
 
 
-def bench_encode(settings: Settings, cfg: dict, say) -> dict:
+def bench_encode(settings: Settings, datasets: Path, cfg: dict, say) -> dict:
     """Throughput of our encoder vs plain SentenceTransformer.encode, and dense R@k over the same paragraphs."""
-    path = Path(settings.datasets_dir) / SQUAD
+    path = Path(datasets) / SQUAD
     if not path.is_file():
         return {"skipped": f"SQuAD dev not found at {path} (set --datasets or QA_DATASETS_DIR)"}
-    texts, qs = squad_sample(settings.datasets_dir, cfg["paragraphs"], cfg["questions"])
+    texts, qs = squad_sample(datasets, cfg["paragraphs"], cfg["questions"])
     ours = get_encoder(INT8_MODEL)
     from qa.embed import onnx as onnx_encoder
 
@@ -191,13 +192,13 @@ def _folder_bytes(path: Path) -> dict[str, int]:
     return out
 
 
-def bench_corpus(settings: Settings, cfg: dict, work: Path, say) -> dict:
+def bench_corpus(settings: Settings, datasets: Path, cfg: dict, work: Path, say) -> dict:
     """Build a news-like corpus index, then time one-article updates against rebuilding, and ask latency."""
     target = cfg["corpus_passages"]
-    docs = docs_for(settings.datasets_dir, target + 10_000)  # the tail supplies articles to add
+    docs = docs_for(datasets, target + 10_000)  # the tail supplies articles to add
     if not docs:
-        return {"skipped": f"no datasets in {settings.datasets_dir}"}
-    corpus_docs = docs_for(settings.datasets_dir, target)
+        return {"skipped": f"no datasets in {datasets}"}
+    corpus_docs = docs_for(datasets, target)
     extra = docs[len(corpus_docs):][: 2 * cfg["add_repeats"]]
     corpus = work / "corpus"
     shutil.rmtree(corpus, ignore_errors=True)
@@ -391,9 +392,10 @@ SECTIONS = ("encode", "ask", "corpus", "vectors", "cold")
 
 
 def run_bench(settings: Settings, quick: bool = False, say=lambda msg: None, work: Path | None = None,
-              only: set[str] | None = None) -> dict:
+              only: set[str] | None = None, datasets: Path | None = None) -> dict:
     """Every figure with its baseline; `quick` uses reduced sizes (and says so); `only` picks sections."""
     only = set(only or SECTIONS)
+    datasets = datasets_dir(datasets)
     cfg = QUICK if quick else FULL
     own = work is None
     work = Path(work or tempfile.mkdtemp(prefix="qa-bench-"))
@@ -406,9 +408,9 @@ def run_bench(settings: Settings, quick: bool = False, say=lambda msg: None, wor
                              "fewer repeats); run without --quick for the full sizes") if quick else
                             "full sizes: 2,000 paragraphs, a 10,000-passage corpus, 100k and 1M vectors"}
     try:
-        steps = (("encode", "encode", lambda: bench_encode(settings, cfg, say)),
+        steps = (("encode", "encode", lambda: bench_encode(settings, datasets, cfg, say)),
                  ("ask", "ask_seed", lambda: bench_seed_ask(settings, cfg, work, say)),
-                 ("corpus", "corpus", lambda: bench_corpus(settings, cfg, work, say)),
+                 ("corpus", "corpus", lambda: bench_corpus(settings, datasets, cfg, work, say)),
                  ("vectors", "vector_search", lambda: [bench_vectors(n, cfg, work, say) for n in cfg["vector_sizes"]]),
                  ("cold", "cold_start", lambda: bench_cold_start(settings, cfg, work, say)))
         for section, key, step in steps:
