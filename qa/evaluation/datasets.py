@@ -1,4 +1,5 @@
-"""Question sets, and public benchmarks read in place (SQuAD v1.1 dev, SQuADShifts new_wiki, BEIR NFCorpus)."""
+"""Question sets, and public benchmarks read in place (SQuAD v1.1 dev, SQuADShifts new_wiki, BEIR NFCorpus)
+with the folders their indexes are kept in."""
 from __future__ import annotations
 
 import csv
@@ -9,10 +10,14 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
-from qa.config import REPO_ROOT
+from typing import Iterator
+
+from qa import index as index_mod
+from qa.config import REPO_ROOT, Settings
 from qa.types import Article
 
 DEFAULT_DATASETS = REPO_ROOT.parent / "shared" / "datasets"
+BENCH_DIR = REPO_ROOT / ".qa-bench"  # benchmark indexes, kept between runs
 
 BENCHMARKS = {
     "squad": "squad-v1.1-dev/dev-v1.1.json",
@@ -88,31 +93,38 @@ def load_questions(path: Path) -> list[Case]:
     return cases
 
 
-def _squad(path: Path) -> tuple[list[Article], list[Case], str]:
-    data = json.loads(path.read_text(encoding="utf-8"))["data"]
-    articles, cases = [], []
-    for a in data:
-        title = a["title"].replace("_", " ")
+def squad_paragraphs(path: Path) -> Iterator[tuple[str, int, dict]]:
+    """(title as in the file, position in its article, paragraph dict) of each paragraph in a SQuAD-format file."""
+    for a in json.loads(Path(path).read_text(encoding="utf-8"))["data"]:
         for j, para in enumerate(a["paragraphs"]):
-            source = f"{a['title']}#{j}"
-            articles.append(Article(id=hashlib.sha1(source.encode()).hexdigest()[:16], title=title,
-                                    published=None, byline=None, text=para["context"], source=source))
-            for qa in para["qas"]:
-                answers = tuple(dict.fromkeys(x["text"] for x in qa["answers"]))
-                cases.append(Case(question=qa["question"], answers=answers, source=source, category=title))
+            yield a["title"], j, para
+
+
+def jsonl(path: Path) -> Iterator[dict]:
+    """Each line of a JSON-lines file (BEIR's corpus.jsonl, queries.jsonl) as a dict."""
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            yield json.loads(line)
+
+
+def _squad(path: Path) -> tuple[list[Article], list[Case], str]:
+    articles, cases = [], []
+    for raw_title, j, para in squad_paragraphs(path):
+        title = raw_title.replace("_", " ")
+        source = f"{raw_title}#{j}"
+        articles.append(Article(id=hashlib.sha1(source.encode()).hexdigest()[:16], title=title,
+                                published=None, byline=None, text=para["context"], source=source))
+        for qa in para["qas"]:
+            answers = tuple(dict.fromkeys(x["text"] for x in qa["answers"]))
+            cases.append(Case(question=qa["question"], answers=answers, source=source, category=title))
     return articles, cases, _fingerprint(path)
 
 
 def _nfcorpus(folder: Path) -> tuple[list[Article], list[Case], str]:
-    articles = []
-    for line in open(folder / "corpus.jsonl", encoding="utf-8"):
-        d = json.loads(line)
-        articles.append(Article(id=hashlib.sha1(d["_id"].encode()).hexdigest()[:16], title=d.get("title") or "",
-                                published=None, byline=None, text=d["text"], source=d["_id"]))
-    queries = {}
-    for line in open(folder / "queries.jsonl", encoding="utf-8"):
-        d = json.loads(line)
-        queries[d["_id"]] = d["text"]
+    articles = [Article(id=hashlib.sha1(d["_id"].encode()).hexdigest()[:16], title=d.get("title") or "",
+                        published=None, byline=None, text=d["text"], source=d["_id"])
+                for d in jsonl(folder / "corpus.jsonl")]
+    queries = {d["_id"]: d["text"] for d in jsonl(folder / "queries.jsonl")}
     qrels: dict[str, dict[str, float]] = {}
     with open(folder / "qrels" / "test.tsv", encoding="utf-8") as f:
         for row in csv.DictReader(f, delimiter="\t"):
@@ -142,6 +154,7 @@ def load_benchmark(name: str, datasets: Path | None = None, limit: int | None = 
     return articles, cases, fingerprint
 
 
-def title_positions(articles) -> dict[str, int]:
-    """Position of each article title in the benchmark file; SQuAD splits are made of whole articles."""
-    return {t: i for i, t in enumerate(dict.fromkeys(a.title for a in articles))}
+def bench_index_dir(name: str, settings: Settings) -> Path:
+    """The folder a benchmark's index is kept in, one per build settings (.qa-bench/NAME-HASH)."""
+    key = json.dumps(index_mod.build_settings(settings, 0), sort_keys=True)
+    return BENCH_DIR / f"{name}-{hashlib.sha1(key.encode()).hexdigest()[:10]}"

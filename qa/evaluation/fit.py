@@ -8,13 +8,11 @@ from pathlib import Path
 
 import numpy as np
 
-from qa import read as read_mod
-
 from qa import decide as calibrate
-from qa.evaluation.answers import benchmark_qa, squad_part
+from qa import read as read_mod
 from qa.config import Settings
-from qa.embed import get_encoder
 from qa.evaluation.metrics import token_f1
+from qa.evaluation.squad import benchmark_qa, gold_readings
 from qa.read.features import FEATURES
 
 logger = logging.getLogger(__name__)
@@ -64,17 +62,11 @@ def _softmax_fit(data: list[tuple[str, np.ndarray, np.ndarray]]) -> dict[str, np
 
 def span_examples(settings: Settings, limit: int | None, progress: bool, datasets: Path | None = None) -> list:
     """(features, target distribution) of every fitting-split question with its gold paragraph."""
-    from tqdm import tqdm
-
-    articles, cases = squad_part("fit", limit, datasets=datasets)
-    text = {a.source: a.text for a in articles}
     zero = np.zeros(len(FEATURES), dtype=np.float32)
-    encoder = get_encoder(settings.model)
     data = []
-    for case in tqdm(cases, desc="reader features", disable=not progress, leave=False):
-        q = read_mod.analyse(case.question)
-        (c, _), = read_mod.score_texts(q, [text[case.source]], zero, encoder)
-        f1 = np.array([token_f1(text[case.source][a:b], case.answers) for a, b in c.spans])
+    for case, q, c, _, text in gold_readings(settings, "fit", limit, weights=zero, progress=progress,
+                                             desc="reader features", datasets=datasets):
+        f1 = np.array([token_f1(text[a:b], case.answers) for a, b in c.spans])
         if len(f1) and f1.max() > 0:
             target = (f1 >= f1.max() - 1e-9).astype(np.float64)
             data.append((q.exp.kind, c.features.astype(np.float64), target / target.sum()))
