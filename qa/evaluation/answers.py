@@ -12,6 +12,7 @@ from qa.decide import confidence, threshold
 from qa.evaluation import metrics as m
 from qa.evaluation.datasets import load_questions
 from qa.evaluation.fit import confidence_examples
+from qa.evaluation.report import pyplot
 from qa.evaluation.squad import benchmark_qa, gold_readings
 from qa.pipeline import QA
 
@@ -108,11 +109,7 @@ def _at(t: float, conf: np.ndarray, answerable: np.ndarray, f1: np.ndarray) -> d
 
 def _plot(curve: list[dict], reliability: list[dict], chosen: float, path: Path) -> None:
     """Left: abstention precision/recall and F1 against the threshold. Right: confidence against accuracy."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     t = [c["threshold"] for c in curve]
     fig, (ax, rel) = plt.subplots(1, 2, figsize=(10, 4))
     for key, label in (("abstain_precision", "abstention precision"), ("abstain_recall", "abstention recall"),

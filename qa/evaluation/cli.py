@@ -13,30 +13,37 @@ ANSWER_TASKS = ("squad-reader", "squad-open", "squad-abstain", "followups", "fit
 DATASETS_HELP = "datasets folder (default: $QA_DATASETS_DIR, else ../shared/datasets)"
 
 
+def _metric_options(p, k: int) -> None:
+    """--k, --json and --report of the commands that print retrieval metrics (see _emit)."""
+    p.add_argument("--k", type=int, default=k, help="cut-off for the retrieval metrics")
+    p.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    p.add_argument("--report", type=Path, help="write a Markdown report (and a PNG plot beside it) "
+                                               "(default: no report)")
+
+
+def _sample_options(p) -> None:
+    """--limit and --seed: a reproducible sample of a benchmark's questions."""
+    p.add_argument("--limit", type=int, help="score a reproducible sample of this many questions "
+                                             "(default: all of them)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the --limit sample")
+
+
 def register(sub) -> None:
     """Add evaluation's subcommands to cli's subparsers."""
     p = sub.add_parser("eval", help="score question sets (JSONL or CSV)")
     common_options(p)
     p.add_argument("files", nargs="+", type=Path, help="question sets, JSONL or CSV (see DESIGN.md)")
-    p.add_argument("--k", type=int, default=10, help="cut-off for the retrieval metrics")
     p.add_argument("--mode", default="hybrid", choices=["hybrid", "dense", "bm25", "all"],
                    help="retrieval mode; all: each of the three")
-    p.add_argument("--json", action="store_true", help="print the metrics as JSON")
-    p.add_argument("--report", type=Path, help="write a Markdown report (and a PNG plot beside it) "
-                                               "(default: no report)")
+    _metric_options(p, k=10)
     p.set_defaults(run=_cmd_eval)
 
     p = sub.add_parser("bench-quality", help="retrieval quality on a public benchmark")
     common_options(p)
     p.add_argument("name", choices=["squad", "squadshifts", "nfcorpus"], help="the benchmark")
     p.add_argument("--datasets", type=Path, help=DATASETS_HELP)
-    p.add_argument("--limit", type=int, help="score a reproducible sample of this many questions "
-                                             "(default: all of them)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the --limit sample")
-    p.add_argument("--k", type=int, default=20, help="cut-off for the retrieval metrics")
-    p.add_argument("--json", action="store_true", help="print the metrics as JSON")
-    p.add_argument("--report", type=Path, help="write a Markdown report (and a PNG plot beside it) "
-                                               "(default: no report)")
+    _sample_options(p)
+    _metric_options(p, k=20)
     p.set_defaults(run=_cmd_bench_quality)
 
     p = sub.add_parser("bench", help="speed and scale figures, each next to its baseline")
@@ -66,8 +73,7 @@ def register(sub) -> None:
     p.add_argument("task", choices=ANSWER_TASKS, help="what to score, or which model to fit")
     p.add_argument("--split", default="test", choices=["test", "fit", "all"],
                    help="SQuAD articles scored: test (positions 2,3 mod 4), fit (0,1), all")
-    p.add_argument("--limit", type=int, help="a reproducible sample of this many questions (default: all)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the --limit sample")
+    _sample_options(p)
     p.add_argument("--datasets", type=Path, help=DATASETS_HELP)
     p.add_argument("--questions", type=Path, default=REPO_ROOT / "eval" / "seed.jsonl",
                    help="question set for followups (default: eval/seed.jsonl)")
