@@ -1,5 +1,7 @@
-"""Question sets, and public benchmarks read in place (SQuAD v1.1 dev, SQuADShifts new_wiki, BEIR NFCorpus)
-with the folders their indexes are kept in."""
+"""Question sets, and public benchmarks read in place (SQuAD v1.1 dev, SQuADShifts new_wiki, BEIR NFCorpus).
+
+Also where those datasets are (datasets_dir) and where the benchmarks keep their indexes (bench_index_dir).
+"""
 from __future__ import annotations
 
 import csv

@@ -28,7 +28,8 @@ def summary_rows(result: dict) -> list[tuple[str, str, str, str]]:
                      f"{c['full_build_s']} (full build)", f"{c['add_vs_full_build']} (goal <= 5%)"))
         rows.append(("  same, without carrying files over (s)", f"{c['add_without_carry_over_s']}", "", ""))
         rows.append(("index bytes per passage", f"{c['index_bytes_per_passage']}", "", ""))
-        rows.append(("HNSW recall@10 on the corpus's real vectors", f"{c['real_vectors_hnsw']['recall@10']}", "1.0 (exact)", ""))
+        rows.append(("HNSW recall@10 on the corpus's real vectors", f"{c['real_vectors_hnsw']['recall@10']}",
+                     "1.0 (exact)", ""))
     for v in result.get("vector_search", []):
         rows.append((f"vector search p50 ms, {v['vectors']:,} synthetic ({v['index_type']})", f"{v['p50_ms']}",
                      f"{v['baseline_exact_p50_ms']} (exact flat)", "goal <= 5 ms at 1M"))

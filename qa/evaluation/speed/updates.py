@@ -1,5 +1,7 @@
-"""Incremental updates on a news-like corpus: one article added or deleted vs a full build, index size, and
-ask latency and HNSW recall on its real vectors."""
+"""Incremental updates on a news-like corpus: one article added or deleted vs a full build; its index size.
+
+Also warm ask() latency on that corpus and HNSW recall on its real vectors, while the index is at hand.
+"""
 from __future__ import annotations
 
 import shutil
