@@ -6,12 +6,12 @@ import pytest
 
 from qa import QA, load_settings
 from qa.cli import main
-from qa.evaluation.datasets import Case, load_benchmark, load_questions
+from qa.evaluation.datasets import Case, datasets_dir, load_benchmark, load_questions
 from qa.evaluation.questions import CaseResult, by_category, misses, run, summarize
 from qa.evaluation.report import table, write_report
 
 ROOT = Path(__file__).resolve().parent.parent
-DATASETS = load_settings().datasets_dir
+DATASETS = datasets_dir()
 
 
 def _result(case, sources, texts=("",), prediction=None, abstained=False):
