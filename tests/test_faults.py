@@ -168,13 +168,13 @@ def test_two_concurrent_builds_of_different_corpora_leave_one_whole_index(corpor
 
 
 # A child that runs `python -m qa index ...` but SIGKILLs itself right before or after one step of the
-# write: every step of write_generation is hit exactly, not just where a random delay happens to land.
+# write: every step of publishing a generation is hit exactly, not just where a random delay happens to land.
 _KILL_AT = """
 import os, signal, sys
-from qa import index as ix
+import importlib
 from qa.cli import main
 owner, name, when = sys.argv[1:4]
-target = os if owner == "os" else ix
+target = importlib.import_module(owner)
 real = getattr(target, name)
 def step(*args, **kwargs):
     if when == "before":
@@ -187,12 +187,12 @@ sys.exit(main(sys.argv[4:]))
 
 
 @pytest.mark.parametrize("owner, name, when, left", [
-    ("ix", "write_passages", "after", "old"),
-    ("ix", "_fsync_tree", "after", "old"),  # the new generation is complete in its temp folder
+    ("qa.index.build", "write_passages", "after", "old"),
+    ("qa.index.generation", "_fsync_tree", "after", "old"),  # the new generation is complete in its temp folder
     ("os", "rename", "after", "old"),  # ... and renamed into place, but CURRENT still names the old one
     ("os", "replace", "before", "old"),  # the new CURRENT is written to a temp file, not yet swapped
     ("os", "replace", "after", "new"),
-    ("ix", "_remove_old_generations", "before", "new"),
+    ("qa.index.generation", "_remove_old_generations", "before", "new"),
 ])
 def test_killed_at_each_step_of_the_write(corpus, tmp_path, owner, name, when, left):
     settings = settings_for(corpus, tmp_path / "index")

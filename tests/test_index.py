@@ -264,7 +264,7 @@ def test_generation_records_index_type_and_per_file_tables(settings, encoder):
         start, stop = entry["rows"]
         assert {index.passages[i].source for i in range(start, stop)} == {name} and entry["status"] == "ok"
     keys = np.load(index.path / inc.KEYS_FILE)
-    assert keys.tobytes() == inc.text_keys(list(index.passages), settings.embed_title).tobytes()
+    assert keys.tobytes() == inc.text_keys([p.embed_text(settings.embed_title) for p in index.passages]).tobytes()
 
 
 def test_refresh_after_one_new_file_parses_and_encodes_only_it(settings):

@@ -34,10 +34,10 @@ def text_key(text: str) -> bytes:
     return hashlib.sha1(text.encode("utf-8")).digest()
 
 
-def text_keys(passages: Sequence[Passage], embed_title: bool) -> np.ndarray:
-    """(n, 20) uint8 keys of the passages' embedded texts."""
-    raw = b"".join(text_key(p.embed_text(embed_title)) for p in passages)
-    return np.frombuffer(raw, dtype=np.uint8).reshape(len(passages), KEY_BYTES).copy()
+def text_keys(texts: Sequence[str]) -> np.ndarray:
+    """(n, 20) uint8 keys of embedded texts."""
+    raw = b"".join(text_key(t) for t in texts)
+    return np.frombuffer(raw, dtype=np.uint8).reshape(len(texts), KEY_BYTES).copy()
 
 
 def article_key(article: Article) -> str:
