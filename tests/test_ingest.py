@@ -13,10 +13,12 @@ from qa.ingest import (
     SUPPORTED,
     CorpusError,
     IngestError,
+    fingerprint,
     list_files,
     load_corpus,
     parse_date,
     parse_file,
+    walk,
 )
 
 SEED = Path(__file__).resolve().parent.parent / "corpus"
@@ -306,6 +308,25 @@ def test_list_files(tmp_path):
     found = [p.relative_to(tmp_path).as_posix() for p in list_files(tmp_path)]
     assert found == ["a.md", "b.txt", "e.markdown", "sub/c.jsonl", "sub/d.JSON"]
     assert SUPPORTED == (".txt", ".md", ".markdown", ".json", ".jsonl")
+
+
+def test_walk_order_skips_and_fingerprint(tmp_path):
+    root = tmp_path / "c"
+    for rel in ["b.txt", "a.md", "A.TXT", "sub/z.json", "sub/deeper/y.jsonl", "sub-x.txt", "sub/a.txt",
+                ".hidden.txt", ".git/x.txt", "notes.pdf", "x.markdown", "sub/.h/q.txt"]:
+        write(root, rel, "x")
+    (root / "broken.txt").symlink_to(root / "missing.txt")
+    names = [n for n, _ in walk(root)]
+    assert names == ["A.TXT", "a.md", "b.txt", "broken.txt", "sub/a.txt", "sub/deeper/y.jsonl", "sub/z.json",
+                     "sub-x.txt", "x.markdown"]  # sorted as paths: a folder's files before "sub-x.txt"
+    assert [Path(p) for _, p in walk(root)] == sorted(root / n for n in names) == list_files(root)
+    assert "broken.txt" not in fingerprint(root) and sorted(fingerprint(root)) == sorted(set(names) - {"broken.txt"})
+    assert fingerprint(root)["b.txt"] == [1, (root / "b.txt").stat().st_mtime_ns]
+
+
+def test_walk_names_a_missing_folder(tmp_path):
+    with pytest.raises(CorpusError, match="does not exist"):
+        walk(tmp_path / "nope")
 
 
 def test_load_corpus_skips_bad_files_and_duplicates(tmp_path, caplog):

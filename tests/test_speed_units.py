@@ -17,7 +17,8 @@ from qa import index as index_mod
 from qa.index import dense as vec
 from qa.chunk import chunk_articles
 from qa.embed import HashingEncoder
-from qa.ingest import list_files, load_corpus
+from qa.ingest import corpus as ingest_corpus
+from qa.ingest import fingerprint, load_corpus
 from qa.index.bm25 import Lexical, tokenize
 from qa.retrieve import retrieve
 from qa.index.passages import PassageStore, write_passages
@@ -242,15 +243,15 @@ def test_refresh_equals_a_rebuild_through_a_series_of_changes(settings, tmp_path
 def test_refresh_parses_only_changed_files(settings, encoder, monkeypatch):
     index_mod.ensure(settings, encoder)
     parsed = []
-    real = inc.parse_file
-    monkeypatch.setattr(inc, "parse_file", lambda path, source, max_bytes: parsed.append(source) or
+    real = ingest_corpus.parse_file
+    monkeypatch.setattr(ingest_corpus, "parse_file", lambda path, source, max_bytes: parsed.append(source) or
                         real(path, source, max_bytes))
     _edit(settings.corpus_dir)
     index_mod.ensure(settings, encoder)
     assert parsed == ["floods.txt"]
     parsed.clear()
     index_mod.ensure(settings, encoder, force=True)
-    assert sorted(parsed) == sorted(index_mod.scan_corpus(settings.corpus_dir))
+    assert sorted(parsed) == sorted(fingerprint(settings.corpus_dir))
 
 
 def test_carry_over_can_be_turned_off(settings, encoder):
@@ -270,26 +271,6 @@ def test_old_index_without_tables_is_refreshed_in_full(settings, encoder):
     _sub(settings.corpus_dir)
     index = index_mod.ensure(settings, encoder)
     assert index.manifest["refresh"]["carried_rows"] == 0 and "2024/tigers.txt" in index.manifest["files"]
-
-
-def test_walk_lists_what_list_files_lists(tmp_path):
-    root = tmp_path / "c"
-    for rel in ["b.txt", "a.md", "A.TXT", "sub/z.json", "sub/deeper/y.jsonl", "sub-x.txt", "sub/a.txt",
-                ".hidden.txt", ".git/x.txt", "notes.pdf", "x.markdown", "sub/.h/q.txt"]:
-        (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        (root / rel).write_text("x")
-    (root / "broken.txt").symlink_to(root / "missing.txt")
-    names = [n for n, _ in inc.walk(root)]
-    assert names == [p.relative_to(root).as_posix() for p in list_files(root)]
-    assert [p for _, p in inc.walk(root)] == [str(p) for p in list_files(root)]
-    assert "broken.txt" in names and "broken.txt" not in index_mod.scan_corpus(root)
-
-
-def test_walk_names_a_missing_folder(tmp_path):
-    from qa.ingest import CorpusError
-
-    with pytest.raises(CorpusError, match="does not exist"):
-        inc.walk(tmp_path / "nope")
 
 
 # ---- BM25 from stored term counts, passages copied by bytes -------------------------------------------

@@ -12,7 +12,6 @@ A refresh parses only new and changed files and carries everything else over fro
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 from typing import Sequence
 
@@ -24,6 +23,7 @@ from qa.index.build import carried_sources, embed_new, write_parts
 from qa.index.generation import current_path, is_live, publish
 from qa.index.manifest import FORMAT_VERSION, IndexLoadError, build_settings, read_manifest, stale_reason, verify
 from qa.index.store import Index, load, try_load
+from qa.ingest import fingerprint
 from qa.types import Article
 
 __all__ = ["FORMAT_VERSION", "Index", "IndexLoadError", "build_settings", "current_path", "ensure", "load",
@@ -34,14 +34,7 @@ logger = logging.getLogger(__name__)
 
 def scan_corpus(corpus_dir: Path) -> dict[str, list[int]]:
     """Size and mtime of every corpus file: cheap to compute, enough to notice a change."""
-    files = {}
-    for name, path in refresh.walk(corpus_dir):
-        try:
-            st = os.stat(path)
-        except OSError:
-            continue  # broken symlink: ingest will warn about it
-        files[name] = [st.st_size, st.st_mtime_ns]
-    return files
+    return fingerprint(corpus_dir)
 
 
 def _check_outside(index_dir: Path, corpus_dir: Path) -> None:
