@@ -9,14 +9,12 @@ from pathlib import Path
 import pytest
 
 from qa.ingest import (
-    MONTHS,
     SUPPORTED,
     CorpusError,
     IngestError,
     fingerprint,
     list_files,
     load_corpus,
-    parse_date,
     parse_file,
     walk,
 )
@@ -44,38 +42,6 @@ def one(tmp_path: Path, name: str, content: str | bytes):
     articles = parse(tmp_path, name, content)
     assert len(articles) == 1
     return articles[0]
-
-
-# ---- dates ---------------------------------------------------------------------------------------
-@pytest.mark.parametrize("text, expected", [
-    ("2023-10-20", D(2023, 10, 20)),
-    ("2023-10-20T08:00:00Z", D(2023, 10, 20)),
-    ("2023-10-20T23:30:00+07:00", D(2023, 10, 20)),
-    ("October 20, 2023", D(2023, 10, 20)),
-    ("Oct 20, 2023", D(2023, 10, 20)),
-    ("Sept. 5, 2023", D(2023, 9, 5)),
-    ("20 October 2023", D(2023, 10, 20)),
-    ("20 Oct 2023", D(2023, 10, 20)),
-    ("01/10/2020", D(2020, 10, 1)),  # day first
-    ("22:30 01/10/2020", D(2020, 10, 1)),
-    ("01/10/2020 22:30", D(2020, 10, 1)),
-    ("date 2023-10-20 A delegation arrived.", D(2023, 10, 20)),
-    ("Date: 20 Oct 2023", D(2023, 10, 20)),
-    ("Published: October 20, 2023", D(2023, 10, 20)),
-    ("Updated: 2023-10-20 08:15", D(2023, 10, 20)),
-    ("Fri, 20 Oct 2023 08:00:00 GMT", D(2023, 10, 20)),
-    ("31/02/2020", None),  # no such day
-    ("2023", None),
-    ("In October 2023 the talks began", None),  # not at the start
-    ("", None),
-])
-def test_parse_date(text, expected):
-    assert parse_date(text) == expected
-
-
-def test_months_table():
-    assert MONTHS["january"] == 1 and MONTHS["jan"] == 1 and MONTHS["sept"] == 9 and MONTHS["dec"] == 12
-    assert set(MONTHS.values()) == set(range(1, 13))
 
 
 # ---- plain text layouts --------------------------------------------------------------------------

@@ -5,11 +5,10 @@
                  txt.py, markdown.py, records.py (.json, .jsonl); article.py builds each Article
     corpus.py    the read loop over a folder and the duplicate rule
 """
-from qa.ingest.article import MONTHS, match_date, parse_date
 from qa.ingest.corpus import Part, article_key, load_corpus, read_folder
 from qa.ingest.errors import CorpusError, IngestError
 from qa.ingest.files import SUPPORTED, parse_file
 from qa.ingest.walk import fingerprint, list_files, walk
 
-__all__ = ["MONTHS", "SUPPORTED", "CorpusError", "IngestError", "Part", "article_key", "fingerprint",
-           "list_files", "load_corpus", "match_date", "parse_date", "parse_file", "read_folder", "walk"]
+__all__ = ["SUPPORTED", "CorpusError", "IngestError", "Part", "article_key", "fingerprint",
+           "list_files", "load_corpus", "parse_file", "read_folder", "walk"]

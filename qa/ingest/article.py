@@ -7,50 +7,12 @@ import logging
 import re
 import unicodedata
 
+from qa.dates import LABEL as _LABEL
+from qa.dates import match_date, parse_date
 from qa.ingest.errors import IngestError
 from qa.types import Article
 
 logger = logging.getLogger(__name__)
-
-_MONTH_NAMES = "january february march april may june july august september october november december".split()
-MONTHS: dict[str, int] = {**{m: i for i, m in enumerate(_MONTH_NAMES, 1)},
-                          **{m[:3]: i for i, m in enumerate(_MONTH_NAMES, 1)}, "sept": 9}
-_MON = "(?:" + "|".join(sorted(MONTHS, key=len, reverse=True)) + r")\b\.?"
-_TIME = r"\d{1,2}:\d{2}(?::\d{2})?(?:\s*[ap]\.?m\b\.?)?(?:\s*(?:GMT|UTC|ICT)(?:[+-]\d{1,2})?)?"
-_SEP = r"\s*[,|–—-]?\s*"
-_LABEL = r"(?:date|dated|published|updated|posted)\b"
-_DATE_RE = re.compile(
-    rf"\s*(?:{_LABEL}(?:\s+on)?\s*:?\s*)?(?:{_TIME}{_SEP})?"
-    r"(?:(?:mon|tue|tues|wed|thu|thurs|fri|sat|sun)\.?,?\s+|[a-z]+day,?\s+)?(?:"  # weekday
-    r"(?P<y>\d{4})-(?P<m>\d{1,2})-(?P<d>\d{1,2})(?:T[\d:.]+(?:Z|[+-]\d{2}:?\d{2})?)?"  # 2023-10-20[T08:00Z]
-    rf"|(?P<mon1>{_MON})\s+(?P<d1>\d{{1,2}})(?:st|nd|rd|th)?,?\s+(?P<y1>\d{{4}})"  # Oct 20, 2023
-    rf"|(?P<d2>\d{{1,2}})(?:st|nd|rd|th)?\s+(?P<mon2>{_MON}),?\s+(?P<y2>\d{{4}})"  # 20 October 2023
-    r"|(?P<d3>\d{1,2})(?P<sep>[/.-])(?P<m3>\d{1,2})(?P=sep)(?P<y3>\d{4})"  # 01/10/2020: day first here
-    rf")(?![\w/])(?:{_SEP}(?:at\s+)?{_TIME})?", re.IGNORECASE)
-
-
-def match_date(text: str) -> tuple[dt.date, int] | None:
-    """The date `text` starts with (label and time allowed) and the offset just past it."""
-    if not (m := _DATE_RE.match(text)):
-        return None
-    g = m.groupdict()
-    if g["y1"]:
-        y, mo, d = g["y1"], MONTHS[g["mon1"].lower().rstrip(".")], g["d1"]
-    elif g["y2"]:
-        y, mo, d = g["y2"], MONTHS[g["mon2"].lower().rstrip(".")], g["d2"]
-    else:
-        y, mo, d = (g["y3"], g["m3"], g["d3"]) if g["y3"] else (g["y"], g["m"], g["d"])
-    try:
-        return dt.date(int(y), int(mo), int(d)), m.end()
-    except ValueError:  # 31/02/2020 and the like
-        return None
-
-
-def parse_date(text: str) -> dt.date | None:
-    """The date that `text` is or starts with, in any supported layout; None if there is none."""
-    found = match_date(text)
-    return found[0] if found else None
-
 
 _WORD = r"[A-Z][\w'’.-]*"
 _NOT_LABEL = rf"(?!(?i:{_LABEL}))"
