@@ -18,7 +18,7 @@ from qa.index import dense as vec
 from qa.chunk import chunk_articles
 from qa.embed import HashingEncoder
 from qa.ingest import corpus as ingest_corpus
-from qa.ingest import fingerprint, load_corpus
+from qa.ingest import FolderSource, fingerprint, load_corpus
 from qa.index.bm25 import Lexical, tokenize
 from qa.retrieve import retrieve
 from qa.index.passages import PassageStore, write_passages
@@ -254,12 +254,23 @@ def test_refresh_parses_only_changed_files(settings, encoder, monkeypatch):
     assert sorted(parsed) == sorted(fingerprint(settings.corpus_dir))
 
 
-def test_carry_over_can_be_turned_off(settings, encoder):
-    index_mod.ensure(settings, encoder)
+class RereadAll(FolderSource):
+    """The corpus folder parsed whole on every refresh, as the speed benchmark's baseline does."""
+
+    def read(self, unchanged=None):
+        return super().read(None)
+
+
+def test_a_source_that_rereads_every_file_carries_nothing_over(settings):
+    counting = CountingEncoder()
+    index_mod.ensure(settings, counting)
     _sub(settings.corpus_dir)
-    index = index_mod.ensure(settings, encoder, carry_over=False)
+    counting.seen.clear()
+    index = index_mod.ensure(settings, counting, source=RereadAll.from_settings(settings))
     assert index.manifest["refresh"]["carried_rows"] == 0
     assert index.manifest["refresh"]["parsed_files"] == len(index.manifest["files"])
+    assert counting.seen == [p.embed_text(settings.embed_title) for p in index.passages
+                             if p.source == "2024/tigers.txt"]  # vectors are still reused by text
 
 
 def test_old_index_without_tables_is_refreshed_in_full(settings, encoder):

@@ -14,6 +14,7 @@ from qa.evaluation import metrics as m
 from qa.config import REPO_ROOT, Settings
 from qa.evaluation.datasets import Case, load_benchmark, load_questions, title_positions
 from qa.embed import get_encoder
+from qa.ingest import ArticlesSource
 from qa.pipeline import QA
 from qa.types import Article
 
@@ -51,7 +52,7 @@ def benchmark_qa(settings: Settings, setup: str, part: str, limit: int | None = 
     key = json.dumps(index_mod.build_settings(settings, 0), sort_keys=True)
     name = f"squad-{setup}-{hashlib.sha1(key.encode()).hexdigest()[:10]}"
     s = settings.with_overrides(index_dir=BENCH_DIR / name, answer_threshold=0.0)
-    return QA(s, articles=articles, files={name: [len(articles), fingerprint]}), articles, cases
+    return QA(s, source=ArticlesSource(articles, {name: [len(articles), fingerprint]})), articles, cases
 
 
 def _error_type(prediction: str | None, sentence: str, golds) -> str:

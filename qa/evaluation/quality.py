@@ -11,6 +11,7 @@ from qa import index as index_mod
 from qa.config import REPO_ROOT, Settings
 from qa.evaluation.datasets import load_benchmark
 from qa.evaluation.questions import misses, run, summarize
+from qa.ingest import ArticlesSource
 from qa.pipeline import QA
 
 logger = logging.getLogger(__name__)
@@ -52,7 +53,7 @@ def bench_quality(name: str, settings: Settings, explicit_index: Path | None = N
         s = replace(s, fusion=fusion or settings.fusion,
                     index_dir=(explicit_index / ("plain" if plain else "ours")) if explicit_index
                     else _index_dir(name, s))
-        qa = QA(s, articles=articles, files=files)
+        qa = QA(s, source=ArticlesSource(articles, files))
         results = run(qa, cases, k=k, mode=mode, read=False, progress=progress, label=label,
                       batch_queries=True)
         rows[label] = summarize(results, read=False)

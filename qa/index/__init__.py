@@ -8,14 +8,16 @@ Layout of the index folder:
 A build writes a new generation folder, then swaps CURRENT; a crash at any point leaves the old one live.
 A refresh parses only new and changed files and carries everything else over from the live generation
 (vectors, stored passages, BM25 term counts, HNSW graph); see qa.index.refresh.
+
+    manifest.py   build settings, stale_reason (the one freshness rule), checksums, read and verify
+    generation.py temp folder, fsync, CURRENT swap, old generations removed
+    store.py      Index and load(); build.py the parts of a new generation; refresh.py what it carries over
+    passages.py, dense.py (FAISS), bm25.py   the three stores
 """
 from __future__ import annotations
 
 import logging
-from pathlib import Path
-from typing import Sequence
 
-from qa.chunk import chunk_articles
 from qa.config import Settings
 from qa.embed import Encoder
 from qa.index import refresh
@@ -23,46 +25,27 @@ from qa.index.build import carried_sources, embed_new, write_parts
 from qa.index.generation import current_path, is_live, publish
 from qa.index.manifest import FORMAT_VERSION, IndexLoadError, build_settings, read_manifest, stale_reason, verify
 from qa.index.store import Index, load, try_load
-from qa.ingest import fingerprint
-from qa.types import Article
+from qa.ingest import CorpusSource, FolderSource
 
 __all__ = ["FORMAT_VERSION", "Index", "IndexLoadError", "build_settings", "current_path", "ensure", "load",
-           "read_manifest", "scan_corpus", "stale_reason", "try_load", "verify"]
+           "read_manifest", "stale_reason", "try_load", "verify"]
 
 logger = logging.getLogger(__name__)
 
 
-def scan_corpus(corpus_dir: Path) -> dict[str, list[int]]:
-    """Size and mtime of every corpus file: cheap to compute, enough to notice a change."""
-    return fingerprint(corpus_dir)
+def ensure(settings: Settings, encoder: Encoder, source: CorpusSource | None = None, progress: bool = False,
+           force: bool = False) -> Index:
+    """The index for the corpus (by default the folder settings.corpus_dir): loaded if fresh, else built.
 
-
-def _check_outside(index_dir: Path, corpus_dir: Path) -> None:
-    """Refuse an index folder the corpus scan would read: it would index its own files, then rebuild forever."""
-    try:
-        inside = Path(index_dir).resolve().relative_to(Path(corpus_dir).resolve())
-    except ValueError:
-        return
-    if not any(part.startswith(".") for part in inside.parts):  # hidden folders are not scanned
-        raise ValueError(f"index folder {index_dir} is inside the corpus folder {corpus_dir}; "
-                         f"move it out or give it a name starting with a dot")
-
-
-def ensure(settings: Settings, encoder: Encoder, progress: bool = False, force: bool = False,
-           articles: Sequence[Article] | None = None, files: dict | None = None,
-           carry_over: bool = True) -> Index:
-    """The index for the corpus: loaded if fresh, otherwise (re)built under a lock.
-
-    By default the corpus is the folder settings.corpus_dir; benchmarks pass `articles` with a
-    `files` fingerprint of the data they came from instead. A refresh carries unchanged files over
-    from the live generation; carry_over=False re-parses everything (vectors are still reused by text).
+    A build takes a lock, carries unchanged files over from the live generation and reuses the vectors
+    of identical texts; `force` builds from nothing.
     """
     from filelock import FileLock
 
+    source = source if source is not None else FolderSource.from_settings(settings)
     index_dir = settings.index_dir
-    if articles is None:
-        _check_outside(index_dir, settings.corpus_dir)
-        files = scan_corpus(settings.corpus_dir)
+    source.check_outside(index_dir)
+    files = source.fingerprint()
     index, why = (None, "rebuild requested") if force else try_load(index_dir)
     if index is not None:
         why = stale_reason(index.manifest, settings, encoder.dim, files)
@@ -80,16 +63,10 @@ def ensure(settings: Settings, encoder: Encoder, progress: bool = False, force: 
         # built with the same settings and per-file tables
         reuse = index if index is not None and index.manifest.get("model") == settings.model else None
         stored = reuse.stored_keys() if reuse is not None else None
-        sources = carried_sources(reuse, settings, encoder.dim, stored) \
-            if carry_over and articles is None else None
+        sources = carried_sources(reuse, settings, encoder.dim, stored)
         carry = reuse if sources is not None else None
-        if articles is None:  # parse only new and changed files (all of them without `carry`)
-            layout = refresh.plan(settings.corpus_dir, files, settings.chunk_words,
-                                  settings.chunk_overlap_sentences, settings.max_file_mb * 2**20,
-                                  carry.manifest["files"] if carry else None, sources)
-        else:
-            layout = refresh.full_layout(chunk_articles(articles, settings.chunk_words,
-                                                        settings.chunk_overlap_sentences))
+        layout = refresh.plan(source, files, settings.chunk_words, settings.chunk_overlap_sentences,
+                              carry.manifest["files"] if carry else None, sources)
         logger.info("%d passages: %d carried over, %d new from %d parsed files", len(layout.old_rows),
                     layout.carried, len(layout.passages), layout.parsed)
         texts = [p.embed_text(settings.embed_title) for p in layout.passages]

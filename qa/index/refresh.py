@@ -18,7 +18,7 @@ from typing import Sequence
 import numpy as np
 
 from qa.chunk import chunk_articles
-from qa.ingest import read_folder
+from qa.ingest import CorpusSource
 from qa.types import Passage
 
 logger = logging.getLogger(__name__)
@@ -39,7 +39,7 @@ def text_keys(texts: Sequence[str]) -> np.ndarray:
     return np.frombuffer(raw, dtype=np.uint8).reshape(len(texts), KEY_BYTES).copy()
 
 
-@dataclass
+@dataclass(frozen=True)
 class Layout:
     """A new generation's rows relative to a previous one.
 
@@ -59,11 +59,6 @@ class Layout:
         return int((self.old_rows >= 0).sum())
 
 
-def full_layout(passages: list[Passage]) -> Layout:
-    """A layout with every row new and no per-file table (articles that did not come from files)."""
-    return Layout(list(passages), np.full(len(passages), -1, dtype=np.int64), {}, 0)
-
-
 def read_sources(path: Path) -> dict | None:
     """The sources table of a generation folder, or None if it has none (an older index)."""
     try:
@@ -78,9 +73,13 @@ def write_sources(sources: dict, folder: Path) -> None:
     (folder / SOURCES_FILE).write_text(json.dumps(sources, ensure_ascii=False, separators=(",", ":")))
 
 
-def plan(corpus_dir: Path, files: dict, chunk_words: int, overlap: int, max_bytes: int,
-         previous_files: dict | None = None, previous_sources: dict | None = None) -> Layout:
-    """Parse new and changed files, carry over unchanged ones: the rows of the next generation."""
+def plan(source: CorpusSource, files: dict, chunk_words: int, overlap: int, previous_files: dict | None = None,
+         previous_sources: dict | None = None) -> Layout:
+    """Read new and changed parts of the corpus, carry over unchanged ones: the rows of the next generation.
+
+    `files` is the source's fingerprint now; `previous_files` and `previous_sources` are the live
+    generation's fingerprint and per-file table (None: nothing can be carried over).
+    """
     previous_files, previous_sources = previous_files or {}, previous_sources or {}
 
     def unchanged(name: str) -> list[str] | None:
@@ -94,7 +93,7 @@ def plan(corpus_dir: Path, files: dict, chunk_words: int, overlap: int, max_byte
     passages: list[Passage] = []
     sources: dict = {}
     row = parsed = 0
-    for part in read_folder(corpus_dir, max_bytes, unchanged):
+    for part in source.read(unchanged):
         if part.carried:
             start, stop = previous_sources[part.name]["rows"]
             rows = np.arange(start, stop, dtype=np.int64)
