@@ -294,14 +294,33 @@ TEXTS = ["The minister resigned on Friday after a bribery investigation.",
 QUERIES = ["minister friday", "floods villages", "dragon", "the", "nothing-known"]
 
 
-def test_bm25_matches_bm25s_own_index():
+def test_bm25_matches_bm25s_own_index(tmp_path):
+    """Our scores are those of bm25s's public BM25.index, and each reads the folder the other saves."""
     import bm25s
 
     ours = Lexical.build(TEXTS)
+    (tmp_path / "ours").mkdir()
+    ours.save(tmp_path / "ours")
     theirs = bm25s.BM25()
     theirs.index(tokenize(TEXTS), show_progress=False)
+    theirs.save(str(tmp_path / "theirs"), allow_pickle=False, show_progress=False)
+    ours_by_bm25s = bm25s.BM25.load(str(tmp_path / "ours"), allow_pickle=False)
+    theirs_by_us = Lexical.load(tmp_path / "theirs")
     for q in QUERIES:
-        np.testing.assert_allclose(ours.scores(q), Lexical(theirs).scores(q), rtol=1e-6)
+        known = [t for t in tokenize([q])[0] if t in theirs.vocab_dict]
+        expected = theirs.get_scores(known) if known else np.zeros(len(TEXTS), np.float32)
+        np.testing.assert_array_equal(ours.scores(q), expected)
+        np.testing.assert_array_equal(theirs_by_us.scores(q), expected)
+        np.testing.assert_array_equal(ours_by_bm25s.get_scores(known) if known else expected, expected)
+    assert theirs_by_us.size == ours_by_bm25s.scores["num_docs"] == len(TEXTS)
+
+
+def test_bm25_refuses_a_folder_of_another_bm25(tmp_path):
+    Lexical.build(TEXTS).save(tmp_path)
+    params = json.loads((tmp_path / "params.index.json").read_text())
+    (tmp_path / "params.index.json").write_text(json.dumps({**params, "method": "bm25+"}))
+    with pytest.raises(ValueError, match="not the BM25 scored here"):
+        Lexical.load(tmp_path)
 
 
 def test_bm25_rebuild_from_counts_equals_a_fresh_build(tmp_path):
