@@ -41,7 +41,8 @@ def test_months_table():
 
 
 def test_match_date_gives_the_offset_past_the_date():
-    assert match_date("Published: 20 Oct 2023 | A delegation arrived.") == (D(2023, 10, 20), len("Published: 20 Oct 2023"))
+    text = "Published: 20 Oct 2023 | A delegation arrived."
+    assert match_date(text) == (D(2023, 10, 20), len("Published: 20 Oct 2023"))
 
 
 # ---- questions (more cases in tests/test_query.py) ------------------------------------------------

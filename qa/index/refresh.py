@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -20,8 +19,6 @@ import numpy as np
 from qa.chunk import chunk_articles
 from qa.ingest import CorpusSource
 from qa.types import Passage
-
-logger = logging.getLogger(__name__)
 
 SOURCES_FILE = "sources.json"
 KEYS_FILE = "passages.keys.npy"

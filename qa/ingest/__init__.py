@@ -12,5 +12,5 @@ from qa.ingest.files import SUPPORTED, parse_file
 from qa.ingest.source import ArticlesSource, CorpusSource, FolderSource
 from qa.ingest.walk import fingerprint, list_files, walk
 
-__all__ = ["SUPPORTED", "ArticlesSource", "CorpusSource", "FolderSource", "CorpusError", "IngestError", "Part", "article_key", "fingerprint",
-           "list_files", "load_corpus", "parse_file", "read_folder", "walk"]
+__all__ = ["SUPPORTED", "ArticlesSource", "CorpusError", "CorpusSource", "FolderSource", "IngestError", "Part",
+           "article_key", "fingerprint", "list_files", "load_corpus", "parse_file", "read_folder", "walk"]
