@@ -13,6 +13,7 @@ import numpy as np
 from qa import index as index_mod
 from qa.config import Settings, load_settings
 from qa.embed import Encoder, get_encoder
+from qa.ingest import CorpusSource, FolderSource
 from qa.query import understand
 from qa.decide import confidence as answer_confidence
 from qa.decide import features as confidence_features
@@ -20,7 +21,7 @@ from qa.decide import threshold as calibrated_threshold
 from qa.read.nlp import parse
 from qa.read import READ_LIMIT, judged, options
 from qa.retrieve import Retrieval, retrieve, to_hits
-from qa.types import Answer, Article, Hit, Query
+from qa.types import Answer, Hit, Query
 
 logger = logging.getLogger(__name__)
 
@@ -64,11 +65,11 @@ class QA:
     """Question answering over one corpus and index folder; safe to share between threads."""
 
     def __init__(self, settings: Settings | None = None, encoder: Encoder | None = None,
-                 articles: Sequence[Article] | None = None, files: dict | None = None, **overrides):
-        """`articles` (with a `files` fingerprint) replaces the corpus folder, as benchmarks do."""
+                 source: CorpusSource | None = None, **overrides):
+        """`source` replaces the settings' corpus folder (articles in memory: qa.ingest.ArticlesSource)."""
         self.settings = (settings or load_settings()).with_overrides(**overrides)
         self._encoder = encoder
-        self._articles, self._files = articles, files
+        self.source = source if source is not None else FolderSource.from_settings(self.settings)
         self._primed: dict[str, np.ndarray] = {}  # query vectors encoded ahead by prime()
         self._index: index_mod.Index | None = None
         self._checked = 0.0
@@ -87,15 +88,12 @@ class QA:
             now = time.monotonic()
             stale = self._index is None or force or now - self._checked >= self.settings.refresh_interval_s
             if stale:
-                if self._index is not None and not force:
-                    files = self._files if self._articles is not None else \
-                        index_mod.scan_corpus(self.settings.corpus_dir)
-                    if index_mod.stale_reason(self._index.manifest, self.settings, self.encoder.dim,
-                                              files) is None:
-                        self._checked = now
-                        return self._index
-                self._index = index_mod.ensure(self.settings, self.encoder, progress=progress, force=force,
-                                               articles=self._articles, files=self._files)
+                if self._index is not None and not force and index_mod.stale_reason(
+                        self._index.manifest, self.settings, self.encoder.dim, self.source.fingerprint()) is None:
+                    self._checked = now
+                    return self._index
+                self._index = index_mod.ensure(self.settings, self.encoder, self.source, progress=progress,
+                                               force=force)
                 self._checked = time.monotonic()
             return self._index
 

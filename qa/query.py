@@ -1,25 +1,13 @@
 """Question understanding without an LLM: date constraints, expected answer type, follow-up context."""
 from __future__ import annotations
 
-import calendar
-import datetime as dt
 import html
 import re
 from typing import Sequence
 
-from qa.ingest import MONTHS
-from qa.types import DateRange, Query
-
-_MONTH = "|".join(sorted(MONTHS, key=len, reverse=True))
-_YEAR = r"(?:19|20)\d{2}"
-_DATE_PATTERNS = [  # most specific first; each yields (year, month, day) groups by name
-    re.compile(rf"\b(?P<y>{_YEAR})-(?P<m>\d{{1,2}})-(?P<d>\d{{1,2}})\b"),
-    re.compile(rf"\b(?P<d>\d{{1,2}})/(?P<m>\d{{1,2}})/(?P<y>{_YEAR})\b"),  # day first, as in the corpus
-    re.compile(rf"\b(?P<mn>{_MONTH})\.?\s+(?P<d>\d{{1,2}})(?:st|nd|rd|th)?,?\s+(?P<y>{_YEAR})\b", re.I),
-    re.compile(rf"\b(?P<d>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?(?P<mn>{_MONTH})\.?,?\s+(?P<y>{_YEAR})\b", re.I),
-    re.compile(rf"\b(?P<mn>{_MONTH})\.?,?\s+(?:of\s+)?(?P<y>{_YEAR})\b", re.I),
-    re.compile(rf"(?<![\w-])(?P<y>{_YEAR})(?![\w-])"),
-]
+from qa.dates import YEAR as _YEAR
+from qa.dates import find_dates
+from qa.types import Query
 
 # Words that point back to an earlier turn. "that/this/these/those" and "there" are checked in context below.
 _PRONOUNS = re.compile(r"\b(he|she|they|him|her|them|his|hers|their|theirs|it|its|the same|the other|else)\b",
@@ -46,39 +34,6 @@ _STOP = set("""a an the of to in on at for from by with and or but is are was we
 who whom whose what which when where why how many much that this these those it its he she they him her them
 his their there then also too else same other about as into than please tell me i you we us our your any some
 """.split())
-
-
-def find_dates(text: str) -> DateRange | None:
-    """The date range a question names (a day, a month or a year; several widen it), or None."""
-    ranges: list[tuple[dt.date, dt.date, str]] = []
-    taken: list[tuple[int, int]] = []
-    for pattern in _DATE_PATTERNS:
-        for m in pattern.finditer(text):
-            if any(s < m.end() and m.start() < e for s, e in taken):
-                continue
-            found = _to_range(m)
-            if found:
-                taken.append(m.span())
-                ranges.append((*found, m.group(0)))
-    if not ranges:
-        return None
-    ranges.sort(key=lambda r: text.find(r[2]))
-    return DateRange(min(r[0] for r in ranges), max(r[1] for r in ranges), ", ".join(r[2] for r in ranges))
-
-
-def _to_range(m: re.Match) -> tuple[dt.date, dt.date] | None:
-    g = m.groupdict()
-    year = int(g["y"])
-    month = MONTHS.get(g["mn"].lower().rstrip(".")) if g.get("mn") else (int(g["m"]) if g.get("m") else None)
-    try:
-        if month is None:
-            return dt.date(year, 1, 1), dt.date(year, 12, 31)
-        if not g.get("d"):
-            return dt.date(year, month, 1), dt.date(year, month, calendar.monthrange(year, month)[1])
-        day = dt.date(year, month, int(g["d"]))
-        return day, day
-    except ValueError:  # 31 February and the like: not a date
-        return None
 
 
 def answer_type(question: str) -> str:

@@ -16,6 +16,7 @@ import pytest
 
 from qa import QA, load_settings
 from qa import index as index_mod
+from qa.index.manifest import checksums
 from qa.embed import HashingEncoder
 from qa.render import render_answer
 
@@ -196,7 +197,7 @@ def test_planted_pickle_in_the_index_is_refused_and_never_run(settings, encoder,
     marker = tmp_path / "pickle-ran"
     np.save(gen / "vectors.npy", np.array([_Payload(marker)] * 3, dtype=object), allow_pickle=True)
     manifest = json.loads((gen / "manifest.json").read_text())  # an attacker can fix the checksums too
-    manifest["checksums"] = index_mod._checksums(gen)
+    manifest["checksums"] = checksums(gen)
     (gen / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(index_mod.IndexLoadError, match="cannot load index"):
         index_mod.load(settings.index_dir)

@@ -9,6 +9,7 @@ from qa.config import Settings
 from qa.embed import get_encoder
 from qa.evaluation.datasets import bench_index_dir, load_benchmark
 from qa.evaluation.primed import PrimedEncoder
+from qa.ingest import ArticlesSource
 from qa.evaluation.questions import misses, prime_cases, run, summarize
 from qa.pipeline import QA
 
@@ -49,7 +50,7 @@ def bench_quality(name: str, settings: Settings, explicit_index: Path | None = N
         s = replace(s, fusion=fusion or settings.fusion,
                     index_dir=(explicit_index / ("plain" if plain else "ours")) if explicit_index
                     else bench_index_dir(name, s))
-        qa = QA(s, encoder=encoder, articles=articles, files=files)
+        qa = QA(s, encoder=encoder, source=ArticlesSource(articles, files))
         results = run(qa, cases, k=k, mode=mode, read=False, progress=progress, label=label)
         rows[label] = summarize(results, read=False)
         if label == "ours: hybrid":

@@ -9,6 +9,7 @@ import numpy as np
 from qa.config import Settings
 from qa.embed import get_encoder
 from qa.evaluation.datasets import Case, bench_index_dir, load_benchmark
+from qa.ingest import ArticlesSource
 from qa.pipeline import QA
 from qa.types import Article
 
@@ -51,7 +52,7 @@ def benchmark_qa(settings: Settings, setup: str, part: str, limit: int | None = 
         cases = [c if c.category in kept else Case(c.question, (), "", c.category) for c in cases]
     index_dir = bench_index_dir(f"squad-{setup}", settings)
     s = settings.with_overrides(index_dir=index_dir, answer_threshold=0.0)
-    return QA(s, articles=articles, files={index_dir.name: [len(articles), fingerprint]}), articles, cases
+    return QA(s, source=ArticlesSource(articles, {index_dir.name: [len(articles), fingerprint]})), articles, cases
 
 
 def gold_readings(settings: Settings, part: str, limit: int | None = None, seed: int = 0,
