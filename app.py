@@ -9,7 +9,7 @@ import sys
 import gradio as gr
 
 from qa import ask, warm_up
-from qa.render import render_answer
+from qa.render import plain_history, render_answer
 
 log = logging.getLogger("qa.app")
 
@@ -56,7 +56,7 @@ def respond(message: str, history: list | None, k: float | None = 5) -> str:
         message = _one_line(f"Passages must be a whole number, got {k!r}.")
         raise gr.Error(message, print_exception=False) from None
     try:
-        answer = ask(question, k=n, history=history or [])
+        answer = ask(question, k=n, history=plain_history(history))
     except Exception as exc:
         if _is_user_error(exc):
             raise gr.Error(_one_line(exc) or "Could not answer.", print_exception=False) from None

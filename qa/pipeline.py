@@ -13,6 +13,7 @@ import numpy as np
 from qa import index as index_mod
 from qa.config import Settings, load_settings
 from qa.embed import Encoder, get_encoder
+from qa.history import turns
 from qa.query import understand
 from qa.decide import confidence as answer_confidence
 from qa.decide import features as confidence_features
@@ -101,7 +102,7 @@ class QA:
 
     def prime(self, questions: Sequence[tuple[str, Sequence | None]], batch_size: int = 64) -> None:
         """Encode many (question, history) pairs in batches ahead of time, as evaluation runs do."""
-        texts = list(dict.fromkeys(understand(clean_question(q, self.settings), h).search_text
+        texts = list(dict.fromkeys(understand(clean_question(q, self.settings), turns(h)).search_text
                                    for q, h in questions))
         todo = [t for t in texts if t not in self._primed]
         if todo:
@@ -122,7 +123,7 @@ class QA:
         t0 = time.perf_counter()
         index = self.index()
         t1 = time.perf_counter()
-        query = understand(text, history)
+        query = understand(text, turns(history))
         qvec = self._primed.get(query.search_text)
         if qvec is None:
             qvec = self.encoder.encode([query.search_text])[0]

@@ -51,6 +51,14 @@ class DateRange:
 
 
 @dataclass(frozen=True)
+class Turn:
+    """One earlier exchange of a chat as plain text: the question asked and the answer given (None: none)."""
+
+    question: str
+    answer: str | None = None
+
+
+@dataclass(frozen=True)
 class Query:
     """A question after understanding: the text to search with and its constraints."""
 

@@ -11,6 +11,7 @@ import pytest
 from qa import decide as calibrate
 from qa.evaluation.metrics import normalize_answer
 from qa.read.nlp import parse
+from qa.history import turns
 from qa.query import understand
 from qa.read import SWITCH_MARGIN, Reading, best_span, choose, options, read, read_passages, rerank
 from qa.read.features import FEATURES
@@ -137,7 +138,7 @@ def test_the_sentence_before_counts_for_an_answer_that_refers_back():
 
 def test_followup_words_steer_the_reader_but_are_never_the_answer():
     history = [("Who led the 2023 delegation?", "Luong Tam Quang")]
-    reading = read([hit(DELEGATION)], understand("Who did he meet from Russia?", history))
+    reading = read([hit(DELEGATION)], understand("Who did he meet from Russia?", turns(history)))
     assert "Artur Lyukmanov" in reading.answer and "Quang" not in reading.answer
 
 
