@@ -21,13 +21,21 @@ from qa.decide import threshold as calibrated_threshold
 from qa.read.nlp import parse
 from qa.read import READ_LIMIT, judged, options
 from qa.retrieve import Retrieval, retrieve, to_hits
-from qa.types import Answer, Article, Hit, Query
+from qa.types import Answer, Article, Hit, Query, Turn
 
 logger = logging.getLogger(__name__)
 
 
 class QuestionError(ValueError):
-    """A question or argument that cannot be answered as given; the message is one line for the user."""
+    """A question or argument that cannot be answered as given; the message is one line for the user.
+
+    `problem` says what is wrong ("not_text", "empty", "too_long" or "k") for a door that words it its own
+    way (the chat); `value` is the argument as given.
+    """
+
+    def __init__(self, message: str, problem: str = "", value=None):
+        super().__init__(message)
+        self.problem, self.value = problem, value
 
 
 # Control characters, zero-width spaces and lone surrogates (undecodable bytes from a terminal) carry no
@@ -40,24 +48,24 @@ def clamp_k(k, settings: Settings) -> int:
     if k is None:
         return settings.k
     if isinstance(k, bool) or not isinstance(k, (int, float, str)):
-        raise QuestionError(f"k must be a whole number, not {k!r}")
+        raise QuestionError(f"k must be a whole number, not {k!r}", "k", k)
     try:
         value = int(float(k)) if not isinstance(k, int) else k
     except (TypeError, ValueError, OverflowError):
-        raise QuestionError(f"k must be a whole number, not {k!r}") from None
+        raise QuestionError(f"k must be a whole number, not {k!r}", "k", k) from None
     return max(1, min(value, settings.max_k))
 
 
 def clean_question(question, settings: Settings) -> str:
     """The question stripped; QuestionError if it is not text, empty, or too long."""
     if not isinstance(question, str):
-        raise QuestionError(f"question must be text, not {type(question).__name__}")
+        raise QuestionError(f"question must be text, not {type(question).__name__}", "not_text", question)
     text = " ".join(_INVISIBLE.sub(" ", question).split())
     if not text:
-        raise QuestionError("question is empty")
+        raise QuestionError("question is empty", "empty", question)
     if len(text) > settings.max_question_chars:
         raise QuestionError(f"question is too long ({len(text)} characters; the limit is "
-                            f"{settings.max_question_chars})")
+                            f"{settings.max_question_chars})", "too_long", question)
     return text
 
 
@@ -119,11 +127,16 @@ class QA:
         """Retrieve without reading: the understood query, its vector, the ranking and its hits."""
         s = self.settings
         text = clean_question(question, s)
-        k = clamp_k(k, s)
+        return self._search(text, clamp_k(k, s), turns(history), mode)
+
+    def _search(self, text: str, k: int, history: tuple[Turn, ...], mode: str
+                ) -> tuple[Query, np.ndarray, Retrieval, list[Hit], dict]:
+        """search() for arguments already checked."""
+        s = self.settings
         t0 = time.perf_counter()
         index = self.index()
         t1 = time.perf_counter()
-        query = understand(text, turns(history))
+        query = understand(text, history)
         qvec = self._primed.get(query.search_text)
         if qvec is None:
             qvec = self.encoder.encode([query.search_text])[0]
@@ -140,8 +153,9 @@ class QA:
         """Answer a question from the corpus: the answer span in the best passages, or abstain."""
         s = self.settings
         k = clamp_k(k, s)
+        text = clean_question(question, s)
         # the reader weighs READ_LIMIT passages whatever k is: how many are shown must not change the answer
-        query, qvec, found, hits, timings = self.search(question, max(k, READ_LIMIT), history, mode)
+        query, qvec, found, hits, timings = self._search(text, max(k, READ_LIMIT), turns(history), mode)
         t3 = time.perf_counter()
         rate = lambda r: answer_confidence(confidence_features(r, hits))  # noqa: E731
         reading, rating = judged(options(hits, query, encoder=self.encoder, question_vector=qvec),

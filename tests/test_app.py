@@ -9,6 +9,8 @@ import pytest
 gr = pytest.importorskip("gradio")
 
 import qa  # noqa: E402
+from qa.config import Settings  # noqa: E402
+from qa.pipeline import clamp_k, clean_question  # noqa: E402
 from qa.render import plain_history, render_answer  # noqa: E402
 from qa.types import Answer, Hit  # noqa: E402
 
@@ -28,6 +30,7 @@ def app(monkeypatch):
     calls: list[dict] = []
 
     def fake_ask(question, k=5, history=None):
+        k, question = clamp_k(k, Settings()), clean_question(question, Settings())  # the checks QA.ask makes
         calls.append(dict(question=question, k=k, history=history))
         return FIXED
 
