@@ -20,8 +20,8 @@ from qa.decide import features as confidence_features
 from qa.decide import threshold as calibrated_threshold
 from qa.read.nlp import parse
 from qa.read import READ_LIMIT, judged, options
-from qa.retrieve import Retrieval, retrieve, to_hits
-from qa.types import Answer, Article, Hit, Query, Turn
+from qa.retrieve import retrieve, to_hits
+from qa.types import Answer, Article, Search, Turn
 
 logger = logging.getLogger(__name__)
 
@@ -123,16 +123,14 @@ class QA:
         parse(["Warm up the reader."], cache=False)  # loads spaCy (about 2 s) before the first question
 
     def search(self, question: str, k: int | None = None, history: Sequence | None = None,
-               mode: str = "hybrid") -> tuple[Query, np.ndarray, Retrieval, list[Hit], dict]:
+               mode: str = "hybrid") -> Search:
         """Retrieve without reading: the understood query, its vector, the ranking and its hits."""
         s = self.settings
         text = clean_question(question, s)
         return self._search(text, clamp_k(k, s), turns(history), mode)
 
-    def _search(self, text: str, k: int, history: tuple[Turn, ...], mode: str
-                ) -> tuple[Query, np.ndarray, Retrieval, list[Hit], dict]:
+    def _search(self, text: str, k: int, history: tuple[Turn, ...], mode: str) -> Search:
         """search() for arguments already checked."""
-        s = self.settings
         t0 = time.perf_counter()
         index = self.index()
         t1 = time.perf_counter()
@@ -141,12 +139,11 @@ class QA:
         if qvec is None:
             qvec = self.encoder.encode([query.search_text])[0]
         t2 = time.perf_counter()
-        found = retrieve(index, qvec, query.bm25_text, k, query.dates, mode, s.candidates,
-                         s.dense_weight, s.fusion, s.rrf_k)
-        hits = to_hits(index, found)
+        found = retrieve(index, qvec, query.bm25_text, k, query.dates, mode, self.settings)
+        hits = tuple(to_hits(index, found))
         t3 = time.perf_counter()
         timings = {"index": (t1 - t0) * 1e3, "encode": (t2 - t1) * 1e3, "retrieve": (t3 - t2) * 1e3}
-        return query, qvec, found, hits, timings
+        return Search(query, qvec, found, hits, timings)
 
     def ask(self, question: str, k: int | None = None, history: Sequence | None = None,
             mode: str = "hybrid") -> Answer:
@@ -155,7 +152,9 @@ class QA:
         k = clamp_k(k, s)
         text = clean_question(question, s)
         # the reader weighs READ_LIMIT passages whatever k is: how many are shown must not change the answer
-        query, qvec, found, hits, timings = self._search(text, max(k, READ_LIMIT), turns(history), mode)
+        searched = self._search(text, max(k, READ_LIMIT), turns(history), mode)
+        query, qvec, found, hits, timings = (searched.query, searched.vector, searched.retrieval, searched.hits,
+                                             dict(searched.timings))
         t3 = time.perf_counter()
         rate = lambda r: answer_confidence(confidence_features(r, hits))  # noqa: E731
         reading, rating = judged(options(hits, query, encoder=self.encoder, question_vector=qvec),

@@ -3,6 +3,10 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # annotations only: importing qa.types never imports numpy
+    import numpy as np
 
 
 @dataclass(frozen=True)
@@ -95,6 +99,28 @@ class Hit:
     def to_dict(self) -> dict:
         """Plain-JSON view."""
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class Retrieval:
+    """Ranked passage rows with their scores, and how the date constraint was applied."""
+
+    rows: tuple[int, ...]
+    scores: tuple[float, ...]
+    dense: tuple[float, ...]
+    bm25: tuple[float, ...]
+    date_applied: bool  # False when the question named dates but no article matched them
+
+
+@dataclass(frozen=True)
+class Search:
+    """What QA.search returns: the understood question, its vector, the ranking and its hits."""
+
+    query: Query
+    vector: np.ndarray  # query.search_text as the encoder encoded it (the reader reuses it)
+    retrieval: Retrieval
+    hits: tuple[Hit, ...]  # the retrieved passages, best first
+    timings: dict  # milliseconds per step: index, encode, retrieve
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import FrozenInstanceError
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +11,7 @@ import pytest
 
 from qa import QA, Answer, QuestionError
 from qa.config import Settings
+from qa.types import Search
 from qa import pipeline
 from qa.pipeline import clamp_k
 
@@ -129,6 +131,16 @@ def test_overlong_question_names_the_limit(settings):
     with pytest.raises(QuestionError, match=r"\b50\b") as err:
         qa.ask("x" * 51)
     assert "\n" not in str(err.value)
+
+
+def test_search_returns_a_frozen_search(hash_qa):
+    found = hash_qa.search("Who resigned as transport minister of Singapore?", k=3)
+    assert isinstance(found, Search) and len(found.hits) == len(found.retrieval.rows) == 3
+    assert found.hits[0].source == "iswaran.txt"
+    assert found.query.question == "Who resigned as transport minister of Singapore?"
+    assert found.vector.shape == (hash_qa.encoder.dim,) and set(found.timings) == {"index", "encode", "retrieve"}
+    with pytest.raises(FrozenInstanceError):
+        found.hits = ()
 
 
 @pytest.mark.parametrize("call", ["ask", "search"])

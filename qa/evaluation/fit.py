@@ -87,7 +87,8 @@ def _rerank_weight(settings: Settings, limit: int | None, progress: bool) -> tup
     qa, _, cases = benchmark_qa(settings, "open", "fit", limit)
     runs = []
     for case in tqdm(cases, desc="re-rank grid", disable=not progress, leave=False):
-        query, qvec, _, hits, _ = qa.search(case.question, k=5)
+        searched = qa.search(case.question, k=5)
+        query, qvec, hits = searched.query, searched.vector, searched.hits
         runs.append((case, read_mod.read_passages(hits, query, encoder=qa.encoder, question_vector=qvec)))
     table = {}
     for weight in RERANK_GRID:
@@ -147,7 +148,8 @@ def confidence_examples(settings: Settings, part: str, limit: int | None, progre
     qa, _, cases = benchmark_qa(settings, "half", part, limit)
     xs, right, f1s, answers, answerable = [], [], [], [], []
     for case in tqdm(cases, desc=f"confidence features ({part})", disable=not progress, leave=False):
-        query, qvec, _, hits, _ = qa.search(case.question, k=5)
+        searched = qa.search(case.question, k=5)
+        query, qvec, hits = searched.query, searched.vector, searched.hits
         found = read_mod.options(hits, query, encoder=qa.encoder, question_vector=qvec)
         xs.append(np.array([calibrate.features(r, hits) for r in found]))
         f1 = np.array([token_f1(r.answer, case.answers) for r in found])
