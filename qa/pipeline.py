@@ -108,14 +108,6 @@ class QA:
                 self._checked = time.monotonic()
             return self._index
 
-    def prime(self, questions: Sequence[tuple[str, Sequence | None]], batch_size: int = 64) -> None:
-        """Encode many (question, history) pairs in batches ahead of time, as evaluation runs do."""
-        texts = list(dict.fromkeys(understand(clean_question(q, self.settings), turns(h)).search_text
-                                   for q, h in questions))
-        todo = [t for t in texts if t not in self._primed]
-        if todo:
-            self._primed.update(zip(todo, self.encoder.encode(todo, batch_size=batch_size)))
-
     def warm_up(self, progress: bool = False) -> None:
         """Load the model and the index now rather than on the first question."""
         self.index(progress=progress)
@@ -135,9 +127,7 @@ class QA:
         index = self.index()
         t1 = time.perf_counter()
         query = understand(text, history)
-        qvec = self._primed.get(query.search_text)
-        if qvec is None:
-            qvec = self.encoder.encode([query.search_text])[0]
+        qvec = self.encoder.encode([query.search_text])[0]
         t2 = time.perf_counter()
         found = retrieve(index, qvec, query.bm25_text, k, query.dates, mode, self.settings)
         hits = tuple(to_hits(index, found))

@@ -57,8 +57,6 @@ def run(qa: QA, cases: Sequence[Case], k: int = 10, mode: str = "hybrid", read: 
     from tqdm import tqdm
 
     qa.index(progress=progress)
-    if batch_queries:
-        qa.prime([(c.question, list(c.turns) or None) for c in cases])
     it = tqdm(cases, desc=f"eval {label or mode}", unit="q", disable=not progress, leave=False)
     return [run_case(qa, c, 3 * k, mode, read) for c in it]
 
