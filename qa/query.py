@@ -1,4 +1,4 @@
-"""Question understanding without an LLM: date constraints, expected answer type, follow-up context."""
+"""Question understanding without an LLM: date constraints and follow-up context from the plain-text history."""
 from __future__ import annotations
 
 import calendar
@@ -79,8 +79,12 @@ def _to_range(m: re.Match) -> tuple[dt.date, dt.date] | None:
         return None
 
 
-def answer_type(question: str) -> str:
-    """Expected answer type from the question words: who, when, where, number, which, why, how, what."""
+def turn_kind(question: str) -> str:
+    """What an earlier turn asked for, from its words: who, when, where, number, which, why, how, what.
+
+    It decides which pronouns can stand for that turn's answer and what an elliptical follow-up asks;
+    the question being asked is classified once, by the reader (qa.read.expected).
+    """
     q = question.lower()
     checks = [
         ("number", r"\bhow (many|much|long|far|old)\b|\bwhat (percentage|percent|share|number|proportion)\b"),
@@ -136,16 +140,15 @@ def _possessive(name: str, pronoun: str) -> str:
 
 
 def understand(question: str, history: Sequence[Turn] = ()) -> Query:
-    """Turn a question (and the chat so far, as plain turns) into a Query with dates, answer type and context."""
+    """Turn a question (and the chat so far, as plain turns) into a Query with dates and carried context."""
     dates = find_dates(question)
-    kind = answer_type(question)
     turns = tuple(history or ())
     carried: list[str] = []
-    names_answer, answer, refers = False, None, None
+    names_answer, answer, refers, inherited = False, None, None, None
     if turns and is_followup(question):
         chain = _chain(turns)
         own = {w.lower() for w in content_words(question)}
-        answer, refers = chain[0].answer, _REFERS_TO_ANSWER.get(answer_type(chain[0].question))
+        answer, refers = chain[0].answer, _REFERS_TO_ANSWER.get(turn_kind(chain[0].question))
         # "he" is the person the last answer named: the answer stands in for the pronoun, and the earlier
         # question's own words (which found *that* passage) stay out, so they cannot outweigh the new ones.
         names_answer = bool(answer and refers and refers.search(question))
@@ -157,7 +160,7 @@ def understand(question: str, history: Sequence[Turn] = ()) -> Query:
             if dates is None:
                 dates = find_dates(q)
         if not _WH.search(question):  # "And in 2020?" asks what the earlier question asked
-            kind = next((answer_type(t.question) for t in chain if _WH.search(t.question)), kind)
+            inherited = next((turn_kind(t.question) for t in chain if _WH.search(t.question)), None)
     seen: set[str] = set()
     carried_words = tuple(w for w in carried if not (w.lower() in seen or seen.add(w.lower())))
     if names_answer and _PERSONAL.search(question):
@@ -166,5 +169,5 @@ def understand(question: str, history: Sequence[Turn] = ()) -> Query:
         search_text = _PERSONAL.sub(lambda m: _possessive(answer, m.group(0)), question, count=1)
     else:
         search_text = " ".join((question, *carried_words))
-    return Query(question=question, search_text=search_text, dates=dates, answer_type=kind,
-                 carried=carried_words)
+    return Query(question=question, search_text=search_text, dates=dates, carried=carried_words,
+                 inherited_kind=inherited)

@@ -69,7 +69,9 @@ class Query:
     question: str  # as asked
     search_text: str  # the text the encoder reads: question and carried words, or the pronoun resolved
     dates: DateRange | None = None
-    answer_type: str = "what"  # who | when | where | number | what | which | why | how
+    # A question without a wh-word ("And in 2020?") asks what the earlier turn asked: that turn's answer kind
+    # (who | when | where | number | which | what | why | how). The reader classifies every other question.
+    inherited_kind: str | None = None
     carried: tuple[str, ...] = ()  # words carried over from history (searched, and weighted by the reader)
 
     @property

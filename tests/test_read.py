@@ -13,7 +13,8 @@ from qa.evaluation.metrics import normalize_answer
 from qa.read.nlp import parse
 from qa.history import turns
 from qa.query import understand
-from qa.read import SWITCH_MARGIN, Reading, best_span, choose, options, read, read_passages, rerank
+from qa.read import SWITCH_MARGIN, Reading, analyse, best_span, choose, options, read, read_passages, rerank
+from qa.read.expected import KIND_LABELS, Expected
 from qa.read.features import FEATURES
 from qa.types import Hit
 
@@ -140,6 +141,12 @@ def test_followup_words_steer_the_reader_but_are_never_the_answer():
     history = [("Who led the 2023 delegation?", "Luong Tam Quang")]
     reading = read([hit(DELEGATION)], understand("Who did he meet from Russia?", turns(history)))
     assert "Artur Lyukmanov" in reading.answer and "Quang" not in reading.answer
+
+
+def test_the_reader_classifies_the_question_and_an_ellipsis_inherits_the_kind():
+    assert analyse("And in 2020?", inherited_kind="who").exp == Expected("who", KIND_LABELS["who"])
+    assert analyse("And in 2020?").exp == Expected("what")
+    assert analyse("When did the bridge open?", inherited_kind="who").exp.kind == "when"  # its own wh-word wins
 
 
 def test_no_hits_and_unphrased_passages():

@@ -9,7 +9,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from qa.read.expected import expected, from_kind
+from qa.read.expected import expected
 from qa.read.nlp import parse
 from qa.read.similarity import sentence_similarities
 from qa.read.features import FEATURES, Candidates, candidates
@@ -51,16 +51,14 @@ class Reading:
     gap: float = 0.0  # its passage's ranking score minus the first passage's (<= 0)
 
 
-def analyse(text: str, carried: Sequence[str] = (), kind: str | None = None, resolved: str = "") -> Question:
-    """Parse a question: expected answer (from `kind` when it has no wh-word) and weighted words.
+def analyse(text: str, carried: Sequence[str] = (), inherited_kind: str | None = None,
+            resolved: str = "") -> Question:
+    """Parse a question: expected answer (`inherited_kind` when it has no wh-word) and weighted words.
 
     `resolved`: the question as the sentence encoder should read it (a follow-up with its pronoun resolved).
     """
     qdoc = parse([text], cache=False)[0]
-    exp = expected(qdoc)
-    if exp.wh_index is None and kind:
-        exp = from_kind(kind)
-    return question(qdoc, exp, tuple(carried), resolved)
+    return question(qdoc, expected(qdoc, inherited_kind), tuple(carried), resolved)
 
 
 def score_texts(q: Question, texts: Sequence[str], weights: np.ndarray | None = None, encoder=None,
@@ -112,7 +110,7 @@ def read_passages(hits: Sequence[Hit], query: Query, limit: int = READ_LIMIT, en
     `question_vector`: query.search_text as `encoder` encoded it for retrieval, if at hand.
     """
     head = list(hits[:limit])
-    q = analyse(query.question, query.carried, query.answer_type, query.search_text)
+    q = analyse(query.question, query.carried, query.inherited_kind, query.search_text)
     scored = score_texts(q, [h.text for h in head], encoder=encoder, question_vector=question_vector)
     probs = _softmax(np.concatenate([s for _, s in scored if len(s)] or [np.zeros(1)]))
     out, offset = [], 0
