@@ -23,8 +23,11 @@ def features(reading: Reading, hits: Sequence[Hit]) -> np.ndarray:
     dense = (top.dense_score or 0.0) if top else 0.0
     best = max((h.dense_score or 0.0 for h in hits), default=0.0)
     bm25 = math.log1p(max(0.0, top.bm25_score or 0.0)) if top else 0.0
-    return np.array([dense, best, bm25, reading.prob, reading.score, reading.typed, reading.cover,
-                     float(reading.rank), reading.untyped, reading.gap], dtype=np.float64)
+    span = reading.chosen  # no span: no reader evidence
+    f = span.features if span is not None else None
+    reader = (span.prob, span.score, f.typed, f.cover, float(span.rank), f.untyped) if f else (0.0,) * 6
+    prob, score, typed, cover, rank, untyped = reader
+    return np.array([dense, best, bm25, prob, score, typed, cover, rank, untyped, reading.gap], dtype=np.float64)
 
 
 @functools.lru_cache(maxsize=1)

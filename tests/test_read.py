@@ -1,6 +1,7 @@
 """qa.read: answer spans of the asked type, never the question's own words, offsets, re-ranking, confidence."""
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -13,9 +14,9 @@ from qa.evaluation.metrics import normalize_answer
 from qa.read.nlp import parse
 from qa.history import turns
 from qa.query import understand
-from qa.read import SWITCH_MARGIN, Reading, analyse, best_span, choose, options, read, read_passages, rerank
+from qa.read import SWITCH_MARGIN, WEIGHTS_FILE, Reading, analyse, best_span, choose, options, read, read_passages, rerank
 from qa.read.expected import KIND_LABELS, Expected
-from qa.read.features import FEATURES
+from qa.read.features import FEATURES, SpanFeatures, to_array
 from qa.types import Hit
 
 REPO = Path(__file__).resolve().parent.parent
@@ -108,7 +109,7 @@ def test_judge_picks_the_passage_and_it_leads_with_a_tied_score():
     found = options(hits, query, weight=0.0)  # no re-ranking: retrieval order
     assert [r.hits[0].passage_id for r in found] == ["a", "c", "b"]  # one option per read passage
     judged = read(hits, query, weight=0.0, judge=lambda r: 0.9 if "Quang" in r.answer else 0.1)
-    assert "Luong Tam Quang" in judged.answer and judged.rank == 2
+    assert "Luong Tam Quang" in judged.answer and judged.chosen.rank == 2
     assert [h.passage_id for h in judged.hits] == ["b", "a", "c"]
     scores = [h.score for h in judged.hits]
     assert scores == sorted(scores, reverse=True) and scores[0] == 0.6
@@ -130,11 +131,19 @@ def test_the_sentence_before_counts_for_an_answer_that_refers_back():
              "Torgridin, a local pharmacist, with savings from forty families.")
     query = understand("Who founded the pepper cooperative in Tormikaville?")
     read = {p.hit.passage_id: p for p in read_passages([hit(right, 0.6, "a"), hit(other, 0.58, "b")], query)}
-    window = FEATURES.index("window_cover")
+    assert read["a"].answer == "Vaslovas Grigriqua"
     assert read["a"].hit.text[read["a"].hit.answer_start:read["a"].hit.answer_end] == "Vaslovas Grigriqua"
-    assert read["a"].features[window] == pytest.approx(1.0)  # every question word, one sentence back
-    assert read["b"].features[window] < 0.8
-    assert read["a"].features[FEATURES.index("cover")] == read["b"].features[FEATURES.index("cover")]
+    assert read["a"].features.window_cover == pytest.approx(1.0)  # every question word, one sentence back
+    assert read["b"].features.window_cover < 0.8
+    assert read["a"].features.cover == read["b"].features.cover
+
+
+def test_features_are_named_in_the_order_weights_json_was_fitted_for():
+    assert FEATURES == tuple(json.loads(WEIGHTS_FILE.read_text(encoding="utf-8"))["features"])
+    row = SpanFeatures(*map(float, range(len(FEATURES))))
+    assert to_array([row]).tolist() == [list(map(float, range(len(FEATURES))))]
+    assert SpanFeatures.of(to_array([row])[0]) == row
+    assert to_array([]).shape == (0, len(FEATURES))
 
 
 def test_followup_words_steer_the_reader_but_are_never_the_answer():
@@ -150,7 +159,7 @@ def test_the_reader_classifies_the_question_and_an_ellipsis_inherits_the_kind():
 
 
 def test_no_hits_and_unphrased_passages():
-    assert read([], understand("Who led?")) == Reading((), None)
+    assert read([], understand("Who led?")) == Reading(())
     reading = read([hit("...")], understand("Who led?"))
     assert reading.answer is None and reading.hits[0].highlight_start == 0
 

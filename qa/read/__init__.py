@@ -12,7 +12,7 @@ import numpy as np
 from qa.read.expected import expected
 from qa.read.nlp import parse
 from qa.read.similarity import sentence_similarities
-from qa.read.features import FEATURES, Candidates, candidates
+from qa.read.features import FEATURES, Candidates, SpanFeatures, candidates
 from qa.read.candidates import Question, question, with_idf
 from qa.types import Hit, Query
 
@@ -37,18 +37,34 @@ def reader_model() -> tuple[dict[str, np.ndarray], float]:
 
 
 @dataclass(frozen=True)
+class PassageRead:
+    """One read passage: its hit with highlight and answer offsets, and its best span's evidence."""
+
+    hit: Hit
+    rank: int  # retrieval rank
+    score: float = 0.0  # linear score of its best span
+    prob: float = 0.0  # that span's share of the softmax over every candidate read
+    features: SpanFeatures | None = None  # that span's features; None when the passage has no candidate
+
+    @property
+    def answer(self) -> str | None:
+        """The text of its best span (None when it has none)."""
+        h = self.hit
+        return h.text[h.answer_start:h.answer_end] if self.features is not None else None
+
+
+@dataclass(frozen=True)
 class Reading:
-    """The reader's result: hits re-ranked with highlight and answer offsets, and the chosen span's evidence."""
+    """One way to answer: the hits re-ranked with the answering passage first, and that passage's read."""
 
     hits: tuple[Hit, ...]
-    answer: str | None
-    score: float = 0.0  # linear score of the chosen span
-    prob: float = 0.0  # its share of the softmax over every candidate read
-    typed: float = 0.0  # 1 when its entity label is of the type asked for
-    cover: float = 0.0  # weighted share of question words in its sentence
-    rank: int = 0  # retrieval rank of the passage that holds it
-    untyped: float = 0.0  # 1 when the question asks for a type (person, date, number...) the span is not
-    gap: float = 0.0  # its passage's ranking score minus the first passage's (<= 0)
+    chosen: PassageRead | None = None  # the passage first in `hits`, whose best span answers; None: no span
+    gap: float = 0.0  # its ranking score minus the first passage's (<= 0)
+
+    @property
+    def answer(self) -> str | None:
+        """The answer span's text, or None."""
+        return self.chosen.answer if self.chosen is not None else None
 
 
 def analyse(text: str, carried: Sequence[str] = (), inherited_kind: str | None = None,
@@ -92,17 +108,6 @@ def _softmax(x: np.ndarray) -> np.ndarray:
     return e / e.sum()
 
 
-@dataclass(frozen=True)
-class PassageRead:
-    """One read passage: its hit with highlight and answer offsets, and its best span's evidence."""
-
-    hit: Hit
-    rank: int  # retrieval rank
-    score: float = 0.0  # linear score of its best span
-    prob: float = 0.0  # that span's share of the softmax over every candidate read
-    features: np.ndarray | None = None  # its feature row; None when the passage has no candidate
-
-
 def read_passages(hits: Sequence[Hit], query: Query, limit: int = READ_LIMIT, encoder=None,
                   question_vector: np.ndarray | None = None) -> list[PassageRead]:
     """The best span of each of the first `limit` hits, in retrieval order.
@@ -121,7 +126,7 @@ def read_passages(hits: Sequence[Hit], query: Query, limit: int = READ_LIMIT, en
         i = int(np.argmax(s))
         (a, b), (sa, sb) = c.spans[i], c.sentences[i]
         h = replace(h, highlight_start=sa, highlight_end=sb, answer_start=a, answer_end=b)
-        out.append(PassageRead(h, rank, float(s[i]), float(probs[offset + i]), c.features[i]))
+        out.append(PassageRead(h, rank, float(s[i]), float(probs[offset + i]), c.named(i)))
         offset += len(s)
     return out
 
@@ -139,13 +144,7 @@ def _reading(ranked: Sequence[PassageRead], rest: Sequence[Hit], first: int = 0)
     if first:  # promoted by the reader: it ties the passage it displaced, so the list stays best first
         order[0] = replace(order[0], hit=replace(order[0].hit, score=ranked[0].hit.score))
     all_hits = tuple(p.hit for p in order) + tuple(rest)
-    top = order[0]
-    if top.features is None:
-        return Reading(all_hits, None)
-    h, f = top.hit, top.features
-    return Reading(all_hits, h.text[h.answer_start:h.answer_end], top.score, top.prob,
-                   float(f[FEATURES.index("typed")]), float(f[FEATURES.index("cover")]), top.rank,
-                   float(f[FEATURES.index("untyped")]), gap)
+    return Reading(all_hits, order[0], gap) if order[0].features is not None else Reading(all_hits)
 
 
 def read(hits: Sequence[Hit], query: Query, limit: int = READ_LIMIT, weight: float | None = None,
@@ -179,7 +178,7 @@ def options(hits: Sequence[Hit], query: Query, limit: int = READ_LIMIT, weight: 
             encoder=None, question_vector: np.ndarray | None = None) -> list[Reading]:
     """One Reading per read passage with a span, the re-ranked first passage's first; [no answer] if none."""
     if not hits:
-        return [Reading((), None)]
+        return [Reading(())]
     weight = reader_model()[1] if weight is None else weight
     ranked = rerank(read_passages(hits, query, limit, encoder, question_vector), weight)
     rest = hits[limit:]
