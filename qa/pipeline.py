@@ -15,11 +15,9 @@ from qa.config import Settings, load_settings
 from qa.embed import Encoder, get_encoder
 from qa.history import turns
 from qa.query import understand
-from qa.decide import confidence as answer_confidence
-from qa.decide import features as confidence_features
-from qa.decide import threshold as calibrated_threshold
+from qa.decide import decide
 from qa.read.nlp import parse
-from qa.read import READ_LIMIT, judged, options
+from qa.read import READ_LIMIT, options
 from qa.retrieve import retrieve, to_hits
 from qa.types import Answer, Article, Search, Turn
 
@@ -142,42 +140,19 @@ class QA:
         k = clamp_k(k, s)
         text = clean_question(question, s)
         # the reader weighs READ_LIMIT passages whatever k is: how many are shown must not change the answer
-        searched = self._search(text, max(k, READ_LIMIT), turns(history), mode)
-        query, qvec, found, hits, timings = (searched.query, searched.vector, searched.retrieval, searched.hits,
-                                             dict(searched.timings))
-        t3 = time.perf_counter()
-        rate = lambda r: answer_confidence(confidence_features(r, hits))  # noqa: E731
-        reading, rating = judged(options(hits, query, encoder=self.encoder, question_vector=qvec),
-                                 rate if s.choose_by_confidence else None)
-        conf = round(rating if rating is not None else rate(reading), 3) if reading.answer else 0.0
-        best = max((h.dense_score or 0.0 for h in hits), default=0.0)
-        hits = list(reading.hits)[:k]
-        timings["read"] = (time.perf_counter() - t3) * 1e3
-        timings = {key: round(v, 1) for key, v in timings.items()}
-        date_label = query.dates.label if query.dates and found.date_applied else None
-        note = (f"no articles published in {query.dates.label}; searched all dates"
-                if query.dates and not found.date_applied else None)
-        threshold = s.answer_threshold if s.answer_threshold is not None else calibrated_threshold()
-        if not hits or best < s.min_relevance:
-            conf, why = 0.0, "no passage in the articles is close enough to the question"
-        elif reading.answer is None or conf < threshold:
-            why = f"no answer in the articles is likely enough to be right ({conf:.2f} < {threshold:.2f})"
-        elif query.dates and not found.date_applied and not _mentions_years(hits[0].text, query.dates):
-            why = (f"no article was published in {query.dates.label}, and the closest passage, from another "
-                   f"date, does not mention {query.dates.label}")
-        else:
-            why = None
-        if why:  # abstain: keep the closest passages and their sentences, drop the rejected span
-            hits = [replace(h, answer_start=None, answer_end=None) for h in hits]
-            return Answer(question=query.question, answer=None, confidence=conf, passages=tuple(hits),
-                          abstained=True, reason=why, date_filter=date_label, timings_ms=timings)
-        return Answer(question=query.question, answer=reading.answer, confidence=conf, passages=tuple(hits),
-                      reason=note, date_filter=date_label, timings_ms=timings)
-
-
-def _mentions_years(text: str, dates) -> bool:
-    """True when the text names a year of the date range (an article about that time, published later)."""
-    return any(str(y) in text for y in range(dates.start.year, dates.end.year + 1))
+        found = self._search(text, max(k, READ_LIMIT), turns(history), mode)
+        t0 = time.perf_counter()
+        readings = options(found.hits, found.query, encoder=self.encoder, question_vector=found.vector)
+        decision = decide(readings, found, s)
+        timings = {**found.timings, "read": (time.perf_counter() - t0) * 1e3}
+        hits = decision.reading.hits[:k]
+        if decision.abstained:  # keep the closest passages and their sentences, drop the rejected span
+            hits = tuple(replace(h, answer_start=None, answer_end=None) for h in hits)
+        dates = found.query.dates
+        return Answer(question=found.query.question, answer=decision.answer, confidence=decision.confidence,
+                      passages=hits, abstained=decision.abstained, reason=decision.reason,
+                      date_filter=dates.label if dates and found.retrieval.date_applied else None,
+                      timings_ms={key: round(v, 1) for key, v in timings.items()})
 
 
 _default: QA | None = None

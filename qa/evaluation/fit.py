@@ -130,12 +130,12 @@ class Options:
     answerable: np.ndarray
 
     def chosen(self, by_confidence: bool, model: dict | None = None,
-               margin: float = read_mod.SWITCH_MARGIN) -> np.ndarray:
+               margin: float = calibrate.SWITCH_MARGIN) -> np.ndarray:
         """Index of the option ask() answers with: the most confident one (under `model`, default the
         fitted one, by at least `margin`), or the top passage's."""
         if not by_confidence:
             return np.zeros(len(self.x), dtype=int)
-        return np.array([read_mod.choose([calibrate.confidence(r, model) for r in x], margin) for x in self.x])
+        return np.array([calibrate.choose([calibrate.confidence(r, model) for r in x], margin) for x in self.x])
 
     def pick(self, field: str, chosen: np.ndarray) -> np.ndarray:
         return np.array([getattr(self, field)[i][j] for i, j in enumerate(chosen)])

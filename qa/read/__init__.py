@@ -5,7 +5,7 @@ import functools
 import json
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 
@@ -18,12 +18,6 @@ from qa.types import Hit, Query
 
 WEIGHTS_FILE = Path(__file__).with_name("weights.json")
 READ_LIMIT = 3  # passages read per question; the rest keep their retrieval order
-# A lower passage's span replaces the first passage's only when `judge` rates it this much more likely
-# right. `python -m qa bench-answers squad-abstain --split fit --limit 3000` prints the choice per margin:
-# answerable F1 0.4436 / 0.4417 / 0.4398 / 0.4416 for margins 0 / 0.02 / 0.1 / never, switching 10.3% /
-# 2.6% / 0.4% / 0% of answers. 0 gains most here, but on words outside the answer's sentence the reader can
-# be confidently wrong (the load test's look-alike articles); 0.02 switches rarely.
-SWITCH_MARGIN = 0.02
 
 
 @functools.lru_cache(maxsize=1)
@@ -148,30 +142,10 @@ def _reading(ranked: Sequence[PassageRead], rest: Sequence[Hit], first: int = 0)
 
 
 def read(hits: Sequence[Hit], query: Query, limit: int = READ_LIMIT, weight: float | None = None,
-         judge: Callable[[Reading], float] | None = None, encoder=None,
-         question_vector: np.ndarray | None = None) -> Reading:
-    """Choose the answer span among the first `limit` hits and move its passage first.
-
-    Without `judge` the answer is the best span of the first passage after re-ranking; with it, the span
-    (one per read passage) that `judge` (the calibrated confidence) rates most likely right, if it beats
-    the first passage's by SWITCH_MARGIN.
-    """
-    return judged(options(hits, query, limit, weight, encoder, question_vector), judge)[0]
-
-
-def judged(found: Sequence[Reading], judge: Callable[[Reading], float] | None) -> tuple[Reading, float | None]:
-    """The option to answer with and its rating: the first without a judge (rating None), else by choose()."""
-    if judge is None:
-        return found[0], None
-    rated = [judge(r) for r in found]
-    best = choose(rated)
-    return found[best], rated[best]
-
-
-def choose(rated: Sequence[float], margin: float = SWITCH_MARGIN) -> int:
-    """Index of the option to answer with, given each option's rating (option 0: the first passage's)."""
-    best = int(np.argmax(rated))
-    return best if rated[best] > rated[0] + margin else 0
+         encoder=None, question_vector: np.ndarray | None = None) -> Reading:
+    """The best span of the first passage after re-ranking, that passage moved first (ask() lets
+    qa.decide choose among every read passage's span instead)."""
+    return options(hits, query, limit, weight, encoder, question_vector)[0]
 
 
 def options(hits: Sequence[Hit], query: Query, limit: int = READ_LIMIT, weight: float | None = None,
