@@ -31,10 +31,10 @@ def features(reading: Reading, hits: Sequence[Hit]) -> np.ndarray:
     dense = (top.dense_score or 0.0) if top else 0.0
     best = max((h.dense_score or 0.0 for h in hits), default=0.0)
     bm25 = math.log1p(max(0.0, top.bm25_score or 0.0)) if top else 0.0
-    span = reading.chosen  # no span: no reader evidence
-    f = span.features if span is not None else None
-    reader = (span.prob, span.score, f.typed, f.cover, float(span.rank), f.untyped) if f else (0.0,) * 6
-    prob, score, typed, cover, rank, untyped = reader
+    p = reading.passage  # None: no span, so no reader evidence
+    f = p.features if p is not None else None
+    prob, score, typed, cover, rank, untyped = ((p.prob, p.score, f.typed, f.cover, float(p.rank), f.untyped)
+                                                if f is not None else (0.0,) * 6)
     return np.array([dense, best, bm25, prob, score, typed, cover, rank, untyped, reading.gap], dtype=np.float64)
 
 

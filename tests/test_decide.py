@@ -42,7 +42,7 @@ def test_judge_picks_the_passage_and_it_leads_with_a_tied_score():
     found = options(hits, query, weight=0.0)  # no re-ranking: retrieval order
     assert [r.hits[0].passage_id for r in found] == ["a", "c", "b"]  # one option per read passage
     chosen, rating = judged(found, lambda r: 0.9 if "Quang" in r.answer else 0.1)
-    assert "Luong Tam Quang" in chosen.answer and chosen.chosen.rank == 2 and rating == 0.9
+    assert "Luong Tam Quang" in chosen.answer and chosen.passage.rank == 2 and rating == 0.9
     assert [h.passage_id for h in chosen.hits] == ["b", "a", "c"]
     scores = [h.score for h in chosen.hits]
     assert scores == sorted(scores, reverse=True) and scores[0] == 0.6

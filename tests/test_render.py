@@ -198,7 +198,8 @@ def test_render_error_is_one_escaped_line():
     assert page.text == "Error: bad <script>x</script> second line"
 
 
-@pytest.mark.parametrize("answer", ["Luong Tam Quang", "S. Iswaran's $5 <b>*deal*</b> & co", "the \"Regional efforts\" theme"])
+@pytest.mark.parametrize("answer", ["Luong Tam Quang", "S. Iswaran's $5 <b>*deal*</b> & co",
+                                    "the \"Regional efforts\" theme"])
 def test_reply_answer_reads_back_the_rendered_answer(answer):
     assert reply_answer(render_answer(answered(answer=answer))) == answer
 

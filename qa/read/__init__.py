@@ -52,13 +52,13 @@ class Reading:
     """One way to answer: the hits re-ranked with the answering passage first, and that passage's read."""
 
     hits: tuple[Hit, ...]
-    chosen: PassageRead | None = None  # the passage first in `hits`, whose best span answers; None: no span
+    passage: PassageRead | None = None  # the passage first in `hits`, whose best span answers; None: no span
     gap: float = 0.0  # its ranking score minus the first passage's (<= 0)
 
     @property
     def answer(self) -> str | None:
         """The answer span's text, or None."""
-        return self.chosen.answer if self.chosen is not None else None
+        return self.passage.answer if self.passage is not None else None
 
 
 def analyse(text: str, carried: Sequence[str] = (), inherited_kind: str | None = None,
