@@ -81,7 +81,8 @@ def _rerank_weight(settings: Settings, limit: int | None, progress: bool,
     qa, _, cases = benchmark_qa(settings, "open", "fit", limit, datasets=datasets)
     runs = []
     for case in tqdm(cases, desc="re-rank grid", disable=not progress, leave=False):
-        query, qvec, _, hits, _ = qa.search(case.question, k=5)
+        searched = qa.search(case.question, k=5)
+        query, qvec, hits = searched.query, searched.vector, searched.hits
         runs.append((case, read_mod.read_passages(hits, query, encoder=qa.encoder, question_vector=qvec)))
     table = {}
     for weight in RERANK_GRID:
@@ -124,12 +125,12 @@ class Options:
     answerable: np.ndarray
 
     def chosen(self, by_confidence: bool, model: dict | None = None,
-               margin: float = read_mod.SWITCH_MARGIN) -> np.ndarray:
+               margin: float = calibrate.SWITCH_MARGIN) -> np.ndarray:
         """Index of the option ask() answers with: the most confident one (under `model`, default the
         fitted one, by at least `margin`), or the top passage's."""
         if not by_confidence:
             return np.zeros(len(self.x), dtype=int)
-        return np.array([read_mod.choose([calibrate.confidence(r, model) for r in x], margin) for x in self.x])
+        return np.array([calibrate.choose([calibrate.confidence(r, model) for r in x], margin) for x in self.x])
 
     def pick(self, field: str, chosen: np.ndarray) -> np.ndarray:
         return np.array([getattr(self, field)[i][j] for i, j in enumerate(chosen)])
@@ -143,7 +144,8 @@ def confidence_examples(settings: Settings, part: str, limit: int | None, progre
     qa, _, cases = benchmark_qa(settings, "half", part, limit, datasets=datasets)
     xs, right, f1s, answers, answerable = [], [], [], [], []
     for case in tqdm(cases, desc=f"confidence features ({part})", disable=not progress, leave=False):
-        query, qvec, _, hits, _ = qa.search(case.question, k=5)
+        searched = qa.search(case.question, k=5)
+        query, qvec, hits = searched.query, searched.vector, searched.hits
         found = read_mod.options(hits, query, encoder=qa.encoder, question_vector=qvec)
         xs.append(np.array([calibrate.features(r, hits) for r in found]))
         f1 = np.array([token_f1(r.answer, case.answers) for r in found])

@@ -7,6 +7,7 @@ import numpy as np
 
 from qa.config import Settings
 from qa.embed import Encoder
+from qa.history import turns
 from qa.pipeline import clean_question
 from qa.query import understand
 
@@ -40,4 +41,4 @@ class PrimedEncoder:
 
 def search_texts(questions: Iterable[tuple[str, Sequence | None]], settings: Settings) -> list[str]:
     """The text QA.search encodes for each (question, history) pair: what prime() should be given."""
-    return [understand(clean_question(q, settings), history).search_text for q, history in questions]
+    return [understand(clean_question(q, settings), turns(history)).search_text for q, history in questions]

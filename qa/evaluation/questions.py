@@ -42,7 +42,7 @@ def run_case(qa: QA, case: Case, k: int, mode: str, read: bool) -> CaseResult:
         answer = qa.ask(case.question, k=k, history=history, mode=mode)
         hits, prediction, abstained, conf = answer.passages, answer.answer, answer.abstained, answer.confidence
     else:
-        *_, hits, _ = qa.search(case.question, k=k, history=history, mode=mode)
+        hits = qa.search(case.question, k=k, history=history, mode=mode).hits
         prediction, abstained, conf = None, False, 0.0
     latency = (time.perf_counter() - t0) * 1e3
     return CaseResult(case, _distinct(h.source for h in hits), tuple(h.text for h in hits), prediction,
