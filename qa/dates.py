@@ -98,3 +98,19 @@ def _to_range(m: re.Match) -> tuple[dt.date, dt.date] | None:
         return day, day
     except ValueError:  # 31 February and the like: not a date
         return None
+
+
+def as_of_day(value=None) -> dt.date:
+    """The day a question is asked: a date, a datetime or an ISO "YYYY-MM-DD" string; None means today."""
+    if value is None or value == "":
+        return dt.date.today()
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value.strip()[:10])
+        except ValueError:
+            pass
+    raise ValueError(f"as_of must be a date (YYYY-MM-DD), not {value!r}")

@@ -1,6 +1,7 @@
 """The QA object: lazily loads the encoder and index once, keeps them fresh, and answers questions."""
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import re
 import threading
@@ -12,6 +13,7 @@ from typing import Sequence
 from qa import index as index_mod
 from qa.config import Settings, load_settings
 from qa.embed import Encoder, get_encoder
+from qa.dates import as_of_day
 from qa.history import turns
 from qa.ingest import CorpusSource, FolderSource
 from qa.query import understand
@@ -67,6 +69,14 @@ def clean_question(question, settings: Settings) -> str:
     return text
 
 
+def check_as_of(value) -> dt.date:
+    """The day the question is asked (None: today); QuestionError if it is not a date."""
+    try:
+        return as_of_day(value)
+    except ValueError as exc:
+        raise QuestionError(str(exc), "as_of", value) from None
+
+
 class QA:
     """Question answering over one corpus and index folder; safe to share between threads."""
 
@@ -109,18 +119,18 @@ class QA:
         parse(["Warm up the reader."], cache=False)  # loads spaCy (about 2 s) before the first question
 
     def search(self, question: str, k: int | None = None, history: Sequence | None = None,
-               mode: str = "hybrid") -> Search:
+               mode: str = "hybrid", as_of=None) -> Search:
         """Retrieve without reading: the understood query, its vector, the ranking and its hits."""
         s = self.settings
         text = clean_question(question, s)
-        return self._search(text, clamp_k(k, s), turns(history), mode)
+        return self._search(text, clamp_k(k, s), turns(history), mode, check_as_of(as_of))
 
-    def _search(self, text: str, k: int, history: tuple[Turn, ...], mode: str) -> Search:
+    def _search(self, text: str, k: int, history: tuple[Turn, ...], mode: str, as_of: dt.date) -> Search:
         """search() for arguments already checked."""
         t0 = time.perf_counter()
         index = self.index()
         t1 = time.perf_counter()
-        query = understand(text, history)
+        query = replace(understand(text, history), as_of=as_of)
         qvec = self.encoder.encode([query.search_text])[0]
         t2 = time.perf_counter()
         found = retrieve(index, qvec, query.bm25_text, k, query.dates, mode, self.settings)
@@ -130,13 +140,14 @@ class QA:
         return Search(query, qvec, found, hits, timings)
 
     def ask(self, question: str, k: int | None = None, history: Sequence | None = None,
-            mode: str = "hybrid") -> Answer:
-        """Answer a question from the corpus: the answer span in the best passages, or abstain."""
+            mode: str = "hybrid", as_of=None) -> Answer:
+        """Answer a question from the corpus as asked on `as_of` (default today): the answer span, or abstain."""
         s = self.settings
         k = clamp_k(k, s)
         text = clean_question(question, s)
+        day = check_as_of(as_of)
         # the reader weighs READ_LIMIT passages whatever k is: how many are shown must not change the answer
-        found = self._search(text, max(k, READ_LIMIT), turns(history), mode)
+        found = self._search(text, max(k, READ_LIMIT), turns(history), mode, day)
         t0 = time.perf_counter()
         readings = options(found.hits, found.query, encoder=self.encoder, question_vector=found.vector)
         decision = decide(readings, found, s)
@@ -164,9 +175,9 @@ def default_qa() -> QA:
         return _default
 
 
-def ask(question: str, k: int = 5, history: Sequence | None = None) -> Answer:
+def ask(question: str, k: int = 5, history: Sequence | None = None, as_of=None) -> Answer:
     """Answer a question with the default corpus and index (see QA.ask)."""
-    return default_qa().ask(question, k=k, history=history)
+    return default_qa().ask(question, k=k, history=history, as_of=as_of)
 
 
 def warm_up(progress: bool = False) -> None:

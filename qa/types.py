@@ -73,6 +73,7 @@ class Query:
     # (who | when | where | number | which | what | why | how). The reader classifies every other question.
     inherited_kind: str | None = None
     carried: tuple[str, ...] = ()  # words carried over from history (searched, and weighted by the reader)
+    as_of: dt.date | None = None  # the day the question is asked: "this week", "latest" are relative to it
 
     @property
     def bm25_text(self) -> str:
@@ -97,6 +98,10 @@ class Hit:
     highlight_end: int | None = None
     answer_start: int | None = None  # answer span, offsets within text
     answer_end: int | None = None
+    article_id: str = ""  # the article the passage comes from (a JSONL, feed or WARC record is its own article)
+    url: str | None = None
+    author: str | None = None
+    site: str | None = None
 
     def to_dict(self) -> dict:
         """Plain-JSON view."""

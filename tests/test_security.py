@@ -143,9 +143,11 @@ def test_no_file_outside_the_app_is_served(server):
 
 
 # ---- pickle --------------------------------------------------------------------------------------
+# torch.load with weights_only=True is torch's restricted loader (tensors and plain types only): the training tool
+# resumes its optimizer state with it; shipped weights are safetensors.
 _PICKLE = re.compile(r"\bimport\s+(c?pickle|dill|joblib|cloudpickle|shelve|marshal)\b|\bfrom\s+(c?pickle|dill|joblib|"
                      r"cloudpickle|shelve|marshal)\s+import|\b(c?pickle|dill|joblib|cloudpickle|marshal)\.loads?\b|"
-                     r"torch\.load\b|allow_pickle\s*=\s*True|yaml\.(unsafe_)?load\(|yaml\.full_load|"
+                     r"torch\.load\((?![^\n]*weights_only\s*=\s*True)|allow_pickle\s*=\s*True|yaml\.(unsafe_)?load\(|yaml\.full_load|"
                      r"Unpickler|weights_only\s*=\s*False|read_pickle")
 
 
