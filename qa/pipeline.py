@@ -13,6 +13,7 @@ import numpy as np
 from qa import index as index_mod
 from qa.config import Settings, load_settings
 from qa.embed import Encoder, get_encoder
+from qa.index.live import LiveIndex
 from qa.ingest import CorpusSource, FolderSource
 from qa.query import understand
 from qa.decide import confidence as answer_confidence
@@ -71,9 +72,8 @@ class QA:
         self._encoder = encoder
         self.source = source if source is not None else FolderSource.from_settings(self.settings)
         self._primed: dict[str, np.ndarray] = {}  # query vectors encoded ahead by prime()
-        self._index: index_mod.Index | None = None
-        self._checked = 0.0
-        self._lock = threading.RLock()
+        self._live = LiveIndex(self.settings, lambda: self.encoder, self.source)
+        self._asked = threading.local()  # what the index note was for this thread's current question
 
     @property
     def encoder(self) -> Encoder:
@@ -83,19 +83,24 @@ class QA:
         return self._encoder
 
     def index(self, progress: bool = False, force: bool = False) -> index_mod.Index:
-        """The loaded index, rebuilt or refreshed first if the corpus or settings changed."""
-        with self._lock:
-            now = time.monotonic()
-            stale = self._index is None or force or now - self._checked >= self.settings.refresh_interval_s
-            if stale:
-                if self._index is not None and not force and index_mod.stale_reason(
-                        self._index.manifest, self.settings, self.encoder.dim, self.source.fingerprint()) is None:
-                    self._checked = now
-                    return self._index
-                self._index = index_mod.ensure(self.settings, self.encoder, self.source, progress=progress,
-                                               force=force)
-                self._checked = time.monotonic()
-            return self._index
+        """The loaded index, rebuilt or refreshed first if the corpus or settings changed (waits for that).
+
+        `force` rebuilds from nothing. Questions do not wait like this: see current().
+        """
+        return self._live.rebuild(progress) if force else self._live.get(None, progress)[0]
+
+    def current(self) -> index_mod.Index:
+        """The index to answer a question from now, never held up by a refresh for long.
+
+        A refresh the corpus needs runs in the background while this returns the index as it was (waiting
+        at most settings.refresh_wait_s for the refresh); index_note() then says so for this thread.
+        """
+        index, self._asked.note = self._live.get(self.settings.refresh_wait_s)
+        return index
+
+    def index_note(self) -> str | None:
+        """For the question this thread is answering: why its index may not match the corpus, or None."""
+        return getattr(self._asked, "note", None)
 
     def prime(self, questions: Sequence[tuple[str, Sequence | None]], batch_size: int = 64) -> None:
         """Encode many (question, history) pairs in batches ahead of time, as evaluation runs do."""
@@ -107,7 +112,8 @@ class QA:
 
     def warm_up(self, progress: bool = False) -> None:
         """Load the model and the index now rather than on the first question."""
-        self.index(progress=progress)
+        # as the first question would: waits for the index unless another process holds its build lock
+        self._live.get(self.settings.refresh_wait_s, progress=progress)
         self.encoder.encode(["warm up"])
         parse(["Warm up the reader."], cache=False)  # loads spaCy (about 2 s) before the first question
 
@@ -118,7 +124,7 @@ class QA:
         text = clean_question(question, s)
         k = clamp_k(k, s)
         t0 = time.perf_counter()
-        index = self.index()
+        index = self.current()
         t1 = time.perf_counter()
         query = understand(text, history)
         qvec = self._primed.get(query.search_text)
@@ -164,9 +170,10 @@ class QA:
         if why:  # abstain: keep the closest passages and their sentences, drop the rejected span
             hits = [replace(h, answer_start=None, answer_end=None) for h in hits]
             return Answer(question=query.question, answer=None, confidence=conf, passages=tuple(hits),
-                          abstained=True, reason=why, date_filter=date_label, timings_ms=timings)
+                          abstained=True, reason=why, date_filter=date_label, timings_ms=timings,
+                          index_note=self.index_note())
         return Answer(question=query.question, answer=reading.answer, confidence=conf, passages=tuple(hits),
-                      reason=note, date_filter=date_label, timings_ms=timings)
+                      reason=note, date_filter=date_label, timings_ms=timings, index_note=self.index_note())
 
 
 def _mentions_years(text: str, dates) -> bool:
