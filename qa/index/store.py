@@ -29,6 +29,7 @@ class Index:
     vectors: np.ndarray | DiskArray  # (n, dim) float32: the flat FAISS index's own copy, or read from disk
     dense: vec.Dense
     lexical: Lexical
+    watched: tuple = ()  # files read at load only, watched for truncation (the disk copy must stay whole)
 
     def __len__(self) -> int:
         return len(self.passages)
@@ -43,7 +44,8 @@ class Index:
 
     def damaged(self) -> str | None:
         """Why a file this index reads on demand changed size since it was loaded, or None: a few fstat calls."""
-        parts = (self.passages, self.lexical) + ((self.vectors,) if isinstance(self.vectors, DiskArray) else ())
+        parts = (self.passages, self.lexical, *self.watched) + ((self.vectors,) if isinstance(self.vectors, DiskArray)
+                                                               else ())
         return next((why for part in parts if (why := part.damaged())), None)
 
 
@@ -60,10 +62,9 @@ def load(index_dir: Path, verify_checksums: bool | None = None) -> Index:
         vectors = DiskArray(path / VECTORS_FILE)  # header checked here: a plain float array, never a pickle
         if vectors.ndim != 2 or vectors.dtype != np.float32:
             raise ValueError(f"{VECTORS_FILE} holds {vectors.dtype} {vectors.shape}, not float32 vectors")
-        stored_rows = len(vectors)
+        stored_rows, watched = len(vectors), ()
         if dense.kind == "flat":  # no memory maps (see qa.index.ondisk): a flat index holds every vector already
-            vectors.file.close()
-            vectors = vec.stored_vectors(dense)
+            watched, vectors = (vectors.file,), vec.stored_vectors(dense)
         lexical = Lexical.load(path / BM25_DIR)
     except Exception as exc:  # any unreadable part means the generation is unusable
         raise IndexLoadError(f"cannot load index in {path}: {exc}") from exc
@@ -71,7 +72,7 @@ def load(index_dir: Path, verify_checksums: bool | None = None) -> Index:
     if not (len(passages) == len(vectors) == stored_rows == dense.ntotal == lexical.size == n):
         raise IndexLoadError(f"index parts disagree on the passage count in {path}")
     return Index(path=path, manifest=manifest, passages=passages, vectors=vectors, dense=dense,
-                 lexical=lexical)
+                 lexical=lexical, watched=watched)
 
 
 def try_load(index_dir: Path) -> tuple[Index | None, str | None]:
