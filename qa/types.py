@@ -16,6 +16,7 @@ class Article:
     text: str  # body text; passage offsets point into this
     source: str  # corpus file name (relative to the corpus folder)
     url: str | None = None
+    site: str | None = None  # the publication (a web page's site name, a feed's title)
 
 
 @dataclass(frozen=True)
