@@ -8,7 +8,7 @@ intervals as 1.96 standard deviations over 1,000 bootstrap resamples of the page
 `trafilatura.extract` with the settings the benchmark's own runner uses, on the same pages in the
 same run.
 
-    python -m qa.evaluation.extraction [--datasets DIR] [--worst 10] [--json]
+    python -m qa.evaluation.extraction [--datasets DIR] [--worst 10] [--embed] [--json]
 """
 from __future__ import annotations
 
@@ -102,6 +102,63 @@ def ours(path: Path, url: str | None = None) -> str:
 EXTRACTORS = {"ours": ours, "trafilatura": plain_trafilatura}
 
 
+def warc_speed(pages: list[dict]) -> dict:
+    """Pages per CPU second through the WARC reader: the pages written as one gzipped WARC, read back."""
+    import io
+    import tempfile
+
+    from warcio.statusandheaders import StatusAndHeaders
+    from warcio.warcwriter import WARCWriter
+
+    from qa.ingest.warc import read_warc
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "pages.warc.gz"
+        with path.open("wb") as f:
+            writer = WARCWriter(f, gzip=True)
+            for page in pages:
+                with gzip.open(page["path"], "rb") as g:
+                    body = g.read()
+                headers = StatusAndHeaders("200 OK", [("Content-Type", "text/html; charset=utf-8")], protocol="HTTP/1.1")
+                writer.write_record(writer.create_warc_record(page["url"], "response", payload=io.BytesIO(body),
+                                                              http_headers=headers))
+        started = time.process_time()
+        found = sum(1 for _ in read_warc(path, path.name, 64 * 2**20))
+        cpu = time.process_time() - started
+    return {"records": len(pages), "articles": found, "pages_per_cpu_second": len(pages) / cpu if cpu else float("inf")}
+
+
+def embed_share(pages: list[dict], model: str | None = None) -> dict:
+    """Reading the pages against chunking and embedding the same articles (the default encoder), in CPU s."""
+    from qa.chunk import chunk_articles
+    from qa.config import Settings
+    from qa.embed import get_encoder
+    from qa.ingest.html import read_html
+
+    settings = Settings()
+    started = time.process_time()
+    articles = [a for page in pages for a in _safe_read(read_html, page["path"])]
+    read = time.process_time() - started
+    encoder = get_encoder(model or settings.model)
+    encoder.encode(["warm up"])  # model loading is not per-article work
+    started = time.process_time()
+    passages = chunk_articles(articles, settings.chunk_words, settings.chunk_overlap_sentences)
+    encoder.encode([p.embed_text(settings.embed_title) for p in passages])
+    embed = time.process_time() - started
+    return {"model": model or settings.model, "articles": len(articles), "passages": len(passages),
+            "read_cpu_s": round(read, 1), "chunk_embed_cpu_s": round(embed, 1),
+            "read_share": round(read / (read + embed), 3) if read + embed else 0.0}
+
+
+def _safe_read(reader, path: Path) -> list:
+    from qa.ingest import IngestError
+
+    try:
+        return reader(path, path.name, 64 * 2**20)
+    except IngestError:
+        return []
+
+
 def _why(true: str, pred: str, counts: tuple[float, float, float]) -> str:
     """A short automatic diagnosis of one page's error; the report adds the reading by eye."""
     t_words, p_words = len(_TOKEN.findall(true)), len(_TOKEN.findall(pred))
@@ -113,7 +170,7 @@ def _why(true: str, pred: str, counts: tuple[float, float, float]) -> str:
 
 
 def evaluate(datasets: Path = DEFAULT_DATASETS, names=("ours", "trafilatura"), worst: int = 10,
-             n_bootstrap: int = 1000, limit: int | None = None) -> dict:
+             n_bootstrap: int = 1000, limit: int | None = None, embed: bool = False) -> dict:
     """Scores, intervals, pages/s and the worst pages (by per-page F1 of the first extractor)."""
     pages = load_pages(datasets)[:limit]
     report, per_page = {"pages": len(pages)}, {}
@@ -136,6 +193,9 @@ def evaluate(datasets: Path = DEFAULT_DATASETS, names=("ours", "trafilatura"), w
         rows.append({"id": page["id"], "url": page["url"], "f1": 2 * p * r / (p + r) if p + r else 0.0,
                      "why": _why(page["true"], per_page[page["id"]][names[0]], c)})
     report["worst"] = sorted(rows, key=lambda row: row["f1"])[:worst]
+    report["warc"] = warc_speed(pages)
+    if embed:
+        report["embed"] = embed_share(pages)
     return report
 
 
@@ -145,13 +205,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--datasets", type=Path, default=DEFAULT_DATASETS)
     parser.add_argument("--worst", type=int, default=10)
     parser.add_argument("--limit", type=int, help="score only the first N pages (a quick check)")
+    parser.add_argument("--embed", action="store_true", help="also time chunking + embedding the same articles")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     if not (args.datasets / FOLDER / "ground-truth.json").is_file():
         print(f"error: no {FOLDER}/ground-truth.json under {args.datasets}", file=sys.stderr)
         return 2
     logging.basicConfig(level=logging.ERROR)
-    report = evaluate(args.datasets, worst=args.worst, limit=args.limit)
+    report = evaluate(args.datasets, worst=args.worst, limit=args.limit, embed=args.embed)
     if args.json:
         print(json.dumps(report, indent=2))
         return 0
@@ -160,6 +221,11 @@ def main(argv: list[str] | None = None) -> int:
         m = report[name]
         print(f"  {name:<12} F1 {m['f1']:.3f} ± {m['f1_ci']:.3f}  P {m['precision']:.3f} ± {m['precision_ci']:.3f}"
               f"  R {m['recall']:.3f} ± {m['recall_ci']:.3f}  {m['pages_per_cpu_second']:.1f} pages/s per core")
+    w = report["warc"]
+    print(f"  WARC reader: {w['records']} records -> {w['articles']} articles, {w['pages_per_cpu_second']:.1f} pages/s per core")
+    if e := report.get("embed"):
+        print(f"  indexing share: reading {e['read_cpu_s']} s vs chunking + embedding ({e['model']}, {e['passages']} "
+              f"passages) {e['chunk_embed_cpu_s']} s CPU: reading is {100 * e['read_share']:.0f}% of the two")
     print("worst pages (ours):")
     for row in report["worst"]:
         print(f"  {row['f1']:.3f}  {row['id'][:12]}  {row['url']}  {row['why']}")
