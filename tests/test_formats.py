@@ -240,3 +240,24 @@ def test_docx(tmp_path):
 def test_parse_html_from_bytes_with_http_charset():
     [article] = parse_html(fp.charset_page("cp1252").replace(b"windows-1252", b"x-unknown"), "r", charset="cp1252")
     assert "Hélène" in article.text
+
+
+# --- dispatch and the per-format tally -------------------------------------------------------------------
+
+@pytest.mark.parametrize("name,fmt", [("a.HTML", "html"), ("b.htm", "html"), ("c.html.gz", "html"), ("d.pdf", "pdf"),
+                                      ("e.rss", "feed"), ("f.atom", "feed"), ("g.xml", "feed"), ("h.warc", "warc"),
+                                      ("i.warc.gz", "warc"), ("j.docx", "docx"), ("k.gz", None), ("l.txt", None)])
+def test_reader_by_file_ending(name, fmt):
+    from qa.ingest.formats import reader_for
+
+    found = reader_for(name)
+    assert (found[0] if found else None) == fmt
+
+
+def test_tally_lines():
+    from qa.ingest.formats import summarise
+
+    tally = summarise([("html", 2), ("html", "truncated gzip file (ends before its end marker)"), ("html", 1),
+                       ("pdf", "file is 209715200 bytes, over the limit of 33554432"), ("pdf", 1)])
+    assert tally.lines() == ["html: 3 files, 3 articles read; 1 skipped (truncated gzip file: 1)",
+                             "pdf: 2 files, 1 article read; 1 skipped (over the size limit: 1)"]
