@@ -261,3 +261,11 @@ def test_tally_lines():
                        ("pdf", "file is 209715200 bytes, over the limit of 33554432"), ("pdf", 1)])
     assert tally.lines() == ["html: 3 files, 3 articles read; 1 skipped (truncated gzip file: 1)",
                              "pdf: 2 files, 1 article read; 1 skipped (over the size limit: 1)"]
+
+
+def test_200_mb_pdf_is_skipped_before_reading(tmp_path):
+    path = tmp_path / "huge.pdf"
+    with path.open("wb") as f:  # sparse: no 200 MB written
+        f.truncate(200 * MB)
+    with pytest.raises(IngestError, match="209715200 bytes, over the limit of 33554432"):
+        read_pdf(path, "huge.pdf", 32 * MB)
