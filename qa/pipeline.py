@@ -1,6 +1,7 @@
 """The QA object: lazily loads the encoder and index once, keeps them fresh, and answers questions."""
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import re
 import threading
@@ -8,25 +9,33 @@ import time
 from dataclasses import replace
 from typing import Sequence
 
-import numpy as np
 
 from qa import index as index_mod
 from qa.config import Settings, load_settings
 from qa.embed import Encoder, get_encoder
+from qa.dates import as_of_day
+from qa.history import turns
+from qa.ingest import CorpusSource, FolderSource
 from qa.query import understand
-from qa.decide import confidence as answer_confidence
-from qa.decide import features as confidence_features
-from qa.decide import threshold as calibrated_threshold
+from qa.decide import decide
 from qa.read.nlp import parse
-from qa.read import READ_LIMIT, judged, options
-from qa.retrieve import Retrieval, retrieve, to_hits
-from qa.types import Answer, Article, Hit, Query
+from qa.read import READ_LIMIT, options
+from qa.retrieve import retrieve, to_hits
+from qa.types import Answer, Search, Turn
 
 logger = logging.getLogger(__name__)
 
 
 class QuestionError(ValueError):
-    """A question or argument that cannot be answered as given; the message is one line for the user."""
+    """A question or argument that cannot be answered as given; the message is one line for the user.
+
+    `problem` says what is wrong ("not_text", "empty", "too_long" or "k") for a door that words it its own
+    way (the chat); `value` is the argument as given.
+    """
+
+    def __init__(self, message: str, problem: str = "", value=None):
+        super().__init__(message)
+        self.problem, self.value = problem, value
 
 
 # Control characters, zero-width spaces and lone surrogates (undecodable bytes from a terminal) carry no
@@ -39,37 +48,44 @@ def clamp_k(k, settings: Settings) -> int:
     if k is None:
         return settings.k
     if isinstance(k, bool) or not isinstance(k, (int, float, str)):
-        raise QuestionError(f"k must be a whole number, not {k!r}")
+        raise QuestionError(f"k must be a whole number, not {k!r}", "k", k)
     try:
         value = int(float(k)) if not isinstance(k, int) else k
     except (TypeError, ValueError, OverflowError):
-        raise QuestionError(f"k must be a whole number, not {k!r}") from None
+        raise QuestionError(f"k must be a whole number, not {k!r}", "k", k) from None
     return max(1, min(value, settings.max_k))
 
 
 def clean_question(question, settings: Settings) -> str:
     """The question stripped; QuestionError if it is not text, empty, or too long."""
     if not isinstance(question, str):
-        raise QuestionError(f"question must be text, not {type(question).__name__}")
+        raise QuestionError(f"question must be text, not {type(question).__name__}", "not_text", question)
     text = " ".join(_INVISIBLE.sub(" ", question).split())
     if not text:
-        raise QuestionError("question is empty")
+        raise QuestionError("question is empty", "empty", question)
     if len(text) > settings.max_question_chars:
         raise QuestionError(f"question is too long ({len(text)} characters; the limit is "
-                            f"{settings.max_question_chars})")
+                            f"{settings.max_question_chars})", "too_long", question)
     return text
+
+
+def check_as_of(value) -> dt.date:
+    """The day the question is asked (None: today); QuestionError if it is not a date."""
+    try:
+        return as_of_day(value)
+    except ValueError as exc:
+        raise QuestionError(str(exc), "as_of", value) from None
 
 
 class QA:
     """Question answering over one corpus and index folder; safe to share between threads."""
 
     def __init__(self, settings: Settings | None = None, encoder: Encoder | None = None,
-                 articles: Sequence[Article] | None = None, files: dict | None = None, **overrides):
-        """`articles` (with a `files` fingerprint) replaces the corpus folder, as benchmarks do."""
+                 source: CorpusSource | None = None, **overrides):
+        """`source` replaces the settings' corpus folder (articles in memory: qa.ingest.ArticlesSource)."""
         self.settings = (settings or load_settings()).with_overrides(**overrides)
         self._encoder = encoder
-        self._articles, self._files = articles, files
-        self._primed: dict[str, np.ndarray] = {}  # query vectors encoded ahead by prime()
+        self.source = source if source is not None else FolderSource.from_settings(self.settings)
         self._index: index_mod.Index | None = None
         self._checked = 0.0
         self._lock = threading.RLock()
@@ -87,25 +103,14 @@ class QA:
             now = time.monotonic()
             stale = self._index is None or force or now - self._checked >= self.settings.refresh_interval_s
             if stale:
-                if self._index is not None and not force:
-                    files = self._files if self._articles is not None else \
-                        index_mod.scan_corpus(self.settings.corpus_dir)
-                    if index_mod.stale_reason(self._index.manifest, self.settings, self.encoder.dim,
-                                              files) is None:
-                        self._checked = now
-                        return self._index
-                self._index = index_mod.ensure(self.settings, self.encoder, progress=progress, force=force,
-                                               articles=self._articles, files=self._files)
+                if self._index is not None and not force and index_mod.stale_reason(
+                        self._index.manifest, self.settings, self.encoder.dim, self.source.fingerprint()) is None:
+                    self._checked = now
+                    return self._index
+                self._index = index_mod.ensure(self.settings, self.encoder, self.source, progress=progress,
+                                               force=force)
                 self._checked = time.monotonic()
             return self._index
-
-    def prime(self, questions: Sequence[tuple[str, Sequence | None]], batch_size: int = 64) -> None:
-        """Encode many (question, history) pairs in batches ahead of time, as evaluation runs do."""
-        texts = list(dict.fromkeys(understand(clean_question(q, self.settings), h).search_text
-                                   for q, h in questions))
-        todo = [t for t in texts if t not in self._primed]
-        if todo:
-            self._primed.update(zip(todo, self.encoder.encode(todo, batch_size=batch_size)))
 
     def warm_up(self, progress: bool = False) -> None:
         """Load the model and the index now rather than on the first question."""
@@ -114,66 +119,47 @@ class QA:
         parse(["Warm up the reader."], cache=False)  # loads spaCy (about 2 s) before the first question
 
     def search(self, question: str, k: int | None = None, history: Sequence | None = None,
-               mode: str = "hybrid") -> tuple[Query, np.ndarray, Retrieval, list[Hit], dict]:
+               mode: str = "hybrid", as_of=None) -> Search:
         """Retrieve without reading: the understood query, its vector, the ranking and its hits."""
         s = self.settings
         text = clean_question(question, s)
-        k = clamp_k(k, s)
+        return self._search(text, clamp_k(k, s), turns(history), mode, check_as_of(as_of))
+
+    def _search(self, text: str, k: int, history: tuple[Turn, ...], mode: str, as_of: dt.date) -> Search:
+        """search() for arguments already checked."""
         t0 = time.perf_counter()
         index = self.index()
         t1 = time.perf_counter()
-        query = understand(text, history)
-        qvec = self._primed.get(query.search_text)
-        if qvec is None:
-            qvec = self.encoder.encode([query.search_text])[0]
+        query = replace(understand(text, history), as_of=as_of)
+        qvec = self.encoder.encode([query.search_text])[0]
         t2 = time.perf_counter()
-        found = retrieve(index, qvec, query.bm25_text, k, query.dates, mode, s.candidates,
-                         s.dense_weight, s.fusion, s.rrf_k)
-        hits = to_hits(index, found)
+        found = retrieve(index, qvec, query.bm25_text, k, query.dates, mode, self.settings)
+        hits = tuple(to_hits(index, found))
         t3 = time.perf_counter()
         timings = {"index": (t1 - t0) * 1e3, "encode": (t2 - t1) * 1e3, "retrieve": (t3 - t2) * 1e3}
-        return query, qvec, found, hits, timings
+        return Search(query, qvec, found, hits, timings)
 
     def ask(self, question: str, k: int | None = None, history: Sequence | None = None,
-            mode: str = "hybrid") -> Answer:
-        """Answer a question from the corpus: the answer span in the best passages, or abstain."""
+            mode: str = "hybrid", as_of=None) -> Answer:
+        """Answer a question from the corpus as asked on `as_of` (default today): the answer span, or abstain."""
         s = self.settings
         k = clamp_k(k, s)
+        text = clean_question(question, s)
+        day = check_as_of(as_of)
         # the reader weighs READ_LIMIT passages whatever k is: how many are shown must not change the answer
-        query, qvec, found, hits, timings = self.search(question, max(k, READ_LIMIT), history, mode)
-        t3 = time.perf_counter()
-        rate = lambda r: answer_confidence(confidence_features(r, hits))  # noqa: E731
-        reading, rating = judged(options(hits, query, encoder=self.encoder, question_vector=qvec),
-                                 rate if s.choose_by_confidence else None)
-        conf = round(rating if rating is not None else rate(reading), 3) if reading.answer else 0.0
-        best = max((h.dense_score or 0.0 for h in hits), default=0.0)
-        hits = list(reading.hits)[:k]
-        timings["read"] = (time.perf_counter() - t3) * 1e3
-        timings = {key: round(v, 1) for key, v in timings.items()}
-        date_label = query.dates.label if query.dates and found.date_applied else None
-        note = (f"no articles published in {query.dates.label}; searched all dates"
-                if query.dates and not found.date_applied else None)
-        threshold = s.answer_threshold if s.answer_threshold is not None else calibrated_threshold()
-        if not hits or best < s.min_relevance:
-            conf, why = 0.0, "no passage in the articles is close enough to the question"
-        elif reading.answer is None or conf < threshold:
-            why = f"no answer in the articles is likely enough to be right ({conf:.2f} < {threshold:.2f})"
-        elif query.dates and not found.date_applied and not _mentions_years(hits[0].text, query.dates):
-            why = (f"no article was published in {query.dates.label}, and the closest passage, from another "
-                   f"date, does not mention {query.dates.label}")
-        else:
-            why = None
-        if why:  # abstain: keep the closest passages and their sentences, drop the rejected span
-            hits = [replace(h, answer_start=None, answer_end=None) for h in hits]
-            return Answer(question=query.question, answer=None, confidence=conf, passages=tuple(hits),
-                          abstained=True, reason=why, date_filter=date_label, timings_ms=timings)
-        return Answer(question=query.question, answer=reading.answer, confidence=conf, passages=tuple(hits),
-                      reason=note, date_filter=date_label, timings_ms=timings)
-
-
-def _mentions_years(text: str, dates) -> bool:
-    """True when the text names a year of the date range (an article about that time, published later)."""
-    return any(str(y) in text for y in range(dates.start.year, dates.end.year + 1))
+        found = self._search(text, max(k, READ_LIMIT), turns(history), mode, day)
+        t0 = time.perf_counter()
+        readings = options(found.hits, found.query, encoder=self.encoder, question_vector=found.vector)
+        decision = decide(readings, found, s)
+        timings = {**found.timings, "read": (time.perf_counter() - t0) * 1e3}
+        hits = decision.reading.hits[:k]
+        if decision.abstained:  # keep the closest passages and their sentences, drop the rejected span
+            hits = tuple(replace(h, answer_start=None, answer_end=None) for h in hits)
+        dates = found.query.dates
+        return Answer(question=found.query.question, answer=decision.answer, confidence=decision.confidence,
+                      passages=hits, abstained=decision.abstained, reason=decision.reason,
+                      date_filter=dates.label if dates and found.retrieval.date_applied else None,
+                      timings_ms={key: round(v, 1) for key, v in timings.items()})
 
 
 _default: QA | None = None
@@ -189,9 +175,9 @@ def default_qa() -> QA:
         return _default
 
 
-def ask(question: str, k: int = 5, history: Sequence | None = None) -> Answer:
+def ask(question: str, k: int = 5, history: Sequence | None = None, as_of=None) -> Answer:
     """Answer a question with the default corpus and index (see QA.ask)."""
-    return default_qa().ask(question, k=k, history=history)
+    return default_qa().ask(question, k=k, history=history, as_of=as_of)
 
 
 def warm_up(progress: bool = False) -> None:

@@ -1,25 +1,12 @@
-"""Question understanding without an LLM: date constraints, expected answer type, follow-up context."""
+"""Question understanding without an LLM: date constraints and follow-up context from the plain-text history."""
 from __future__ import annotations
 
-import calendar
-import datetime as dt
-import html
 import re
 from typing import Sequence
 
-from qa.ingest import MONTHS
-from qa.types import DateRange, Query
-
-_MONTH = "|".join(sorted(MONTHS, key=len, reverse=True))
-_YEAR = r"(?:19|20)\d{2}"
-_DATE_PATTERNS = [  # most specific first; each yields (year, month, day) groups by name
-    re.compile(rf"\b(?P<y>{_YEAR})-(?P<m>\d{{1,2}})-(?P<d>\d{{1,2}})\b"),
-    re.compile(rf"\b(?P<d>\d{{1,2}})/(?P<m>\d{{1,2}})/(?P<y>{_YEAR})\b"),  # day first, as in the corpus
-    re.compile(rf"\b(?P<mn>{_MONTH})\.?\s+(?P<d>\d{{1,2}})(?:st|nd|rd|th)?,?\s+(?P<y>{_YEAR})\b", re.I),
-    re.compile(rf"\b(?P<d>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?(?P<mn>{_MONTH})\.?,?\s+(?P<y>{_YEAR})\b", re.I),
-    re.compile(rf"\b(?P<mn>{_MONTH})\.?,?\s+(?:of\s+)?(?P<y>{_YEAR})\b", re.I),
-    re.compile(rf"(?<![\w-])(?P<y>{_YEAR})(?![\w-])"),
-]
+from qa.dates import YEAR as _YEAR
+from qa.dates import find_dates
+from qa.types import Query, Turn
 
 # Words that point back to an earlier turn. "that/this/these/those" and "there" are checked in context below.
 _PRONOUNS = re.compile(r"\b(he|she|they|him|her|them|his|hers|their|theirs|it|its|the same|the other|else)\b",
@@ -40,7 +27,6 @@ under between against around said say tell me""".split())
 _EXISTENTIAL = re.compile(r"\b(is|are|was|were|be|been)\s+there\s+\w", re.I)
 _ELLIPSIS_START = re.compile(r"^\s*(and|but|what about|how about|and what about|also|then)\b", re.I)
 _WH = re.compile(r"\b(who|whom|whose|what|which|when|where|why|how)\b", re.I)
-_STRONG_ANSWER = re.compile(r"<strong>([^<]{1,200})</strong>\s*(?:·|&middot;|&#183;)\s*confidence")
 MAX_CHAIN = 4  # earlier questions a chain of follow-ups may reach back to
 _STOP = set("""a an the of to in on at for from by with and or but is are was were be been being do does did
 who whom whose what which when where why how many much that this these those it its he she they him her them
@@ -48,41 +34,12 @@ his their there then also too else same other about as into than please tell me 
 """.split())
 
 
-def find_dates(text: str) -> DateRange | None:
-    """The date range a question names (a day, a month or a year; several widen it), or None."""
-    ranges: list[tuple[dt.date, dt.date, str]] = []
-    taken: list[tuple[int, int]] = []
-    for pattern in _DATE_PATTERNS:
-        for m in pattern.finditer(text):
-            if any(s < m.end() and m.start() < e for s, e in taken):
-                continue
-            found = _to_range(m)
-            if found:
-                taken.append(m.span())
-                ranges.append((*found, m.group(0)))
-    if not ranges:
-        return None
-    ranges.sort(key=lambda r: text.find(r[2]))
-    return DateRange(min(r[0] for r in ranges), max(r[1] for r in ranges), ", ".join(r[2] for r in ranges))
+def turn_kind(question: str) -> str:
+    """What an earlier turn asked for, from its words: who, when, where, number, which, why, how, what.
 
-
-def _to_range(m: re.Match) -> tuple[dt.date, dt.date] | None:
-    g = m.groupdict()
-    year = int(g["y"])
-    month = MONTHS.get(g["mn"].lower().rstrip(".")) if g.get("mn") else (int(g["m"]) if g.get("m") else None)
-    try:
-        if month is None:
-            return dt.date(year, 1, 1), dt.date(year, 12, 31)
-        if not g.get("d"):
-            return dt.date(year, month, 1), dt.date(year, month, calendar.monthrange(year, month)[1])
-        day = dt.date(year, month, int(g["d"]))
-        return day, day
-    except ValueError:  # 31 February and the like: not a date
-        return None
-
-
-def answer_type(question: str) -> str:
-    """Expected answer type from the question words: who, when, where, number, which, why, how, what."""
+    It decides which pronouns can stand for that turn's answer and what an elliptical follow-up asks;
+    the question being asked is classified once, by the reader (qa.read.expected).
+    """
     q = question.lower()
     checks = [
         ("number", r"\bhow (many|much|long|far|old)\b|\bwhat (percentage|percent|share|number|proportion)\b"),
@@ -104,42 +61,6 @@ def content_words(text: str) -> list[str]:
     return [w for w in re.findall(r"[\w'-]+", text) if w.lower() not in _STOP and len(w) > 1]
 
 
-def _text(content) -> str | None:
-    """Plain text of a message's content (a string or gradio's list of content parts)."""
-    if isinstance(content, list):
-        content = " ".join(c.get("text", "") for c in content if isinstance(c, dict))
-    return content if isinstance(content, str) else None
-
-
-def previous_answer(reply) -> str | None:
-    """The answer shown in a bot reply: the bold answer of qa.render's HTML, or a short plain reply."""
-    text = _text(reply)
-    if not text or not text.strip():
-        return None
-    if "<" in text:
-        m = _STRONG_ANSWER.search(text)
-        return html.unescape(m.group(1)).strip() if m else None
-    words = text.split()
-    return text.strip().rstrip(".") if len(words) <= 6 and not _WH.search(text) else None
-
-
-def history_turns(history: Sequence | None) -> list[tuple[str, str | None]]:
-    """(question, answer or None) of each earlier user turn: Gradio messages, (user, bot) pairs or strings."""
-    turns: list[tuple[str, str | None]] = []
-    for turn in history or []:
-        if isinstance(turn, str):
-            turns.append((turn, None))
-        elif isinstance(turn, dict) and turn.get("role") == "user":
-            text = _text(turn.get("content"))
-            if text is not None:
-                turns.append((text, None))
-        elif isinstance(turn, dict) and turn.get("role") == "assistant" and turns and turns[-1][1] is None:
-            turns[-1] = (turns[-1][0], previous_answer(turn.get("content")))
-        elif isinstance(turn, (list, tuple)) and turn and isinstance(turn[0], str):
-            turns.append((turn[0], previous_answer(turn[1]) if len(turn) > 1 else None))
-    return [(q, a) for q, a in turns if q.strip()]
-
-
 def _points_back(question: str) -> bool:
     """A demonstrative used as a determiner or pronoun ("that meeting", "about this"), not a relative."""
     for m in _DEMONSTRATIVE.finditer(question):
@@ -158,12 +79,12 @@ def is_followup(question: str) -> bool:
     return len(content_words(question)) <= 1
 
 
-def _chain(turns: list[tuple[str, str | None]]) -> list[tuple[str, str | None]]:
+def _chain(turns: Sequence[Turn]) -> list[Turn]:
     """The earlier turns a follow-up draws on, latest first, back to the last self-contained question."""
     chain = []
-    for q, a in reversed(turns[-MAX_CHAIN:]):
-        chain.append((q, a))
-        if not is_followup(q):
+    for turn in reversed(turns[-MAX_CHAIN:]):
+        chain.append(turn)
+        if not is_followup(turn.question):
             break
     return chain
 
@@ -173,29 +94,28 @@ def _possessive(name: str, pronoun: str) -> str:
     return f"{name}'s" if pronoun.lower() in {"his", "her", "hers", "its", "their", "theirs"} else name
 
 
-def understand(question: str, history: Sequence | None = None) -> Query:
-    """Turn a question (and the chat so far) into a Query with dates, answer type and carried context."""
+def understand(question: str, history: Sequence[Turn] = ()) -> Query:
+    """Turn a question (and the chat so far, as plain turns) into a Query with dates and carried context."""
     dates = find_dates(question)
-    kind = answer_type(question)
-    turns = history_turns(history)
+    turns = tuple(history or ())
     carried: list[str] = []
-    names_answer, answer, refers = False, None, None
+    names_answer, answer, refers, inherited = False, None, None, None
     if turns and is_followup(question):
         chain = _chain(turns)
         own = {w.lower() for w in content_words(question)}
-        answer, refers = chain[0][1], _REFERS_TO_ANSWER.get(answer_type(chain[0][0]))
+        answer, refers = chain[0].answer, _REFERS_TO_ANSWER.get(turn_kind(chain[0].question))
         # "he" is the person the last answer named: the answer stands in for the pronoun, and the earlier
         # question's own words (which found *that* passage) stay out, so they cannot outweigh the new ones.
         names_answer = bool(answer and refers and refers.search(question))
         if names_answer:
             carried += [w for w in content_words(answer) if w.lower() not in own]
-        for q, _ in chain:
+        for q in (t.question for t in chain):
             if not names_answer:
                 carried += [w for w in content_words(q) if w.lower() not in own and not re.fullmatch(_YEAR, w)]
             if dates is None:
                 dates = find_dates(q)
         if not _WH.search(question):  # "And in 2020?" asks what the earlier question asked
-            kind = next((answer_type(q) for q, _ in chain if _WH.search(q)), kind)
+            inherited = next((turn_kind(t.question) for t in chain if _WH.search(t.question)), None)
     seen: set[str] = set()
     carried_words = tuple(w for w in carried if not (w.lower() in seen or seen.add(w.lower())))
     if names_answer and _PERSONAL.search(question):
@@ -204,5 +124,5 @@ def understand(question: str, history: Sequence | None = None) -> Query:
         search_text = _PERSONAL.sub(lambda m: _possessive(answer, m.group(0)), question, count=1)
     else:
         search_text = " ".join((question, *carried_words))
-    return Query(question=question, search_text=search_text, dates=dates, answer_type=kind,
-                 carried=carried_words)
+    return Query(question=question, search_text=search_text, dates=dates, carried=carried_words,
+                 inherited_kind=inherited)

@@ -1,4 +1,6 @@
-"""Answer -> chat-reply HTML for the Gradio Chatbot. Pure string functions; no gradio import.
+"""Answer -> chat-reply HTML for the Gradio Chatbot, and back: the one module that knows the page's HTML.
+
+Pure string functions; no gradio import.
 
 The Chatbot runs every message through Markdown (marked, GFM), a `$$` LaTeX pass and an HTML
 sanitizer. The reply is therefore one HTML block with no blank lines (a blank line would end the
@@ -8,9 +10,12 @@ untouched and the browser shows them as the plain characters.
 """
 from __future__ import annotations
 
+import html
 import re
+from typing import Sequence
 
-from qa.types import Answer, Hit
+from qa.history import message_text, short_reply, turns
+from qa.types import Answer, Hit, Turn
 
 SNIPPET_CHARS = 200
 ABSTAIN_TEXT = "The articles don't answer this."
@@ -165,6 +170,24 @@ def render_answer(answer: Answer) -> str:
         parts.append(_heading("Other sources" if not answer.abstained else "Also close"))
         parts.append(_source_list(hits[1:]))
     return "<div>" + "".join(parts) + "</div>"
+
+
+# The answer line render_answer writes; reply_answer reads the answer back out of it.
+_ANSWER_LINE = re.compile(r"<strong>([^<]{1,200})</strong>\s*(?:·|&middot;|&#183;)\s*confidence")
+
+
+def reply_answer(reply) -> str | None:
+    """The answer a chat reply shows: the bold answer of render_answer's HTML, or a short plain reply."""
+    text = message_text(reply)
+    if text and "<" in text:
+        m = _ANSWER_LINE.search(text)
+        return html.unescape(m.group(1)).strip() if m else None
+    return short_reply(text)
+
+
+def plain_history(history: Sequence | None) -> tuple[Turn, ...]:
+    """The chat so far (Gradio messages or pairs) as plain turns, each reply's answer read back from its HTML."""
+    return turns(history, reply_answer)
 
 
 def render_error(message: str) -> str:

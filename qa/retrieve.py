@@ -1,26 +1,14 @@
 """Dense + BM25 retrieval, fused, restricted to the question's dates when it names any."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
+from qa.config import Settings
 from qa.index import dense as vec
 from qa.index import Index
-from qa.types import DateRange, Hit
+from qa.types import DateRange, Hit, Retrieval
 
 MODES = ("hybrid", "dense", "bm25")
-
-
-@dataclass(frozen=True)
-class Retrieval:
-    """Ranked passage rows with their scores, and how the date constraint was applied."""
-
-    rows: tuple[int, ...]
-    scores: tuple[float, ...]
-    dense: tuple[float, ...]
-    bm25: tuple[float, ...]
-    date_applied: bool  # False when the question named dates but no article matched them
 
 
 def date_subset(index: Index, dates: DateRange | None) -> np.ndarray | None:
@@ -56,16 +44,16 @@ def fuse_linear(dense: np.ndarray, bm25: np.ndarray, weight: float) -> np.ndarra
 
 
 def retrieve(index: Index, query_vector: np.ndarray | None, search_text: str, k: int,
-             dates: DateRange | None = None, mode: str = "hybrid", candidates: int = 100,
-             dense_weight: float = 0.5, fusion: str = "linear", rrf_k: int = 60) -> Retrieval:
-    """Top-k passage rows for a question, by dense, BM25 or fused scores."""
+             dates: DateRange | None = None, mode: str = "hybrid", settings: Settings | None = None) -> Retrieval:
+    """Top-k passage rows for a question, by dense, BM25 or fused scores (candidates and fusion from settings)."""
+    settings = settings or Settings()
     if mode not in MODES:
         raise ValueError(f"unknown retrieval mode {mode!r}; choose one of {', '.join(MODES)}")
     subset = date_subset(index, dates)
     date_applied = subset is None or len(subset) > 0
     if subset is not None and len(subset) == 0:
         subset = None  # nothing published then: search everything rather than nothing
-    n = max(k, candidates)
+    n = max(k, settings.candidates)
     dense_rows = np.zeros(0, dtype=np.int64)
     if mode != "bm25":
         _, dense_rows = vec.search(index.dense, index.vectors, query_vector, n, subset)
@@ -86,11 +74,11 @@ def retrieve(index: Index, query_vector: np.ndarray | None, search_text: str, k:
         fused = dense_scores
     elif mode == "bm25":
         fused = bm25_scores
-    elif fusion == "rrf":
-        table = fuse_rrf([dense_rows, bm25_rows], rrf_k)
+    elif settings.fusion == "rrf":
+        table = fuse_rrf([dense_rows, bm25_rows], settings.rrf_k)
         fused = np.array([table[r] for r in rows.tolist()], dtype=np.float32)
     else:
-        fused = fuse_linear(dense_scores, bm25_scores, dense_weight)
+        fused = fuse_linear(dense_scores, bm25_scores, settings.dense_weight)
     order = np.lexsort((rows, -fused))[:k]  # ties broken by row for determinism
     return Retrieval(tuple(int(r) for r in rows[order]), tuple(float(s) for s in fused[order]),
                      tuple(float(s) for s in dense_scores[order]),
@@ -105,5 +93,5 @@ def to_hits(index: Index, found: Retrieval) -> list[Hit]:
         hits.append(Hit(passage_id=p.id, text=p.text, title=p.title,
                         date=p.published.isoformat() if p.published else None, source=p.source,
                         score=round(score, 4), dense_score=round(dense, 4), bm25_score=round(bm25, 4),
-                        start=p.start))
+                        start=p.start, article_id=p.article_id))
     return hits

@@ -3,6 +3,10 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # annotations only: importing qa.types never imports numpy
+    import numpy as np
 
 
 @dataclass(frozen=True)
@@ -52,14 +56,25 @@ class DateRange:
 
 
 @dataclass(frozen=True)
+class Turn:
+    """One earlier exchange of a chat as plain text: the question asked and the answer given (None: none)."""
+
+    question: str
+    answer: str | None = None
+
+
+@dataclass(frozen=True)
 class Query:
     """A question after understanding: the text to search with and its constraints."""
 
     question: str  # as asked
     search_text: str  # the text the encoder reads: question and carried words, or the pronoun resolved
     dates: DateRange | None = None
-    answer_type: str = "what"  # who | when | where | number | what | which | why | how
+    # A question without a wh-word ("And in 2020?") asks what the earlier turn asked: that turn's answer kind
+    # (who | when | where | number | which | what | why | how). The reader classifies every other question.
+    inherited_kind: str | None = None
     carried: tuple[str, ...] = ()  # words carried over from history (searched, and weighted by the reader)
+    as_of: dt.date | None = None  # the day the question is asked: "this week", "latest" are relative to it
 
     @property
     def bm25_text(self) -> str:
@@ -84,10 +99,36 @@ class Hit:
     highlight_end: int | None = None
     answer_start: int | None = None  # answer span, offsets within text
     answer_end: int | None = None
+    article_id: str = ""  # the article the passage comes from (a JSONL, feed or WARC record is its own article)
+    url: str | None = None
+    author: str | None = None
+    site: str | None = None
 
     def to_dict(self) -> dict:
         """Plain-JSON view."""
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class Retrieval:
+    """Ranked passage rows with their scores, and how the date constraint was applied."""
+
+    rows: tuple[int, ...]
+    scores: tuple[float, ...]
+    dense: tuple[float, ...]
+    bm25: tuple[float, ...]
+    date_applied: bool  # False when the question named dates but no article matched them
+
+
+@dataclass(frozen=True)
+class Search:
+    """What QA.search returns: the understood question, its vector, the ranking and its hits."""
+
+    query: Query
+    vector: np.ndarray  # query.search_text as the encoder encoded it (the reader reuses it)
+    retrieval: Retrieval
+    hits: tuple[Hit, ...]  # the retrieved passages, best first
+    timings: dict  # milliseconds per step: index, encode, retrieve
 
 
 @dataclass(frozen=True)

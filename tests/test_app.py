@@ -9,7 +9,9 @@ import pytest
 gr = pytest.importorskip("gradio")
 
 import qa  # noqa: E402
-from qa.render import render_answer  # noqa: E402
+from qa.config import Settings  # noqa: E402
+from qa.pipeline import clamp_k, clean_question  # noqa: E402
+from qa.render import plain_history, render_answer  # noqa: E402
 from qa.types import Answer, Hit  # noqa: E402
 
 FIXED = Answer(
@@ -28,6 +30,7 @@ def app(monkeypatch):
     calls: list[dict] = []
 
     def fake_ask(question, k=5, history=None):
+        k, question = clamp_k(k, Settings()), clean_question(question, Settings())  # the checks QA.ask makes
         calls.append(dict(question=question, k=k, history=history))
         return FIXED
 
@@ -47,13 +50,13 @@ def test_respond_renders_the_answer(app):
                {"role": "assistant", "content": "earlier reply"}]
     out = app.respond("  who led the 2023 delegation?  ", history, 3.0)
     assert out == render_answer(FIXED)
-    assert app.calls == [dict(question="who led the 2023 delegation?", k=3, history=history)]
+    assert app.calls == [dict(question="who led the 2023 delegation?", k=3, history=plain_history(history))]
     assert isinstance(app.calls[0]["k"], int)
 
 
 def test_respond_without_history_or_k(app):
     app.respond("question", None, None)
-    assert app.calls[-1]["k"] == 5 and app.calls[-1]["history"] == []
+    assert app.calls[-1]["k"] == 5 and app.calls[-1]["history"] == ()
 
 
 @pytest.mark.parametrize("message", ["", "   \n\t", None])

@@ -6,12 +6,13 @@ import pytest
 
 from qa import QA, load_settings
 from qa.cli import main
-from qa.evaluation.datasets import Case, load_benchmark, load_questions
+from qa.evaluation.datasets import Case, datasets_dir, load_benchmark, load_questions
 from qa.evaluation.questions import CaseResult, by_category, misses, run, summarize
 from qa.evaluation.report import table, write_report
+from qa.ingest import ArticlesSource
 
 ROOT = Path(__file__).resolve().parent.parent
-DATASETS = load_settings().datasets_dir
+DATASETS = datasets_dir()
 
 
 def _result(case, sources, texts=("",), prediction=None, abstained=False):
@@ -109,6 +110,6 @@ def test_squad_sample_floor(tmp_path):
     keep = {a.source for a in articles[:150]}
     articles = [a for a in articles if a.source in keep]
     cases = [c for c in cases if c.source in keep][::10]
-    qa = QA(load_settings(index_dir=tmp_path / "idx"), articles=articles, files={"squad150": [fp]})
+    qa = QA(load_settings(index_dir=tmp_path / "idx"), source=ArticlesSource(articles, {"squad150": [fp]}))
     s = summarize(run(qa, cases, k=5, read=False), read=False)
     assert s["hit@1"] >= 0.6 and s["hit@5"] >= 0.85

@@ -23,6 +23,7 @@ import pytest
 from qa import index as index_mod
 from qa.config import load_settings
 from qa.embed import HashingEncoder
+from qa.ingest import fingerprint
 
 REPO = Path(__file__).resolve().parent.parent
 SEED = int(os.environ.get("QA_FAULT_SEED", "20240611"))
@@ -168,13 +169,13 @@ def test_two_concurrent_builds_of_different_corpora_leave_one_whole_index(corpor
 
 
 # A child that runs `python -m qa index ...` but SIGKILLs itself right before or after one step of the
-# write: every step of write_generation is hit exactly, not just where a random delay happens to land.
+# write: every step of publishing a generation is hit exactly, not just where a random delay happens to land.
 _KILL_AT = """
 import os, signal, sys
-from qa import index as ix
+import importlib
 from qa.cli import main
 owner, name, when = sys.argv[1:4]
-target = os if owner == "os" else ix
+target = importlib.import_module(owner)
 real = getattr(target, name)
 def step(*args, **kwargs):
     if when == "before":
@@ -187,12 +188,12 @@ sys.exit(main(sys.argv[4:]))
 
 
 @pytest.mark.parametrize("owner, name, when, left", [
-    ("ix", "write_passages", "after", "old"),
-    ("ix", "_fsync_tree", "after", "old"),  # the new generation is complete in its temp folder
+    ("qa.index.build", "write_passages", "after", "old"),
+    ("qa.index.generation", "_fsync_tree", "after", "old"),  # the new generation is complete in its temp folder
     ("os", "rename", "after", "old"),  # ... and renamed into place, but CURRENT still names the old one
     ("os", "replace", "before", "old"),  # the new CURRENT is written to a temp file, not yet swapped
     ("os", "replace", "after", "new"),
-    ("ix", "_remove_old_generations", "before", "new"),
+    ("qa.index.generation", "_remove_old_generations", "before", "new"),
 ])
 def test_killed_at_each_step_of_the_write(corpus, tmp_path, owner, name, when, left):
     settings = settings_for(corpus, tmp_path / "index")
@@ -203,7 +204,7 @@ def test_killed_at_each_step_of_the_write(corpus, tmp_path, owner, name, when, l
     proc = subprocess.run(argv, cwd=REPO, capture_output=True, text=True, timeout=120)
     assert proc.returncode == -signal.SIGKILL, proc.stderr
     shape = snapshot_of(check_whole(settings.index_dir))
-    assert shape == (old if left == "old" else (old[0] + 1, index_mod.scan_corpus(corpus)))
+    assert shape == (old if left == "old" else (old[0] + 1, fingerprint(corpus)))
     recovered = index_mod.ensure(settings, HashingEncoder())
     assert "extra.txt" in {p.source for p in recovered.passages}
     assert not list(settings.index_dir.glob(".tmp-*")) and len(list(settings.index_dir.glob("gen-*"))) <= 2

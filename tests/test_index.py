@@ -11,7 +11,7 @@ import pytest
 from qa import index as index_mod
 from qa.chunk import chunk_articles
 from qa.embed import HashingEncoder
-from qa.ingest import load_corpus
+from qa.ingest import ArticlesSource, fingerprint, load_corpus
 from qa.index.bm25 import Lexical
 
 from conftest import write_article
@@ -93,7 +93,7 @@ def _touch(corpus):
 def test_changed_corpus_is_stale_and_rebuilt(settings, encoder, change):
     old = index_mod.ensure(settings, encoder)
     expected = change(settings.corpus_dir)
-    files = index_mod.scan_corpus(settings.corpus_dir)
+    files = fingerprint(settings.corpus_dir)
     reason = index_mod.stale_reason(old.manifest, settings, encoder.dim, files)
     assert reason is not None and expected in reason
     new = index_mod.ensure(settings, encoder)
@@ -111,12 +111,24 @@ def test_changed_corpus_is_stale_and_rebuilt(settings, encoder, change):
 def test_changed_settings_rebuild(settings, encoder, field, value):
     old = index_mod.ensure(settings, encoder)
     changed = dataclasses.replace(settings, **{field: value})
-    reason = index_mod.stale_reason(old.manifest, changed, encoder.dim, index_mod.scan_corpus(changed.corpus_dir))
+    reason = index_mod.stale_reason(old.manifest, changed, encoder.dim, fingerprint(changed.corpus_dir))
     assert reason is not None and reason.split()[0] in (field, "chunk_overlap")
     new = index_mod.ensure(changed, encoder)
     assert new.path != old.path
     expected = chunk_articles(load_corpus(changed.corpus_dir), changed.chunk_words, changed.chunk_overlap_sentences)
     assert [p.text for p in new.passages] == [p.text for p in expected]
+
+
+def test_articles_source_is_indexed_whole_as_given(settings, encoder):
+    articles = load_corpus(settings.corpus_dir)
+    given = articles + articles[:1]  # a repeated article too: in-memory articles get no duplicate rule
+    index = index_mod.ensure(settings, encoder, ArticlesSource(given, {"memory": [1, "a"]}))
+    assert list(index.passages) == chunk_articles(given, settings.chunk_words, settings.chunk_overlap_sentences)
+    assert index.manifest["files"] == {"memory": [1, "a"]} and index.manifest["articles"] == len(articles)
+    assert index.manifest["refresh"] == {"carried_rows": 0, "new_rows": len(index), "parsed_files": 0}
+    assert not (index.path / "sources.json").exists()
+    assert index_mod.ensure(settings, encoder, ArticlesSource(articles, {"memory": (1, "a")})).path == index.path
+    assert index_mod.ensure(settings, encoder, ArticlesSource(articles, {"memory": [2, "a"]})).path != index.path
 
 
 def test_changed_dim_is_stale(settings, encoder):
@@ -264,7 +276,7 @@ def test_generation_records_index_type_and_per_file_tables(settings, encoder):
         start, stop = entry["rows"]
         assert {index.passages[i].source for i in range(start, stop)} == {name} and entry["status"] == "ok"
     keys = np.load(index.path / inc.KEYS_FILE)
-    assert keys.tobytes() == inc.text_keys(list(index.passages), settings.embed_title).tobytes()
+    assert keys.tobytes() == inc.text_keys([p.embed_text(settings.embed_title) for p in index.passages]).tobytes()
 
 
 def test_refresh_after_one_new_file_parses_and_encodes_only_it(settings):

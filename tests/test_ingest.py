@@ -9,14 +9,14 @@ from pathlib import Path
 import pytest
 
 from qa.ingest import (
-    MONTHS,
     SUPPORTED,
     CorpusError,
     IngestError,
+    fingerprint,
     list_files,
     load_corpus,
-    parse_date,
     parse_file,
+    walk,
 )
 
 SEED = Path(__file__).resolve().parent.parent / "corpus"
@@ -42,38 +42,6 @@ def one(tmp_path: Path, name: str, content: str | bytes):
     articles = parse(tmp_path, name, content)
     assert len(articles) == 1
     return articles[0]
-
-
-# ---- dates ---------------------------------------------------------------------------------------
-@pytest.mark.parametrize("text, expected", [
-    ("2023-10-20", D(2023, 10, 20)),
-    ("2023-10-20T08:00:00Z", D(2023, 10, 20)),
-    ("2023-10-20T23:30:00+07:00", D(2023, 10, 20)),
-    ("October 20, 2023", D(2023, 10, 20)),
-    ("Oct 20, 2023", D(2023, 10, 20)),
-    ("Sept. 5, 2023", D(2023, 9, 5)),
-    ("20 October 2023", D(2023, 10, 20)),
-    ("20 Oct 2023", D(2023, 10, 20)),
-    ("01/10/2020", D(2020, 10, 1)),  # day first
-    ("22:30 01/10/2020", D(2020, 10, 1)),
-    ("01/10/2020 22:30", D(2020, 10, 1)),
-    ("date 2023-10-20 A delegation arrived.", D(2023, 10, 20)),
-    ("Date: 20 Oct 2023", D(2023, 10, 20)),
-    ("Published: October 20, 2023", D(2023, 10, 20)),
-    ("Updated: 2023-10-20 08:15", D(2023, 10, 20)),
-    ("Fri, 20 Oct 2023 08:00:00 GMT", D(2023, 10, 20)),
-    ("31/02/2020", None),  # no such day
-    ("2023", None),
-    ("In October 2023 the talks began", None),  # not at the start
-    ("", None),
-])
-def test_parse_date(text, expected):
-    assert parse_date(text) == expected
-
-
-def test_months_table():
-    assert MONTHS["january"] == 1 and MONTHS["jan"] == 1 and MONTHS["sept"] == 9 and MONTHS["dec"] == 12
-    assert set(MONTHS.values()) == set(range(1, 13))
 
 
 # ---- plain text layouts --------------------------------------------------------------------------
@@ -306,6 +274,25 @@ def test_list_files(tmp_path):
     found = [p.relative_to(tmp_path).as_posix() for p in list_files(tmp_path)]
     assert found == ["a.md", "b.txt", "e.markdown", "sub/c.jsonl", "sub/d.JSON"]
     assert SUPPORTED == (".txt", ".md", ".markdown", ".json", ".jsonl")
+
+
+def test_walk_order_skips_and_fingerprint(tmp_path):
+    root = tmp_path / "c"
+    for rel in ["b.txt", "a.md", "A.TXT", "sub/z.json", "sub/deeper/y.jsonl", "sub-x.txt", "sub/a.txt",
+                ".hidden.txt", ".git/x.txt", "notes.pdf", "x.markdown", "sub/.h/q.txt"]:
+        write(root, rel, "x")
+    (root / "broken.txt").symlink_to(root / "missing.txt")
+    names = [n for n, _ in walk(root)]
+    assert names == ["A.TXT", "a.md", "b.txt", "broken.txt", "sub/a.txt", "sub/deeper/y.jsonl", "sub/z.json",
+                     "sub-x.txt", "x.markdown"]  # sorted as paths: a folder's files before "sub-x.txt"
+    assert [Path(p) for _, p in walk(root)] == sorted(root / n for n in names) == list_files(root)
+    assert "broken.txt" not in fingerprint(root) and sorted(fingerprint(root)) == sorted(set(names) - {"broken.txt"})
+    assert fingerprint(root)["b.txt"] == [1, (root / "b.txt").stat().st_mtime_ns]
+
+
+def test_walk_names_a_missing_folder(tmp_path):
+    with pytest.raises(CorpusError, match="does not exist"):
+        walk(tmp_path / "nope")
 
 
 def test_load_corpus_skips_bad_files_and_duplicates(tmp_path, caplog):

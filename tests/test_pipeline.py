@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import FrozenInstanceError
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +11,8 @@ import pytest
 
 from qa import QA, Answer, QuestionError
 from qa.config import Settings
+from qa.types import Search
+from qa import pipeline
 from qa.pipeline import clamp_k
 
 from conftest import write_article
@@ -128,6 +131,34 @@ def test_overlong_question_names_the_limit(settings):
     with pytest.raises(QuestionError, match=r"\b50\b") as err:
         qa.ask("x" * 51)
     assert "\n" not in str(err.value)
+
+
+def test_search_returns_a_frozen_search(hash_qa):
+    found = hash_qa.search("Who resigned as transport minister of Singapore?", k=3)
+    assert isinstance(found, Search) and len(found.hits) == len(found.retrieval.rows) == 3
+    assert found.hits[0].source == "iswaran.txt"
+    assert found.query.question == "Who resigned as transport minister of Singapore?"
+    assert found.vector.shape == (hash_qa.encoder.dim,) and set(found.timings) == {"index", "encode", "retrieve"}
+    with pytest.raises(FrozenInstanceError):
+        found.hits = ()
+
+
+@pytest.mark.parametrize("call", ["ask", "search"])
+def test_question_and_k_are_checked_once(hash_qa, monkeypatch, call):
+    seen = []
+    for name in ("clamp_k", "clean_question"):
+        check = getattr(pipeline, name)
+        monkeypatch.setattr(pipeline, name, lambda *a, _check=check, _name=name: seen.append(_name) or _check(*a))
+    getattr(hash_qa, call)("Who resigned?", k=3)
+    assert sorted(seen) == ["clamp_k", "clean_question"]
+
+
+@pytest.mark.parametrize("k, question, problem", [("x", "Who?", "k"), (3, "  ", "empty"), (3, None, "not_text"),
+                                                  (3, "x" * 2001, "too_long")])
+def test_question_errors_name_the_problem_and_the_value(hash_qa, k, question, problem):
+    with pytest.raises(QuestionError) as err:
+        hash_qa.ask(question, k=k)
+    assert err.value.problem == problem and err.value.value == (k if problem == "k" else question)
 
 
 def test_question_white_space_is_normalised(hash_qa):

@@ -1,19 +1,20 @@
 """qa.read: answer spans of the asked type, never the question's own words, offsets, re-ranking, confidence."""
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-from qa import decide as calibrate
 from qa.evaluation.metrics import normalize_answer
 from qa.read.nlp import parse
+from qa.history import turns
 from qa.query import understand
-from qa.read import SWITCH_MARGIN, Reading, best_span, choose, options, read, read_passages, rerank
-from qa.read.features import FEATURES
+from qa.read import WEIGHTS_FILE, Reading, analyse, best_span, read, read_passages, rerank
+from qa.read.expected import KIND_LABELS, Expected
+from qa.read.features import FEATURES, SpanFeatures, to_array
 from qa.types import Hit
 
 REPO = Path(__file__).resolve().parent.parent
@@ -93,26 +94,6 @@ def test_rerank_moves_the_answering_passage_first_and_keeps_scores_sorted():
     assert scores == sorted(scores, reverse=True)
 
 
-def test_choose_switches_only_for_a_clearly_more_likely_answer():
-    assert choose([0.3]) == 0
-    assert choose([0.30, 0.30 + SWITCH_MARGIN / 2, 0.1]) == 0
-    assert choose([0.30, 0.1, 0.30 + 2 * SWITCH_MARGIN]) == 2
-    assert choose([0.9, 0.2, 0.1]) == 0
-
-
-def test_judge_picks_the_passage_and_it_leads_with_a_tied_score():
-    query = understand("Who led the delegation to Singapore?")
-    hits = [hit(FLOODS, 0.6, "a"), hit(BRIDGE, 0.58, "c"), hit(DELEGATION, 0.55, "b")]
-    found = options(hits, query, weight=0.0)  # no re-ranking: retrieval order
-    assert [r.hits[0].passage_id for r in found] == ["a", "c", "b"]  # one option per read passage
-    judged = read(hits, query, weight=0.0, judge=lambda r: 0.9 if "Quang" in r.answer else 0.1)
-    assert "Luong Tam Quang" in judged.answer and judged.rank == 2
-    assert [h.passage_id for h in judged.hits] == ["b", "a", "c"]
-    scores = [h.score for h in judged.hits]
-    assert scores == sorted(scores, reverse=True) and scores[0] == 0.6
-    assert read(hits, query, weight=0.0, judge=lambda r: 0.5).hits[0].passage_id == "a"  # no clear winner
-
-
 def test_a_quoted_theme_longer_than_a_phrase_is_a_candidate():
     text = ("At the conference, the deputy minister shared his views, contributing to the conference's theme "
             "\"Regional efforts in fighting existing and emerging threats in cyberspace and technology\".")
@@ -128,41 +109,37 @@ def test_the_sentence_before_counts_for_an_answer_that_refers_back():
              "Torgridin, a local pharmacist, with savings from forty families.")
     query = understand("Who founded the pepper cooperative in Tormikaville?")
     read = {p.hit.passage_id: p for p in read_passages([hit(right, 0.6, "a"), hit(other, 0.58, "b")], query)}
-    window = FEATURES.index("window_cover")
+    assert read["a"].answer == "Vaslovas Grigriqua"
     assert read["a"].hit.text[read["a"].hit.answer_start:read["a"].hit.answer_end] == "Vaslovas Grigriqua"
-    assert read["a"].features[window] == pytest.approx(1.0)  # every question word, one sentence back
-    assert read["b"].features[window] < 0.8
-    assert read["a"].features[FEATURES.index("cover")] == read["b"].features[FEATURES.index("cover")]
+    assert read["a"].features.window_cover == pytest.approx(1.0)  # every question word, one sentence back
+    assert read["b"].features.window_cover < 0.8
+    assert read["a"].features.cover == read["b"].features.cover
+
+
+def test_features_are_named_in_the_order_weights_json_was_fitted_for():
+    assert FEATURES == tuple(json.loads(WEIGHTS_FILE.read_text(encoding="utf-8"))["features"])
+    row = SpanFeatures(*map(float, range(len(FEATURES))))
+    assert to_array([row]).tolist() == [list(map(float, range(len(FEATURES))))]
+    assert SpanFeatures.of(to_array([row])[0]) == row
+    assert to_array([]).shape == (0, len(FEATURES))
 
 
 def test_followup_words_steer_the_reader_but_are_never_the_answer():
     history = [("Who led the 2023 delegation?", "Luong Tam Quang")]
-    reading = read([hit(DELEGATION)], understand("Who did he meet from Russia?", history))
+    reading = read([hit(DELEGATION)], understand("Who did he meet from Russia?", turns(history)))
     assert "Artur Lyukmanov" in reading.answer and "Quang" not in reading.answer
 
 
+def test_the_reader_classifies_the_question_and_an_ellipsis_inherits_the_kind():
+    assert analyse("And in 2020?", inherited_kind="who").exp == Expected("who", KIND_LABELS["who"])
+    assert analyse("And in 2020?").exp == Expected("what")
+    assert analyse("When did the bridge open?", inherited_kind="who").exp.kind == "when"  # its own wh-word wins
+
+
 def test_no_hits_and_unphrased_passages():
-    assert read([], understand("Who led?")) == Reading((), None)
+    assert read([], understand("Who led?")) == Reading(())
     reading = read([hit("...")], understand("Who led?"))
     assert reading.answer is None and reading.hits[0].highlight_start == 0
-
-
-def test_confidence_is_a_probability_that_grows_with_the_evidence():
-    query = understand("Who led the delegation to Singapore?")
-    on = read([hit(DELEGATION, dense=0.6)], query)
-    off = read([hit(OFF_TOPIC, dense=0.05)], query)
-    c_on = calibrate.confidence(calibrate.features(on, on.hits))
-    c_off = calibrate.confidence(calibrate.features(off, off.hits))
-    assert 0.0 <= c_off < calibrate.threshold() <= c_on <= 1.0
-
-
-def test_threshold_keeps_abstention_precision():
-    conf = np.array([0.9, 0.8, 0.35, 0.3, 0.2, 0.1, 0.05])
-    answerable = [True, True, True, False, True, False, False]
-    t, precision, recall = calibrate.best_threshold(conf, answerable, precision=0.75)
-    assert (t, recall) == (0.31, 1.0) and precision == 0.75
-    t, precision, recall = calibrate.best_threshold(conf, answerable, precision=0.95)
-    assert t == 0.11 and (precision, recall) == (1.0, 2 / 3)
 
 
 def test_reading_from_many_threads_gives_the_same_answers():

@@ -6,8 +6,8 @@ from html.parser import HTMLParser
 
 import pytest
 
-from qa.render import SNIPPET_CHARS, escape, render_answer, render_error, snippet
-from qa.types import Answer, Hit
+from qa.render import SNIPPET_CHARS, escape, plain_history, render_answer, render_error, reply_answer, snippet
+from qa.types import Answer, Hit, Turn
 
 XSS = '<script>alert(1)</script><img src=x onerror="alert(2)">'
 MD = "*bold* _em_ # head [x](http://y) `code` ~~del~~ | a | $$x^2$$ \\ !"
@@ -196,3 +196,25 @@ def test_render_error_is_one_escaped_line():
     page = Page(out)
     assert "\n" not in out and "<script" not in out
     assert page.text == "Error: bad <script>x</script> second line"
+
+
+@pytest.mark.parametrize("answer", ["Luong Tam Quang", "S. Iswaran's $5 <b>*deal*</b> & co",
+                                    "the \"Regional efforts\" theme"])
+def test_reply_answer_reads_back_the_rendered_answer(answer):
+    assert reply_answer(render_answer(answered(answer=answer))) == answer
+
+
+@pytest.mark.parametrize("reply", [
+    render_answer(answered(abstained=True, answer=None, reason="no answer")),
+    render_answer(answered(answer=None)),
+    render_error("boom"),
+])
+def test_replies_without_an_answer_read_back_as_none(reply):
+    assert reply_answer(reply) is None
+
+
+def test_plain_history_reads_answers_out_of_the_chat():
+    q = "Who led the 2023 delegation?"
+    history = [{"role": "user", "content": q}, {"role": "assistant", "content": render_answer(answered())},
+               {"role": "user", "content": "And in 2020?"}, {"role": "assistant", "content": "S. Iswaran."}]
+    assert plain_history(history) == (Turn(q, "Luong Tam Quang"), Turn("And in 2020?", "S. Iswaran"))

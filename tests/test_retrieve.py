@@ -31,9 +31,9 @@ def tiny(tmp_path_factory):
     return index_mod.ensure(settings, encoder), encoder
 
 
-def run(tiny, text, k=5, **kw):
+def run(tiny, text, k=5, dates=None, mode="hybrid", **settings):
     index, encoder = tiny
-    return retrieve(index, encoder.encode([text])[0], text, k, **kw)
+    return retrieve(index, encoder.encode([text])[0], text, k, dates, mode, Settings(**settings))
 
 
 # --- fusion -----------------------------------------------------------------------------------------

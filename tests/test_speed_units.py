@@ -17,7 +17,8 @@ from qa import index as index_mod
 from qa.index import dense as vec
 from qa.chunk import chunk_articles
 from qa.embed import HashingEncoder
-from qa.ingest import list_files, load_corpus
+from qa.ingest import corpus as ingest_corpus
+from qa.ingest import FolderSource, fingerprint, load_corpus
 from qa.index.bm25 import Lexical, tokenize
 from qa.retrieve import retrieve
 from qa.index.passages import PassageStore, write_passages
@@ -242,23 +243,34 @@ def test_refresh_equals_a_rebuild_through_a_series_of_changes(settings, tmp_path
 def test_refresh_parses_only_changed_files(settings, encoder, monkeypatch):
     index_mod.ensure(settings, encoder)
     parsed = []
-    real = inc.parse_file
-    monkeypatch.setattr(inc, "parse_file", lambda path, source, max_bytes: parsed.append(source) or
+    real = ingest_corpus.parse_file
+    monkeypatch.setattr(ingest_corpus, "parse_file", lambda path, source, max_bytes: parsed.append(source) or
                         real(path, source, max_bytes))
     _edit(settings.corpus_dir)
     index_mod.ensure(settings, encoder)
     assert parsed == ["floods.txt"]
     parsed.clear()
     index_mod.ensure(settings, encoder, force=True)
-    assert sorted(parsed) == sorted(index_mod.scan_corpus(settings.corpus_dir))
+    assert sorted(parsed) == sorted(fingerprint(settings.corpus_dir))
 
 
-def test_carry_over_can_be_turned_off(settings, encoder):
-    index_mod.ensure(settings, encoder)
+class RereadAll(FolderSource):
+    """The corpus folder parsed whole on every refresh, as the speed benchmark's baseline does."""
+
+    def read(self, unchanged=None):
+        return super().read(None)
+
+
+def test_a_source_that_rereads_every_file_carries_nothing_over(settings):
+    counting = CountingEncoder()
+    index_mod.ensure(settings, counting)
     _sub(settings.corpus_dir)
-    index = index_mod.ensure(settings, encoder, carry_over=False)
+    counting.seen.clear()
+    index = index_mod.ensure(settings, counting, source=RereadAll.from_settings(settings))
     assert index.manifest["refresh"]["carried_rows"] == 0
     assert index.manifest["refresh"]["parsed_files"] == len(index.manifest["files"])
+    assert counting.seen == [p.embed_text(settings.embed_title) for p in index.passages
+                             if p.source == "2024/tigers.txt"]  # vectors are still reused by text
 
 
 def test_old_index_without_tables_is_refreshed_in_full(settings, encoder):
@@ -272,26 +284,6 @@ def test_old_index_without_tables_is_refreshed_in_full(settings, encoder):
     assert index.manifest["refresh"]["carried_rows"] == 0 and "2024/tigers.txt" in index.manifest["files"]
 
 
-def test_walk_lists_what_list_files_lists(tmp_path):
-    root = tmp_path / "c"
-    for rel in ["b.txt", "a.md", "A.TXT", "sub/z.json", "sub/deeper/y.jsonl", "sub-x.txt", "sub/a.txt",
-                ".hidden.txt", ".git/x.txt", "notes.pdf", "x.markdown", "sub/.h/q.txt"]:
-        (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        (root / rel).write_text("x")
-    (root / "broken.txt").symlink_to(root / "missing.txt")
-    names = [n for n, _ in inc.walk(root)]
-    assert names == [p.relative_to(root).as_posix() for p in list_files(root)]
-    assert [p for _, p in inc.walk(root)] == [str(p) for p in list_files(root)]
-    assert "broken.txt" in names and "broken.txt" not in index_mod.scan_corpus(root)
-
-
-def test_walk_names_a_missing_folder(tmp_path):
-    from qa.ingest import CorpusError
-
-    with pytest.raises(CorpusError, match="does not exist"):
-        inc.walk(tmp_path / "nope")
-
-
 # ---- BM25 from stored term counts, passages copied by bytes -------------------------------------------
 
 TEXTS = ["The minister resigned on Friday after a bribery investigation.",
@@ -302,14 +294,33 @@ TEXTS = ["The minister resigned on Friday after a bribery investigation.",
 QUERIES = ["minister friday", "floods villages", "dragon", "the", "nothing-known"]
 
 
-def test_bm25_matches_bm25s_own_index():
+def test_bm25_matches_bm25s_own_index(tmp_path):
+    """Our scores are those of bm25s's public BM25.index, and each reads the folder the other saves."""
     import bm25s
 
     ours = Lexical.build(TEXTS)
+    (tmp_path / "ours").mkdir()
+    ours.save(tmp_path / "ours")
     theirs = bm25s.BM25()
     theirs.index(tokenize(TEXTS), show_progress=False)
+    theirs.save(str(tmp_path / "theirs"), allow_pickle=False, show_progress=False)
+    ours_by_bm25s = bm25s.BM25.load(str(tmp_path / "ours"), allow_pickle=False)
+    theirs_by_us = Lexical.load(tmp_path / "theirs")
     for q in QUERIES:
-        np.testing.assert_allclose(ours.scores(q), Lexical(theirs).scores(q), rtol=1e-6)
+        known = [t for t in tokenize([q])[0] if t in theirs.vocab_dict]
+        expected = theirs.get_scores(known) if known else np.zeros(len(TEXTS), np.float32)
+        np.testing.assert_array_equal(ours.scores(q), expected)
+        np.testing.assert_array_equal(theirs_by_us.scores(q), expected)
+        np.testing.assert_array_equal(ours_by_bm25s.get_scores(known) if known else expected, expected)
+    assert theirs_by_us.size == ours_by_bm25s.scores["num_docs"] == len(TEXTS)
+
+
+def test_bm25_refuses_a_folder_of_another_bm25(tmp_path):
+    Lexical.build(TEXTS).save(tmp_path)
+    params = json.loads((tmp_path / "params.index.json").read_text())
+    (tmp_path / "params.index.json").write_text(json.dumps({**params, "method": "bm25+"}))
+    with pytest.raises(ValueError, match="not the BM25 scored here"):
+        Lexical.load(tmp_path)
 
 
 def test_bm25_rebuild_from_counts_equals_a_fresh_build(tmp_path):

@@ -1,57 +1,24 @@
 """Answer benchmarks on SQuAD v1.1 dev (reader alone, open retrieval, abstention) and on follow-up cases."""
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 from collections import Counter, defaultdict
 from pathlib import Path
 
 import numpy as np
 
-from qa import index as index_mod
+from qa.config import Settings
+from qa.decide import confidence, threshold
 from qa.evaluation import metrics as m
-from qa.config import REPO_ROOT, Settings
-from qa.evaluation.datasets import Case, load_benchmark, load_questions, title_positions
-from qa.embed import get_encoder
+from qa.evaluation.datasets import load_questions
+from qa.evaluation.fit import confidence_examples
+from qa.evaluation.report import pyplot
+from qa.evaluation.squad import benchmark_qa, gold_readings
 from qa.pipeline import QA
-from qa.types import Article
 
 logger = logging.getLogger(__name__)
 
-BENCH_DIR = REPO_ROOT / ".qa-bench"
 SWITCH_MARGINS = (0.0, 0.02, 0.1, None)  # None: always the first passage's answer
-PARTS = {"fit": (0, 1), "test": (2, 3), "all": (0, 1, 2, 3)}  # article position mod 4
-
-
-def squad_part(settings: Settings, part: str, limit: int | None = None,
-               seed: int = 0) -> tuple[list[Article], list[Case]]:
-    """All SQuAD dev paragraphs, and the questions of one split of its articles (a sample of `limit`)."""
-    articles, cases, _ = load_benchmark("squad", settings.datasets_dir)
-    pos = title_positions(articles)
-    cases = [c for c in cases if pos[c.category] % 4 in PARTS[part]]
-    if limit is not None and limit < len(cases):
-        cases = [cases[i] for i in sorted(np.random.default_rng(seed).choice(len(cases), limit, replace=False))]
-    return articles, cases
-
-
-def benchmark_qa(settings: Settings, setup: str, part: str, limit: int | None = None,
-                 seed: int = 0) -> tuple[QA, list[Article], list[Case]]:
-    """A QA over all SQuAD paragraphs ("open") or the even-position articles only ("half"), and the questions.
-
-    In "half", questions about the other articles lose their answers: the corpus does not answer them.
-    """
-    articles, cases = squad_part(settings, part, limit, seed)
-    _, _, fingerprint = load_benchmark("squad", settings.datasets_dir)
-    if setup == "half":
-        pos = title_positions(articles)
-        articles = [a for a in articles if pos[a.title] % 2 == 0]
-        kept = {a.title for a in articles}
-        cases = [c if c.category in kept else Case(c.question, (), "", c.category) for c in cases]
-    key = json.dumps(index_mod.build_settings(settings, 0), sort_keys=True)
-    name = f"squad-{setup}-{hashlib.sha1(key.encode()).hexdigest()[:10]}"
-    s = settings.with_overrides(index_dir=BENCH_DIR / name, answer_threshold=0.0)
-    return QA(s, articles=articles, files={name: [len(articles), fingerprint]}), articles, cases
 
 
 def _error_type(prediction: str | None, sentence: str, golds) -> str:
@@ -65,23 +32,15 @@ def _error_type(prediction: str | None, sentence: str, golds) -> str:
 
 
 def squad_reader(settings: Settings, part: str = "test", limit: int | None = None, seed: int = 0,
-                 progress: bool = True) -> dict:
+                 progress: bool = True, datasets: Path | None = None) -> dict:
     """Reader alone: the gold paragraph given, EM/F1 overall, per answer type, and the error types."""
-    from tqdm import tqdm
-
-    from qa.read import analyse, score_texts
-
-    articles, cases = squad_part(settings, part, limit, seed)
-    text = {a.source: a.text for a in articles}
     by_kind: dict[str, list] = defaultdict(list)
-    encoder = get_encoder(settings.model)
     errors: Counter = Counter()
-    for case in tqdm(cases, desc="squad reader", disable=not progress, leave=False):
-        q = analyse(case.question)
-        (c, s), = score_texts(q, [text[case.source]], encoder=encoder)
+    for case, q, c, s, text in gold_readings(settings, part, limit, seed, progress=progress, desc="squad reader",
+                                             datasets=datasets):
         i = int(np.argmax(s)) if len(s) else None
-        pred = text[case.source][slice(*c.spans[i])] if i is not None else None
-        sentence = text[case.source][slice(*c.sentences[i])] if i is not None else ""
+        pred = text[slice(*c.spans[i])] if i is not None else None
+        sentence = text[slice(*c.sentences[i])] if i is not None else ""
         em, f1 = m.exact_match(pred, case.answers), m.token_f1(pred, case.answers)
         by_kind[q.exp.kind].append((em, f1))
         if em < 1:
@@ -94,11 +53,11 @@ def squad_reader(settings: Settings, part: str = "test", limit: int | None = Non
 
 
 def squad_open(settings: Settings, part: str = "test", limit: int | None = None, seed: int = 0,
-               k: int = 5, progress: bool = True) -> dict:
+               k: int = 5, progress: bool = True, datasets: Path | None = None) -> dict:
     """Open retrieval over all 2,067 paragraphs, then the reader: EM/F1 and the answer paragraph's hit@1."""
     from tqdm import tqdm
 
-    qa, _, cases = benchmark_qa(settings, "open", part, limit, seed)
+    qa, _, cases = benchmark_qa(settings, "open", part, limit, seed, datasets)
     qa.index(progress=progress)
     em, f1, hit1, answer_in = [], [], [], []
     for case in tqdm(cases, desc="squad open", disable=not progress, leave=False):
@@ -112,12 +71,9 @@ def squad_open(settings: Settings, part: str = "test", limit: int | None = None,
 
 
 def squad_abstain(settings: Settings, part: str = "test", limit: int | None = None, seed: int = 0,
-                  progress: bool = True, plot: Path | None = None) -> dict:
+                  progress: bool = True, plot: Path | None = None, datasets: Path | None = None) -> dict:
     """Half the articles indexed, every question asked: abstention P/R and answered F1 at the threshold."""
-    from qa.evaluation.fit import confidence_examples
-    from qa.decide import confidence, threshold
-
-    found = confidence_examples(settings, part, limit, progress)
+    found = confidence_examples(settings, part, limit, progress, datasets)
     chosen = found.chosen(settings.choose_by_confidence)
     conf = np.array([confidence(row) for row in found.pick("x", chosen)])
     f1, right, answerable = found.pick("f1", chosen), found.pick("right", chosen), found.answerable
@@ -153,11 +109,7 @@ def _at(t: float, conf: np.ndarray, answerable: np.ndarray, f1: np.ndarray) -> d
 
 def _plot(curve: list[dict], reliability: list[dict], chosen: float, path: Path) -> None:
     """Left: abstention precision/recall and F1 against the threshold. Right: confidence against accuracy."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     t = [c["threshold"] for c in curve]
     fig, (ax, rel) = plt.subplots(1, 2, figsize=(10, 4))
     for key, label in (("abstain_precision", "abstention precision"), ("abstain_recall", "abstention recall"),

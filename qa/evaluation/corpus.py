@@ -3,16 +3,16 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 import random
 from dataclasses import dataclass
 from pathlib import Path
 
 from qa.chunk import chunk_article
+from qa.evaluation.datasets import BENCHMARKS, jsonl, squad_paragraphs
 from qa.types import Article
 
-SOURCES = ("squad-v1.1-dev/dev-v1.1.json", "squadshifts/new_wiki_v1.0.json")
-NFCORPUS = "beir-nfcorpus/corpus.jsonl"
+SOURCES = (BENCHMARKS["squad"], BENCHMARKS["squadshifts"])
+NFCORPUS = f"{BENCHMARKS['nfcorpus']}/corpus.jsonl"
 
 
 @dataclass(frozen=True)
@@ -35,31 +35,28 @@ def _date(key: str) -> dt.date:
     return dt.date(2015, 1, 1) + dt.timedelta(days=days)
 
 
-def iter_docs(datasets_dir: Path):
+def iter_docs(datasets: Path):
     """SQuAD dev, then SQuADShifts new_wiki paragraphs, then NFCorpus abstracts, as dated articles."""
     for rel in SOURCES:
-        path = Path(datasets_dir) / rel
+        path = Path(datasets) / rel
         if not path.is_file():
             continue
-        for a in json.loads(path.read_text(encoding="utf-8"))["data"]:
-            for j, para in enumerate(a["paragraphs"]):
-                name = f"{Path(rel).parts[0]}-{hashlib.sha1(a['title'].encode()).hexdigest()[:8]}-{j:03d}.txt"
-                questions = tuple(q["question"] for q in para["qas"])
-                yield Doc(name, a["title"].replace("_", " "), _date(name), para["context"].strip(), questions)
-    path = Path(datasets_dir) / NFCORPUS
+        for title, j, para in squad_paragraphs(path):
+            name = f"{Path(rel).parts[0]}-{hashlib.sha1(title.encode()).hexdigest()[:8]}-{j:03d}.txt"
+            questions = tuple(q["question"] for q in para["qas"])
+            yield Doc(name, title.replace("_", " "), _date(name), para["context"].strip(), questions)
+    path = Path(datasets) / NFCORPUS
     if path.is_file():
-        with open(path, encoding="utf-8") as f:
-            for line in f:
-                d = json.loads(line)
-                if d.get("title") and d.get("text"):
-                    name = f"nfcorpus-{d['_id']}.txt"
-                    yield Doc(name, d["title"].strip(), _date(name), d["text"].strip())
+        for d in jsonl(path):
+            if d.get("title") and d.get("text"):
+                name = f"nfcorpus-{d['_id']}.txt"
+                yield Doc(name, d["title"].strip(), _date(name), d["text"].strip())
 
 
-def docs_for(datasets_dir: Path, passages: int, chunk_words: int = 90, overlap: int = 1) -> list[Doc]:
+def docs_for(datasets: Path, passages: int, chunk_words: int = 90, overlap: int = 1) -> list[Doc]:
     """The first articles whose passages add up to at least `passages` (fewer if the data runs out)."""
     out, n = [], 0
-    for doc in iter_docs(datasets_dir):
+    for doc in iter_docs(datasets):
         if n >= passages:
             break
         art = Article(id=doc.name, title=doc.title, published=doc.date, byline=None, text=doc.text,

@@ -1,20 +1,39 @@
-"""Public benchmarks read in place (SQuAD v1.1 dev, SQuADShifts new_wiki, BEIR NFCorpus) as articles + cases."""
+"""Question sets, and public benchmarks read in place (SQuAD v1.1 dev, SQuADShifts new_wiki, BEIR NFCorpus).
+
+Also where those datasets are (datasets_dir) and where the benchmarks keep their indexes (bench_index_dir).
+"""
 from __future__ import annotations
 
 import csv
 import hashlib
 import json
+import os
 import random
 from dataclasses import dataclass
 from pathlib import Path
 
+from typing import Iterator
+
+from qa import index as index_mod
+from qa.config import REPO_ROOT, Settings
 from qa.types import Article
+
+DEFAULT_DATASETS = REPO_ROOT.parent / "shared" / "datasets"
+BENCH_DIR = REPO_ROOT / ".qa-bench"  # benchmark indexes, kept between runs
 
 BENCHMARKS = {
     "squad": "squad-v1.1-dev/dev-v1.1.json",
     "squadshifts": "squadshifts/new_wiki_v1.0.json",
     "nfcorpus": "beir-nfcorpus",
 }
+
+
+def datasets_dir(explicit: Path | None = None) -> Path:
+    """The public datasets folder: `explicit` (--datasets), else $QA_DATASETS_DIR, else ../shared/datasets."""
+    if explicit is not None:
+        return Path(explicit)
+    value = os.environ.get("QA_DATASETS_DIR")
+    return Path(value).expanduser() if value else DEFAULT_DATASETS
 
 
 @dataclass(frozen=True)
@@ -76,31 +95,38 @@ def load_questions(path: Path) -> list[Case]:
     return cases
 
 
-def _squad(path: Path) -> tuple[list[Article], list[Case], str]:
-    data = json.loads(path.read_text(encoding="utf-8"))["data"]
-    articles, cases = [], []
-    for a in data:
-        title = a["title"].replace("_", " ")
+def squad_paragraphs(path: Path) -> Iterator[tuple[str, int, dict]]:
+    """(title as in the file, position in its article, paragraph dict) of each paragraph in a SQuAD-format file."""
+    for a in json.loads(Path(path).read_text(encoding="utf-8"))["data"]:
         for j, para in enumerate(a["paragraphs"]):
-            source = f"{a['title']}#{j}"
-            articles.append(Article(id=hashlib.sha1(source.encode()).hexdigest()[:16], title=title,
-                                    published=None, byline=None, text=para["context"], source=source))
-            for qa in para["qas"]:
-                answers = tuple(dict.fromkeys(x["text"] for x in qa["answers"]))
-                cases.append(Case(question=qa["question"], answers=answers, source=source, category=title))
+            yield a["title"], j, para
+
+
+def jsonl(path: Path) -> Iterator[dict]:
+    """Each line of a JSON-lines file (BEIR's corpus.jsonl, queries.jsonl) as a dict."""
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            yield json.loads(line)
+
+
+def _squad(path: Path) -> tuple[list[Article], list[Case], str]:
+    articles, cases = [], []
+    for raw_title, j, para in squad_paragraphs(path):
+        title = raw_title.replace("_", " ")
+        source = f"{raw_title}#{j}"
+        articles.append(Article(id=hashlib.sha1(source.encode()).hexdigest()[:16], title=title,
+                                published=None, byline=None, text=para["context"], source=source))
+        for qa in para["qas"]:
+            answers = tuple(dict.fromkeys(x["text"] for x in qa["answers"]))
+            cases.append(Case(question=qa["question"], answers=answers, source=source, category=title))
     return articles, cases, _fingerprint(path)
 
 
 def _nfcorpus(folder: Path) -> tuple[list[Article], list[Case], str]:
-    articles = []
-    for line in open(folder / "corpus.jsonl", encoding="utf-8"):
-        d = json.loads(line)
-        articles.append(Article(id=hashlib.sha1(d["_id"].encode()).hexdigest()[:16], title=d.get("title") or "",
-                                published=None, byline=None, text=d["text"], source=d["_id"]))
-    queries = {}
-    for line in open(folder / "queries.jsonl", encoding="utf-8"):
-        d = json.loads(line)
-        queries[d["_id"]] = d["text"]
+    articles = [Article(id=hashlib.sha1(d["_id"].encode()).hexdigest()[:16], title=d.get("title") or "",
+                        published=None, byline=None, text=d["text"], source=d["_id"])
+                for d in jsonl(folder / "corpus.jsonl")]
+    queries = {d["_id"]: d["text"] for d in jsonl(folder / "queries.jsonl")}
     qrels: dict[str, dict[str, float]] = {}
     with open(folder / "qrels" / "test.tsv", encoding="utf-8") as f:
         for row in csv.DictReader(f, delimiter="\t"):
@@ -116,12 +142,12 @@ def _fingerprint(path: Path) -> str:
     return f"{path.name}:{st.st_size}:{st.st_mtime_ns}"
 
 
-def load_benchmark(name: str, datasets_dir: Path, limit: int | None = None,
+def load_benchmark(name: str, datasets: Path | None = None, limit: int | None = None,
                    seed: int = 0) -> tuple[list[Article], list[Case], str]:
     """(articles, cases, fingerprint) of a public benchmark; `limit` samples that many cases reproducibly."""
     if name not in BENCHMARKS:
         raise ValueError(f"unknown benchmark {name!r}; choose one of {', '.join(BENCHMARKS)}")
-    path = Path(datasets_dir) / BENCHMARKS[name]
+    path = datasets_dir(datasets) / BENCHMARKS[name]
     if not path.exists():
         raise ValueError(f"benchmark data not found: {path} (set --datasets or QA_DATASETS_DIR)")
     articles, cases, fingerprint = _nfcorpus(path) if name == "nfcorpus" else _squad(path)
@@ -130,6 +156,7 @@ def load_benchmark(name: str, datasets_dir: Path, limit: int | None = None,
     return articles, cases, fingerprint
 
 
-def title_positions(articles) -> dict[str, int]:
-    """Position of each article title in the benchmark file; SQuAD splits are made of whole articles."""
-    return {t: i for i, t in enumerate(dict.fromkeys(a.title for a in articles))}
+def bench_index_dir(name: str, settings: Settings) -> Path:
+    """The folder a benchmark's index is kept in, one per build settings (.qa-bench/NAME-HASH)."""
+    key = json.dumps(index_mod.build_settings(settings, 0), sort_keys=True)
+    return BENCH_DIR / f"{name}-{hashlib.sha1(key.encode()).hexdigest()[:10]}"

@@ -2,18 +2,17 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 import logging
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
-from qa import read as read_mod
-
 from qa import decide as calibrate
-from qa.evaluation.answers import benchmark_qa, squad_part
+from qa import read as read_mod
 from qa.config import Settings
-from qa.embed import get_encoder
 from qa.evaluation.metrics import token_f1
+from qa.evaluation.squad import benchmark_qa, gold_readings
 from qa.read.features import FEATURES
 
 logger = logging.getLogger(__name__)
@@ -61,33 +60,29 @@ def _softmax_fit(data: list[tuple[str, np.ndarray, np.ndarray]]) -> dict[str, np
     return out
 
 
-def span_examples(settings: Settings, limit: int | None, progress: bool) -> list:
+def span_examples(settings: Settings, limit: int | None, progress: bool, datasets: Path | None = None) -> list:
     """(features, target distribution) of every fitting-split question with its gold paragraph."""
-    from tqdm import tqdm
-
-    articles, cases = squad_part(settings, "fit", limit)
-    text = {a.source: a.text for a in articles}
     zero = np.zeros(len(FEATURES), dtype=np.float32)
-    encoder = get_encoder(settings.model)
     data = []
-    for case in tqdm(cases, desc="reader features", disable=not progress, leave=False):
-        q = read_mod.analyse(case.question)
-        (c, _), = read_mod.score_texts(q, [text[case.source]], zero, encoder)
-        f1 = np.array([token_f1(text[case.source][a:b], case.answers) for a, b in c.spans])
+    for case, q, c, _, text in gold_readings(settings, "fit", limit, weights=zero, progress=progress,
+                                             desc="reader features", datasets=datasets):
+        f1 = np.array([token_f1(text[a:b], case.answers) for a, b in c.spans])
         if len(f1) and f1.max() > 0:
             target = (f1 >= f1.max() - 1e-9).astype(np.float64)
             data.append((q.exp.kind, c.features.astype(np.float64), target / target.sum()))
     return data
 
 
-def _rerank_weight(settings: Settings, limit: int | None, progress: bool) -> tuple[float, dict]:
+def _rerank_weight(settings: Settings, limit: int | None, progress: bool,
+                   datasets: Path | None) -> tuple[float, dict]:
     """The re-rank weight with the best answer F1 on open retrieval over all SQuAD paragraphs (fitting split)."""
     from tqdm import tqdm
 
-    qa, _, cases = benchmark_qa(settings, "open", "fit", limit)
+    qa, _, cases = benchmark_qa(settings, "open", "fit", limit, datasets=datasets)
     runs = []
     for case in tqdm(cases, desc="re-rank grid", disable=not progress, leave=False):
-        query, qvec, _, hits, _ = qa.search(case.question, k=5)
+        searched = qa.search(case.question, k=5)
+        query, qvec, hits = searched.query, searched.vector, searched.hits
         runs.append((case, read_mod.read_passages(hits, query, encoder=qa.encoder, question_vector=qvec)))
     table = {}
     for weight in RERANK_GRID:
@@ -101,9 +96,10 @@ def _rerank_weight(settings: Settings, limit: int | None, progress: bool) -> tup
     return best, table
 
 
-def fit_reader(settings: Settings, limit: int | None = None, progress: bool = True, command: str = "") -> dict:
+def fit_reader(settings: Settings, limit: int | None = None, progress: bool = True, command: str = "",
+               datasets: Path | None = None) -> dict:
     """Fit and save reader_weights.json: span weights on gold paragraphs, then the re-rank weight."""
-    data = span_examples(settings, limit, progress)
+    data = span_examples(settings, limit, progress, datasets)
     weights = _softmax_fit(data)
     out = {"features": list(FEATURES), "weights": {k: [round(float(x), 4) for x in w] for k, w in weights.items()},
            "rerank": 0.0,
@@ -111,7 +107,7 @@ def fit_reader(settings: Settings, limit: int | None = None, progress: bool = Tr
                                              f"{len(data)} questions"}
     read_mod.WEIGHTS_FILE.write_text(_dump(out), encoding="utf-8")
     read_mod.reader_model.cache_clear()
-    out["rerank"], out["rerank_grid_f1"] = _rerank_weight(settings, limit, progress)
+    out["rerank"], out["rerank_grid_f1"] = _rerank_weight(settings, limit, progress, datasets)
     read_mod.WEIGHTS_FILE.write_text(_dump(out), encoding="utf-8")
     read_mod.reader_model.cache_clear()
     logger.info("reader weights written to %s", read_mod.WEIGHTS_FILE)
@@ -129,25 +125,27 @@ class Options:
     answerable: np.ndarray
 
     def chosen(self, by_confidence: bool, model: dict | None = None,
-               margin: float = read_mod.SWITCH_MARGIN) -> np.ndarray:
+               margin: float = calibrate.SWITCH_MARGIN) -> np.ndarray:
         """Index of the option ask() answers with: the most confident one (under `model`, default the
         fitted one, by at least `margin`), or the top passage's."""
         if not by_confidence:
             return np.zeros(len(self.x), dtype=int)
-        return np.array([read_mod.choose([calibrate.confidence(r, model) for r in x], margin) for x in self.x])
+        return np.array([calibrate.choose([calibrate.confidence(r, model) for r in x], margin) for x in self.x])
 
     def pick(self, field: str, chosen: np.ndarray) -> np.ndarray:
         return np.array([getattr(self, field)[i][j] for i, j in enumerate(chosen)])
 
 
-def confidence_examples(settings: Settings, part: str, limit: int | None, progress: bool) -> Options:
+def confidence_examples(settings: Settings, part: str, limit: int | None, progress: bool,
+                        datasets: Path | None = None) -> Options:
     """The options of every question on the half-indexed SQuAD for one split (see Options)."""
     from tqdm import tqdm
 
-    qa, _, cases = benchmark_qa(settings, "half", part, limit)
+    qa, _, cases = benchmark_qa(settings, "half", part, limit, datasets=datasets)
     xs, right, f1s, answers, answerable = [], [], [], [], []
     for case in tqdm(cases, desc=f"confidence features ({part})", disable=not progress, leave=False):
-        query, qvec, _, hits, _ = qa.search(case.question, k=5)
+        searched = qa.search(case.question, k=5)
+        query, qvec, hits = searched.query, searched.vector, searched.hits
         found = read_mod.options(hits, query, encoder=qa.encoder, question_vector=qvec)
         xs.append(np.array([calibrate.features(r, hits) for r in found]))
         f1 = np.array([token_f1(r.answer, case.answers) for r in found])
@@ -159,9 +157,9 @@ def confidence_examples(settings: Settings, part: str, limit: int | None, progre
 
 
 def fit_calibration(settings: Settings, limit: int | None = None, progress: bool = True,
-                    command: str = "") -> dict:
+                    command: str = "", datasets: Path | None = None) -> dict:
     """Fit and save calibration.json: P(answer right) and the abstention threshold, on the fitting split."""
-    found = confidence_examples(settings, "fit", limit, progress)
+    found = confidence_examples(settings, "fit", limit, progress, datasets)
     # The model rates one passage's best span, whatever the passage's rank: fitted on every option.
     model = calibrate.fit(np.concatenate(found.x), np.concatenate(found.right).astype(int))
     fitted = {**model, **calibrate.arrays(model)}

@@ -1,21 +1,20 @@
 """Retrieval quality on a public benchmark: plain baselines and our pipeline, from one run."""
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 from dataclasses import replace
 from pathlib import Path
 
-from qa import index as index_mod
-from qa.config import REPO_ROOT, Settings
-from qa.evaluation.datasets import load_benchmark
-from qa.evaluation.questions import misses, run, summarize
+from qa.config import Settings
+from qa.embed import get_encoder
+from qa.evaluation.datasets import bench_index_dir, load_benchmark
+from qa.evaluation.primed import PrimedEncoder
+from qa.ingest import ArticlesSource
+from qa.evaluation.questions import misses, prime_cases, run, summarize
 from qa.pipeline import QA
 
 logger = logging.getLogger(__name__)
 
-BENCH_DIR = REPO_ROOT / ".qa-bench"
 # Plain components as in the published baselines: whole documents, no title, one vector each.
 PLAIN = dict(chunk_words=100_000, chunk_overlap_sentences=0, embed_title=False)
 RUNS = (  # (row name, plain index?, mode, fusion)
@@ -35,26 +34,24 @@ PUBLISHED = {
 }
 
 
-def _index_dir(name: str, settings: Settings) -> Path:
-    key = json.dumps(index_mod.build_settings(settings, 0), sort_keys=True)
-    return BENCH_DIR / f"{name}-{hashlib.sha1(key.encode()).hexdigest()[:10]}"
-
-
 def bench_quality(name: str, settings: Settings, explicit_index: Path | None = None, limit: int | None = None,
-                  seed: int = 0, k: int = 20, progress: bool = True) -> tuple[dict, list, dict]:
+                  seed: int = 0, k: int = 20, progress: bool = True,
+                  datasets: Path | None = None) -> tuple[dict, list, dict]:
     """Rows of metrics per run, the misses of our pipeline, and run facts (sizes, sample)."""
-    articles, cases, fingerprint = load_benchmark(name, settings.datasets_dir, limit, seed)
+    articles, cases, fingerprint = load_benchmark(name, datasets, limit, seed)
     files = {name: [len(articles), fingerprint]}
+    # Every run retrieves with the same model: the question vectors are encoded once, in batches.
+    encoder = PrimedEncoder(get_encoder(settings.model))
+    prime_cases(encoder, cases, settings)
     rows: dict[str, dict] = {}
     missed: list = []
     for label, plain, mode, fusion in RUNS:
         s = settings.with_overrides(**PLAIN) if plain else settings
         s = replace(s, fusion=fusion or settings.fusion,
                     index_dir=(explicit_index / ("plain" if plain else "ours")) if explicit_index
-                    else _index_dir(name, s))
-        qa = QA(s, articles=articles, files=files)
-        results = run(qa, cases, k=k, mode=mode, read=False, progress=progress, label=label,
-                      batch_queries=True)
+                    else bench_index_dir(name, s))
+        qa = QA(s, encoder=encoder, source=ArticlesSource(articles, files))
+        results = run(qa, cases, k=k, mode=mode, read=False, progress=progress, label=label)
         rows[label] = summarize(results, read=False)
         if label == "ours: hybrid":
             missed = misses(results, read=False)

@@ -6,8 +6,10 @@ import time
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
+from qa.config import Settings
 from qa.evaluation import metrics as m
 from qa.evaluation.datasets import Case
+from qa.evaluation.primed import PrimedEncoder, search_texts
 from qa.pipeline import QA
 
 logger = logging.getLogger(__name__)
@@ -40,7 +42,7 @@ def run_case(qa: QA, case: Case, k: int, mode: str, read: bool) -> CaseResult:
         answer = qa.ask(case.question, k=k, history=history, mode=mode)
         hits, prediction, abstained, conf = answer.passages, answer.answer, answer.abstained, answer.confidence
     else:
-        *_, hits, _ = qa.search(case.question, k=k, history=history, mode=mode)
+        hits = qa.search(case.question, k=k, history=history, mode=mode).hits
         prediction, abstained, conf = None, False, 0.0
     latency = (time.perf_counter() - t0) * 1e3
     return CaseResult(case, _distinct(h.source for h in hits), tuple(h.text for h in hits), prediction,
@@ -48,19 +50,22 @@ def run_case(qa: QA, case: Case, k: int, mode: str, read: bool) -> CaseResult:
 
 
 def run(qa: QA, cases: Sequence[Case], k: int = 10, mode: str = "hybrid", read: bool = True,
-        progress: bool = False, label: str = "", batch_queries: bool = False) -> list[CaseResult]:
+        progress: bool = False, label: str = "") -> list[CaseResult]:
     """Run every case; passages retrieved per question = 3k so that k distinct sources can be scored.
 
-    With batch_queries the question vectors are encoded in batches first (much faster for benchmarks),
-    and the latency figures then leave out query encoding.
+    A QA whose encoder is a PrimedEncoder primed with the cases (see prime_cases) skips query encoding:
+    much faster for benchmarks, and the latency figures then leave it out.
     """
     from tqdm import tqdm
 
     qa.index(progress=progress)
-    if batch_queries:
-        qa.prime([(c.question, list(c.turns) or None) for c in cases])
     it = tqdm(cases, desc=f"eval {label or mode}", unit="q", disable=not progress, leave=False)
     return [run_case(qa, c, 3 * k, mode, read) for c in it]
+
+
+def prime_cases(encoder: PrimedEncoder, cases: Sequence[Case], settings: Settings) -> None:
+    """Encode every case's question (with its earlier turns) ahead, in batches."""
+    encoder.prime(search_texts(((c.question, list(c.turns) or None) for c in cases), settings))
 
 
 def summarize(results: Sequence[CaseResult], read: bool = True) -> dict:

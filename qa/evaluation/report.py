@@ -35,13 +35,19 @@ def markdown_table(rows: Mapping[str, Mapping], keys: tuple[str, ...] = TABLE_KE
     return "\n".join(lines)
 
 
-def recall_plot(rows: Mapping[str, Mapping], path: Path) -> None:
-    """hit@k against k for each row, saved as PNG."""
+def pyplot():
+    """matplotlib.pyplot on the Agg backend: plots go to files, never to a display."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    return plt
+
+
+def recall_plot(rows: Mapping[str, Mapping], path: Path) -> None:
+    """hit@k against k for each row, saved as PNG."""
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 4))
     for name, r in rows.items():
         ks = sorted(int(key.split("@")[1]) for key in r if key.startswith("hit@") and r[key] is not None)

@@ -1,14 +1,19 @@
-"""BM25 over passages with bm25s: tokenize, build, save/load (no pickle), score.
+"""BM25 over passages: bm25s's tokenizer; the score matrix, its files and the scoring are ours.
 
-The score matrix is computed here with numpy (bm25s's "lucene" BM25, as bm25s.BM25.index computes it)
-from each passage's term counts, which are saved beside the bm25s files. An update then tokenizes only
-new passages and recomputes the matrix from the stored counts: tokenizing is the expensive part.
+The matrix is bm25s's "lucene" BM25 (what bm25s.BM25.index computes; tests hold the two together),
+computed with numpy from each passage's term counts, which are saved beside it. An update then tokenizes
+only new passages and recomputes the matrix from the stored counts: tokenizing is the expensive part.
+Only bm25s's public tokenize() is called: no bm25s object state is written or read, so a bm25s upgrade
+cannot misread an index. The folder keeps the layout bm25s.BM25.save writes, so the folders written
+before (by bm25s itself) still load, and bm25s.BM25.load reads ours: a column-compressed (CSC) matrix
+with a column per term (data/indices/indptr.csc.index.npy), vocab.index.json, params.index.json.
 """
 from __future__ import annotations
 
 import functools
 import json
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
@@ -114,39 +119,88 @@ class DocTerms:
             return cls(z["indptr"], z["terms"], z["counts"], json.loads(str(z["vocab"])))
 
 
-def _bm25_scores(docs: DocTerms):
-    """A bm25s.BM25 whose score matrix and vocabulary are computed from the term counts."""
-    import bm25s
+DATA_FILE, INDICES_FILE, INDPTR_FILE = "data.csc.index.npy", "indices.csc.index.npy", "indptr.csc.index.npy"
+VOCAB_FILE, PARAMS_FILE = "vocab.index.json", "params.index.json"
+PARAMS = {"k1": K1, "b": B, "delta": 0.5, "method": "lucene", "idf_method": "lucene", "dtype": "float32",
+          "int_dtype": "int32"}  # what bm25s.BM25.save records for the BM25 computed here
 
-    n, vocab = len(docs), list(docs.vocab)
-    doc_of = np.repeat(np.arange(n, dtype=np.int64), np.diff(docs.indptr))
-    terms, counts = docs.terms.astype(np.int64), docs.counts.astype(np.float64)
-    if not len(vocab):  # nothing to index: one placeholder token per passage keeps the rows aligned
-        vocab, terms, doc_of, counts = [PLACEHOLDER], np.zeros(n, np.int64), np.arange(n), np.ones(n)
-    doc_len = np.bincount(doc_of, weights=counts, minlength=n)
-    avg = float(doc_len.mean()) if n else 1.0
-    df = np.bincount(terms, minlength=len(vocab)).astype(np.float64)
-    idf = np.log(1.0 + (n - df + 0.5) / (df + 0.5)).astype(np.float32)
-    tfc = counts / (K1 * ((1 - B) + B * doc_len[doc_of] / avg) + counts)
-    scores = (idf[terms] * tfc).astype(np.float32)
-    order = np.argsort(terms, kind="stable")  # by term, then by document (doc_of is ascending)
-    indptr = np.zeros(len(vocab) + 1, dtype=np.int64)
-    np.cumsum(np.bincount(terms, minlength=len(vocab)), out=indptr[1:])
-    retriever = bm25s.BM25(k1=K1, b=B)
-    retriever.scores = {"data": scores[order], "indices": doc_of[order].astype(np.int32), "indptr": indptr,
-                        "num_docs": n}
-    retriever.vocab_dict = {t: i for i, t in enumerate(vocab)}
-    retriever.vocab_dict.setdefault("", len(vocab))  # as bm25s.BM25.index(create_empty_token=True)
-    retriever.unique_token_ids_set = set(retriever.vocab_dict.values())
-    retriever.nonoccurrence_array = None
-    return retriever
+
+@dataclass(frozen=True)
+class ScoreMatrix:
+    """BM25 score of each (term, passage) pair: column t holds passages indices[indptr[t]:indptr[t+1]]."""
+
+    data: np.ndarray  # float32 scores
+    indices: np.ndarray  # int32 passage rows
+    indptr: np.ndarray  # int64, one more entry than terms
+    vocab: dict[str, int]  # term -> column ("" names an empty column past the last, as in bm25s)
+    num_docs: int
+
+    @classmethod
+    def from_docs(cls, docs: DocTerms) -> "ScoreMatrix":
+        """The lucene BM25 matrix of the documents' term counts."""
+        n, vocab = len(docs), list(docs.vocab)
+        doc_of = np.repeat(np.arange(n, dtype=np.int64), np.diff(docs.indptr))
+        terms, counts = docs.terms.astype(np.int64), docs.counts.astype(np.float64)
+        if not len(vocab):  # nothing to index: one placeholder token per passage keeps the rows aligned
+            vocab, terms, doc_of, counts = [PLACEHOLDER], np.zeros(n, np.int64), np.arange(n), np.ones(n)
+        doc_len = np.bincount(doc_of, weights=counts, minlength=n)
+        avg = float(doc_len.mean()) if n else 1.0
+        df = np.bincount(terms, minlength=len(vocab)).astype(np.float64)
+        idf = np.log(1.0 + (n - df + 0.5) / (df + 0.5)).astype(np.float32)
+        tfc = counts / (K1 * ((1 - B) + B * doc_len[doc_of] / avg) + counts)
+        scores = (idf[terms] * tfc).astype(np.float32)
+        order = np.argsort(terms, kind="stable")  # by term, then by document (doc_of is ascending)
+        indptr = np.zeros(len(vocab) + 1, dtype=np.int64)
+        np.cumsum(np.bincount(terms, minlength=len(vocab)), out=indptr[1:])
+        ids = {t: i for i, t in enumerate(vocab)}
+        ids.setdefault("", len(vocab))  # as bm25s.BM25.index(create_empty_token=True)
+        return cls(scores[order], doc_of[order].astype(np.int32), indptr, ids, n)
+
+    def save(self, folder: Path) -> None:
+        """Write the arrays, vocabulary and parameters in bm25s.BM25.save's layout."""
+        import bm25s
+
+        np.save(folder / DATA_FILE, self.data, allow_pickle=False)
+        np.save(folder / INDICES_FILE, self.indices, allow_pickle=False)
+        np.save(folder / INDPTR_FILE, self.indptr, allow_pickle=False)
+        (folder / VOCAB_FILE).write_text(json.dumps(self.vocab, ensure_ascii=False, separators=(",", ":")),
+                                         encoding="utf-8")
+        # the bm25s version whose tokenizer made the terms
+        params = {**PARAMS, "num_docs": self.num_docs, "version": bm25s.__version__, "backend": "numpy"}
+        (folder / PARAMS_FILE).write_text(json.dumps(params, indent=4))
+
+    @classmethod
+    def load(cls, folder: Path, mmap: bool = True) -> "ScoreMatrix":
+        """Read a folder written by save() or by bm25s.BM25.save; ValueError if it scores another BM25."""
+        params = json.loads((folder / PARAMS_FILE).read_text())
+        if not isinstance(params, dict) or any(params.get(k, v) != v for k, v in PARAMS.items()):
+            raise ValueError(f"{folder / PARAMS_FILE}: not the BM25 scored here ({PARAMS})")
+        vocab = json.loads((folder / VOCAB_FILE).read_text(encoding="utf-8"))
+        mode = "r" if mmap else None
+        data, indices, indptr = (np.load(folder / name, mmap_mode=mode, allow_pickle=False)
+                                 for name in (DATA_FILE, INDICES_FILE, INDPTR_FILE))
+        n = params.get("num_docs")
+        if not (isinstance(vocab, dict) and isinstance(n, int) and len(data) == len(indices) == int(indptr[-1])):
+            raise ValueError(f"{folder}: BM25 files do not fit together")
+        return cls(data, indices, indptr, vocab, n)
+
+    def scores(self, terms: Sequence[str]) -> np.ndarray:
+        """Sum of the terms' columns (a repeated term counts again), float32 over every passage."""
+        out = np.zeros(self.num_docs, dtype=np.float32)
+        columns = len(self.indptr) - 1
+        for t in terms:
+            j = self.vocab.get(t)
+            if j is not None and j < columns:
+                start, stop = int(self.indptr[j]), int(self.indptr[j + 1])
+                out[self.indices[start:stop]] += self.data[start:stop]  # a column lists each passage once
+        return out
 
 
 class Lexical:
-    """A bm25s index over passage texts, in passage order."""
+    """A BM25 index over passage texts, in passage order."""
 
-    def __init__(self, retriever, docs: DocTerms | None = None, folder: Path | None = None):
-        self._bm25 = retriever
+    def __init__(self, matrix: ScoreMatrix, docs: DocTerms | None = None, folder: Path | None = None):
+        self._matrix = matrix
         self._docs = docs
         self._folder = folder
 
@@ -154,7 +208,7 @@ class Lexical:
     def build(cls, texts: Sequence[str]) -> "Lexical":
         """Index the given texts (row i = passage i)."""
         docs = DocTerms.from_texts(texts).compact()
-        return cls(_bm25_scores(docs), docs)
+        return cls(ScoreMatrix.from_docs(docs), docs)
 
     @classmethod
     def rebuild(cls, old: "Lexical | None", old_rows: np.ndarray, new_texts: Sequence[str]) -> "Lexical":
@@ -185,7 +239,7 @@ class Lexical:
         both = DocTerms.concat([DocTerms(old_docs.indptr, old_docs.terms, old_docs.counts, vocab), new_docs],
                                vocab)
         docs = both.take(source).compact()
-        return cls(_bm25_scores(docs), docs)
+        return cls(ScoreMatrix.from_docs(docs), docs)
 
     def doc_terms(self) -> DocTerms | None:
         """The per-passage term counts (loaded from disk on first use), or None for an old index."""
@@ -194,8 +248,8 @@ class Lexical:
         return self._docs
 
     def save(self, folder: Path) -> None:
-        """Write the bm25s arrays and JSON vocabulary, and the term counts, into `folder`."""
-        self._bm25.save(str(folder), allow_pickle=False, show_progress=False)
+        """Write the score matrix and the term counts into `folder`."""
+        self._matrix.save(folder)
         docs = self.doc_terms()
         if docs is not None:
             docs.save(folder / DOCS_FILE)
@@ -203,20 +257,13 @@ class Lexical:
     @classmethod
     def load(cls, folder: Path, mmap: bool = True) -> "Lexical":
         """Load an index written by save()."""
-        import bm25s
-
-        return cls(bm25s.BM25.load(str(folder), mmap=mmap, allow_pickle=False, load_corpus=False),
-                   folder=Path(folder))
+        return cls(ScoreMatrix.load(Path(folder), mmap=mmap), folder=Path(folder))
 
     @property
     def size(self) -> int:
         """Number of indexed passages."""
-        return int(self._bm25.scores["num_docs"])
+        return self._matrix.num_docs
 
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of every passage for the query (zeros when no query term is known)."""
-        tokens = tokenize([query])[0]
-        known = [t for t in tokens if t in self._bm25.vocab_dict]
-        if not known:
-            return np.zeros(self.size, dtype=np.float32)
-        return np.asarray(self._bm25.get_scores(known), dtype=np.float32)
+        return self._matrix.scores(tokenize([query])[0])

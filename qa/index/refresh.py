@@ -2,16 +2,14 @@
 
 Each generation records, per corpus file, the rows its passages occupy and the keys of its articles
 (sources.json), and the hash of every passage's embedded text (passages.keys.npy). A refresh parses
-only new and changed files; an unchanged file's passages are carried over by row, with their vectors,
-term counts and stored records. The result is what ingest.load_corpus + chunk.chunk_articles give for
-the whole folder (same files, order, duplicate skipping and warnings); tests hold the two together.
+only new and changed files (qa.ingest reads the folder and applies the duplicate rule); an unchanged
+file's passages are carried over by row, with their vectors, term counts and stored records. The result
+is what ingest.load_corpus + chunk.chunk_articles give for the whole folder; tests hold the two together.
 """
 from __future__ import annotations
 
 import hashlib
 import json
-import logging
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -19,10 +17,8 @@ from typing import Sequence
 import numpy as np
 
 from qa.chunk import chunk_articles
-from qa.ingest import SUPPORTED, CorpusError, IngestError, list_files, parse_file
-from qa.types import Article, Passage
-
-logger = logging.getLogger(__name__)
+from qa.ingest import CorpusSource
+from qa.types import Passage
 
 SOURCES_FILE = "sources.json"
 KEYS_FILE = "passages.keys.npy"
@@ -34,18 +30,13 @@ def text_key(text: str) -> bytes:
     return hashlib.sha1(text.encode("utf-8")).digest()
 
 
-def text_keys(passages: Sequence[Passage], embed_title: bool) -> np.ndarray:
-    """(n, 20) uint8 keys of the passages' embedded texts."""
-    raw = b"".join(text_key(p.embed_text(embed_title)) for p in passages)
-    return np.frombuffer(raw, dtype=np.uint8).reshape(len(passages), KEY_BYTES).copy()
+def text_keys(texts: Sequence[str]) -> np.ndarray:
+    """(n, 20) uint8 keys of embedded texts."""
+    raw = b"".join(text_key(t) for t in texts)
+    return np.frombuffer(raw, dtype=np.uint8).reshape(len(texts), KEY_BYTES).copy()
 
 
-def article_key(article: Article) -> str:
-    """What load_corpus treats as the same article: whitespace- and case-insensitive text."""
-    return hashlib.sha1(" ".join(article.text.split()).casefold().encode("utf-8")).hexdigest()[:20]
-
-
-@dataclass
+@dataclass(frozen=True)
 class Layout:
     """A new generation's rows relative to a previous one.
 
@@ -65,34 +56,6 @@ class Layout:
         return int((self.old_rows >= 0).sum())
 
 
-def walk(corpus_dir: Path) -> list[tuple[str, str]]:
-    """(name relative to the folder, path) of each file ingest.list_files lists, in its order.
-
-    The same walk without building and sorting a Path per file, which costs seconds on a large archive
-    (a refresh check runs it every few seconds).
-    """
-    root = os.fspath(corpus_dir)
-    try:
-        os.listdir(root)
-    except OSError:
-        list_files(Path(corpus_dir))  # raises the CorpusError that names the problem
-        raise
-    found = []
-    for folder, dirs, names in os.walk(root, onerror=lambda e: logger.warning("skipping folder %s", e)):
-        dirs[:] = [d for d in dirs if not d.startswith(".")]
-        prefix = folder[len(root):].strip(os.sep).replace(os.sep, "/")
-        for name in names:
-            if name[:1] != "." and os.path.splitext(name)[1].lower() in SUPPORTED:
-                found.append((f"{prefix}/{name}" if prefix else name, os.path.join(folder, name)))
-    found.sort(key=lambda item: item[0].split("/"))
-    return found
-
-
-def full_layout(passages: list[Passage]) -> Layout:
-    """A layout with every row new and no per-file table (articles that did not come from files)."""
-    return Layout(list(passages), np.full(len(passages), -1, dtype=np.int64), {}, 0)
-
-
 def read_sources(path: Path) -> dict | None:
     """The sources table of a generation folder, or None if it has none (an older index)."""
     try:
@@ -107,51 +70,40 @@ def write_sources(sources: dict, folder: Path) -> None:
     (folder / SOURCES_FILE).write_text(json.dumps(sources, ensure_ascii=False, separators=(",", ":")))
 
 
-def plan(corpus_dir: Path, files: dict, chunk_words: int, overlap: int, max_bytes: int,
-         previous_files: dict | None = None, previous_sources: dict | None = None) -> Layout:
-    """Parse new and changed files, carry over unchanged ones: the rows of the next generation."""
-    corpus_dir = Path(corpus_dir)
+def plan(source: CorpusSource, files: dict, chunk_words: int, overlap: int, previous_files: dict | None = None,
+         previous_sources: dict | None = None) -> Layout:
+    """Read new and changed parts of the corpus, carry over unchanged ones: the rows of the next generation.
+
+    `files` is the source's fingerprint now; `previous_files` and `previous_sources` are the live
+    generation's fingerprint and per-file table (None: nothing can be carried over).
+    """
     previous_files, previous_sources = previous_files or {}, previous_sources or {}
-    seen: dict[str, str] = {}  # article key -> source that has it
+
+    def unchanged(name: str) -> list[str] | None:
+        """The article keys of a file the previous generation holds as it is now, or None."""
+        old, now = previous_sources.get(name), files.get(name)
+        if old is not None and now is not None and previous_files.get(name) == now and old.get("status") == "ok":
+            return old["keys"]
+        return None
+
     parts: list[np.ndarray] = []
     passages: list[Passage] = []
     sources: dict = {}
     row = parsed = 0
-    for source, path in walk(corpus_dir):
-        old = previous_sources.get(source)
-        fingerprint = files.get(source)
-        if (old is not None and fingerprint is not None and previous_files.get(source) == fingerprint
-                and old.get("status") == "ok" and not any(k in seen for k in old["keys"])):
-            start, stop = old["rows"]
-            parts.append(np.arange(start, stop, dtype=np.int64))
-            seen.update((k, source) for k in old["keys"])
-            sources[source] = {"rows": [row, row + stop - start], "keys": old["keys"], "status": "ok"}
-            row += stop - start
-            continue
-        parsed += 1
-        try:
-            articles = parse_file(Path(path), source, max_bytes)
-        except IngestError as e:
-            logger.warning("skipping %s: %s", source, e.reason)
-            sources[source] = {"rows": [row, row], "keys": [], "status": "reparse"}
-            continue
-        kept, keys, status = [], [], "ok"
-        for article in articles:
-            key = article_key(article)
-            if key in seen:
-                logger.warning("skipping duplicate article in %s (same text as %s)", source, seen[key])
-                status = "reparse"  # it must come back if the other copy goes
-                continue
-            seen[key] = source
-            kept.append(article)
-            keys.append(key)
-        new = chunk_articles(kept, chunk_words, overlap)
-        passages += new
-        parts.append(np.full(len(new), -1, dtype=np.int64))
-        sources[source] = {"rows": [row, row + len(new)], "keys": keys, "status": status}
-        row += len(new)
-    if not seen:
-        raise CorpusError(f"no articles found in {corpus_dir} (supported: .txt .md .json .jsonl)")
+    for part in source.read(unchanged):
+        if part.carried:
+            start, stop = previous_sources[part.name]["rows"]
+            rows = np.arange(start, stop, dtype=np.int64)
+        else:
+            new = chunk_articles(part.articles, chunk_words, overlap)
+            passages += new
+            rows = np.full(len(new), -1, dtype=np.int64)
+            parsed += part.name is not None
+        parts.append(rows)
+        if part.name is not None:
+            sources[part.name] = {"rows": [row, row + len(rows)], "keys": list(part.keys),
+                                  "status": "ok" if part.complete else "reparse"}
+        row += len(rows)
     old_rows = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
     return Layout(passages, old_rows, sources, parsed)
 

@@ -5,25 +5,19 @@ import functools
 import json
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 
-from qa.read.expected import expected, from_kind
+from qa.read.expected import expected
 from qa.read.nlp import parse
 from qa.read.similarity import sentence_similarities
-from qa.read.features import FEATURES, Candidates, candidates
+from qa.read.features import FEATURES, Candidates, SpanFeatures, candidates
 from qa.read.candidates import Question, question, with_idf
 from qa.types import Hit, Query
 
 WEIGHTS_FILE = Path(__file__).with_name("weights.json")
 READ_LIMIT = 3  # passages read per question; the rest keep their retrieval order
-# A lower passage's span replaces the first passage's only when `judge` rates it this much more likely
-# right. `python -m qa bench-answers squad-abstain --split fit --limit 3000` prints the choice per margin:
-# answerable F1 0.4436 / 0.4417 / 0.4398 / 0.4416 for margins 0 / 0.02 / 0.1 / never, switching 10.3% /
-# 2.6% / 0.4% / 0% of answers. 0 gains most here, but on words outside the answer's sentence the reader can
-# be confidently wrong (the load test's look-alike articles); 0.02 switches rarely.
-SWITCH_MARGIN = 0.02
 
 
 @functools.lru_cache(maxsize=1)
@@ -37,30 +31,44 @@ def reader_model() -> tuple[dict[str, np.ndarray], float]:
 
 
 @dataclass(frozen=True)
+class PassageRead:
+    """One read passage: its hit with highlight and answer offsets, and its best span's evidence."""
+
+    hit: Hit
+    rank: int  # retrieval rank
+    score: float = 0.0  # linear score of its best span
+    prob: float = 0.0  # that span's share of the softmax over every candidate read
+    features: SpanFeatures | None = None  # that span's features; None when the passage has no candidate
+
+    @property
+    def answer(self) -> str | None:
+        """The text of its best span (None when it has none)."""
+        h = self.hit
+        return h.text[h.answer_start:h.answer_end] if self.features is not None else None
+
+
+@dataclass(frozen=True)
 class Reading:
-    """The reader's result: hits re-ranked with highlight and answer offsets, and the chosen span's evidence."""
+    """One way to answer: the hits re-ranked with the answering passage first, and that passage's read."""
 
     hits: tuple[Hit, ...]
-    answer: str | None
-    score: float = 0.0  # linear score of the chosen span
-    prob: float = 0.0  # its share of the softmax over every candidate read
-    typed: float = 0.0  # 1 when its entity label is of the type asked for
-    cover: float = 0.0  # weighted share of question words in its sentence
-    rank: int = 0  # retrieval rank of the passage that holds it
-    untyped: float = 0.0  # 1 when the question asks for a type (person, date, number...) the span is not
-    gap: float = 0.0  # its passage's ranking score minus the first passage's (<= 0)
+    passage: PassageRead | None = None  # the passage first in `hits`, whose best span answers; None: no span
+    gap: float = 0.0  # its ranking score minus the first passage's (<= 0)
+
+    @property
+    def answer(self) -> str | None:
+        """The answer span's text, or None."""
+        return self.passage.answer if self.passage is not None else None
 
 
-def analyse(text: str, carried: Sequence[str] = (), kind: str | None = None, resolved: str = "") -> Question:
-    """Parse a question: expected answer (from `kind` when it has no wh-word) and weighted words.
+def analyse(text: str, carried: Sequence[str] = (), inherited_kind: str | None = None,
+            resolved: str = "") -> Question:
+    """Parse a question: expected answer (`inherited_kind` when it has no wh-word) and weighted words.
 
     `resolved`: the question as the sentence encoder should read it (a follow-up with its pronoun resolved).
     """
     qdoc = parse([text], cache=False)[0]
-    exp = expected(qdoc)
-    if exp.wh_index is None and kind:
-        exp = from_kind(kind)
-    return question(qdoc, exp, tuple(carried), resolved)
+    return question(qdoc, expected(qdoc, inherited_kind), tuple(carried), resolved)
 
 
 def score_texts(q: Question, texts: Sequence[str], weights: np.ndarray | None = None, encoder=None,
@@ -94,17 +102,6 @@ def _softmax(x: np.ndarray) -> np.ndarray:
     return e / e.sum()
 
 
-@dataclass(frozen=True)
-class PassageRead:
-    """One read passage: its hit with highlight and answer offsets, and its best span's evidence."""
-
-    hit: Hit
-    rank: int  # retrieval rank
-    score: float = 0.0  # linear score of its best span
-    prob: float = 0.0  # that span's share of the softmax over every candidate read
-    features: np.ndarray | None = None  # its feature row; None when the passage has no candidate
-
-
 def read_passages(hits: Sequence[Hit], query: Query, limit: int = READ_LIMIT, encoder=None,
                   question_vector: np.ndarray | None = None) -> list[PassageRead]:
     """The best span of each of the first `limit` hits, in retrieval order.
@@ -112,7 +109,7 @@ def read_passages(hits: Sequence[Hit], query: Query, limit: int = READ_LIMIT, en
     `question_vector`: query.search_text as `encoder` encoded it for retrieval, if at hand.
     """
     head = list(hits[:limit])
-    q = analyse(query.question, query.carried, query.answer_type, query.search_text)
+    q = analyse(query.question, query.carried, query.inherited_kind, query.search_text)
     scored = score_texts(q, [h.text for h in head], encoder=encoder, question_vector=question_vector)
     probs = _softmax(np.concatenate([s for _, s in scored if len(s)] or [np.zeros(1)]))
     out, offset = [], 0
@@ -123,7 +120,7 @@ def read_passages(hits: Sequence[Hit], query: Query, limit: int = READ_LIMIT, en
         i = int(np.argmax(s))
         (a, b), (sa, sb) = c.spans[i], c.sentences[i]
         h = replace(h, highlight_start=sa, highlight_end=sb, answer_start=a, answer_end=b)
-        out.append(PassageRead(h, rank, float(s[i]), float(probs[offset + i]), c.features[i]))
+        out.append(PassageRead(h, rank, float(s[i]), float(probs[offset + i]), c.named(i)))
         offset += len(s)
     return out
 
@@ -141,47 +138,21 @@ def _reading(ranked: Sequence[PassageRead], rest: Sequence[Hit], first: int = 0)
     if first:  # promoted by the reader: it ties the passage it displaced, so the list stays best first
         order[0] = replace(order[0], hit=replace(order[0].hit, score=ranked[0].hit.score))
     all_hits = tuple(p.hit for p in order) + tuple(rest)
-    top = order[0]
-    if top.features is None:
-        return Reading(all_hits, None)
-    h, f = top.hit, top.features
-    return Reading(all_hits, h.text[h.answer_start:h.answer_end], top.score, top.prob,
-                   float(f[FEATURES.index("typed")]), float(f[FEATURES.index("cover")]), top.rank,
-                   float(f[FEATURES.index("untyped")]), gap)
+    return Reading(all_hits, order[0], gap) if order[0].features is not None else Reading(all_hits)
 
 
 def read(hits: Sequence[Hit], query: Query, limit: int = READ_LIMIT, weight: float | None = None,
-         judge: Callable[[Reading], float] | None = None, encoder=None,
-         question_vector: np.ndarray | None = None) -> Reading:
-    """Choose the answer span among the first `limit` hits and move its passage first.
-
-    Without `judge` the answer is the best span of the first passage after re-ranking; with it, the span
-    (one per read passage) that `judge` (the calibrated confidence) rates most likely right, if it beats
-    the first passage's by SWITCH_MARGIN.
-    """
-    return judged(options(hits, query, limit, weight, encoder, question_vector), judge)[0]
-
-
-def judged(found: Sequence[Reading], judge: Callable[[Reading], float] | None) -> tuple[Reading, float | None]:
-    """The option to answer with and its rating: the first without a judge (rating None), else by choose()."""
-    if judge is None:
-        return found[0], None
-    rated = [judge(r) for r in found]
-    best = choose(rated)
-    return found[best], rated[best]
-
-
-def choose(rated: Sequence[float], margin: float = SWITCH_MARGIN) -> int:
-    """Index of the option to answer with, given each option's rating (option 0: the first passage's)."""
-    best = int(np.argmax(rated))
-    return best if rated[best] > rated[0] + margin else 0
+         encoder=None, question_vector: np.ndarray | None = None) -> Reading:
+    """The best span of the first passage after re-ranking, that passage moved first (ask() lets
+    qa.decide choose among every read passage's span instead)."""
+    return options(hits, query, limit, weight, encoder, question_vector)[0]
 
 
 def options(hits: Sequence[Hit], query: Query, limit: int = READ_LIMIT, weight: float | None = None,
             encoder=None, question_vector: np.ndarray | None = None) -> list[Reading]:
     """One Reading per read passage with a span, the re-ranked first passage's first; [no answer] if none."""
     if not hits:
-        return [Reading((), None)]
+        return [Reading(())]
     weight = reader_model()[1] if weight is None else weight
     ranked = rerank(read_passages(hits, query, limit, encoder, question_vector), weight)
     rest = hits[limit:]

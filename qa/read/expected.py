@@ -81,7 +81,7 @@ KIND_LABELS = {"who": frozenset({PERSON, ORG, NORP, GPE}), "when": DATES, "where
                "number": NUMBERS}
 
 
-def from_kind(kind: str) -> Expected:
+def _from_kind(kind: str) -> Expected:
     """The expected answer for a coarse answer type alone (a follow-up such as "And in 2020?")."""
     return Expected(kind, KIND_LABELS.get(kind, frozenset()))
 
@@ -103,11 +103,14 @@ def _focus_noun(tok):
     return noun
 
 
-def expected(qdoc) -> Expected:
-    """Expected answer of a parsed question (spaCy Doc)."""
+def expected(qdoc, inherited: str | None = None) -> Expected:
+    """Expected answer of a parsed question (spaCy Doc): the one classification of what a question asks.
+
+    A question without a wh-word asks for `inherited`, the kind an earlier turn asked for, when given.
+    """
     wh = next((t for t in qdoc if t.lower_ in WH_WORDS), None)
     if wh is None:
-        return Expected("what")
+        return _from_kind(inherited) if inherited else Expected("what")
     role, verb = wh_role(wh)
     exp = _expected(qdoc, wh)
     lemmas = {t.lemma_.lower() for t in qdoc}

@@ -1,7 +1,8 @@
 """The feature row of each candidate answer phrase: question-word overlap, distance, syntax and type."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from operator import attrgetter
 from typing import Sequence
 
 import numpy as np
@@ -9,12 +10,68 @@ import numpy as np
 from qa.read.expected import Expected, phrase_role
 from qa.read.candidates import Question, blocked_tokens, phrases, stem, trim
 
-FEATURES = ("cover", "best_sent", "cover_gap", "bigram", "verb_found", "prox1", "prox4", "prox12", "tree", "order",
-            "role", "attached", "appos", "typed", "wrong_type", "untyped", "ent_free", "number", "propn", "noun",
-            "adj", "verbal_fit", "verbal", "length", "one_token", "focus", "qword_share", "named", "quoted",
-            "bracketed", "pp_fit", "modifier", "role_inherited", "contains_typed",
-            "acronym", "primary_type", "sent_sim", "sim_gap", "window_cover",
-            "window_gap")
+
+@dataclass(frozen=True)
+class SpanFeatures:
+    """The named features of one candidate span. Their field order is FEATURES: the columns of every
+    feature array and of the weights in weights.json (which records the names it was fitted for)."""
+
+    cover: float  # weighted share of the question's words in the span's sentence
+    best_sent: float  # 1 when no sentence of the passage covers more
+    cover_gap: float  # cover minus the passage's best
+    bigram: float  # share of the question's word pairs found in the sentence
+    verb_found: float  # the question's verb occurs in the sentence
+    prox1: float  # question words near the span, weighted by distance (decay 1, 4 and 12 tokens)
+    prox4: float
+    prox12: float
+    tree: float  # question words near the span in the dependency tree
+    order: float  # question words on the same side of the span as of the wh-word in the question
+    role: float  # the span fills the wh-phrase's role for the question's verb
+    attached: float  # its head (or its preposition's head) is a question word
+    appos: float  # in apposition with a question word
+    typed: float  # its entity label is of the type asked for
+    wrong_type: float  # it has an entity label, of another type than asked
+    untyped: float  # the question asks for a type (person, date, number...) the span is not
+    ent_free: float  # it has an entity label, and the question asks for no type
+    number: float  # head part of speech: a number, a proper noun, a noun, an adjective
+    propn: float
+    noun: float
+    adj: float
+    verbal_fit: float  # a clause, where the question can take one (how, why, "what did X do")
+    verbal: float  # a clause, where it cannot
+    length: float  # tokens / 12, at most 1
+    one_token: float
+    focus: float  # its head is the noun the wh-word asks about ("team" in "which team")
+    qword_share: float  # share of its tokens (before trimming) that repeat the question
+    named: float  # follows "called/named/known as" and the question asks for a name
+    quoted: float  # in quotes
+    bracketed: float  # in or before brackets
+    pp_fit: float  # object of a preposition that fits the kind asked ("in" for where, "on" for when)
+    modifier: float  # modifies a question word
+    role_inherited: float  # a noun above it in its phrase fills the wh-phrase's role
+    contains_typed: float  # not typed itself but holds an entity of the asked type
+    acronym: float  # a question word and the span explain each other in brackets
+    primary_type: float  # its label is the usual one of the kind asked (PERSON for who...)
+    sent_sim: float  # cosine of the question to the span's sentence
+    sim_gap: float  # that minus the passage's best
+    window_cover: float  # cover of the sentence together with the one before (anaphora)
+    window_gap: float  # that minus the passage's best
+
+    @classmethod
+    def of(cls, row: np.ndarray) -> "SpanFeatures":
+        """The named view of one feature-array row (values as the float32 array holds them)."""
+        return cls(*map(float, row))
+
+
+FEATURES = tuple(f.name for f in fields(SpanFeatures))
+_VALUES = attrgetter(*FEATURES)
+
+
+def to_array(rows: Sequence[SpanFeatures]) -> np.ndarray:
+    """The (n, len(FEATURES)) float32 array of the rows, columns in FEATURES order."""
+    return np.asarray([_VALUES(r) for r in rows], dtype=np.float32).reshape(len(rows), len(FEATURES))
+
+
 _PREPS = {"where": {"in", "at", "on", "from", "into", "to", "near", "within", "inside", "across", "throughout"},
           "when": {"in", "on", "during", "since", "until", "before", "after", "by", "from", "at"}}
 _PRIMARY = {"who": "PERSON", "when": "DATE", "where": "GPE"}  # the usual label of each answer kind
@@ -32,7 +89,11 @@ class Candidates:
 
     spans: tuple[tuple[int, int], ...]  # (start, end) within the passage text
     sentences: tuple[tuple[int, int], ...]  # the sentence holding each span
-    features: np.ndarray  # (n, len(FEATURES)) float32
+    features: np.ndarray  # (n, len(FEATURES)) float32, see SpanFeatures
+
+    def named(self, i: int) -> SpanFeatures:
+        """The features of candidate i by name."""
+        return SpanFeatures.of(self.features[i])
 
 
 def _tree_distance(x, y) -> int:
@@ -104,8 +165,8 @@ def _sentence_stats(doc, q: Question, total: float):
 
 
 def _row(doc, a, b, a0, b0, label, q: Question, stats, best_cover, blocked, sim: float, best_sim: float,
-         best_window: float, total: float) -> tuple:
-    """The feature row of tokens [a, b) (before trimming [a0, b0)) in FEATURES order."""
+         best_window: float, total: float) -> SpanFeatures:
+    """The features of tokens [a, b) (before trimming [a0, b0))."""
     sent, matched, cover, bigram, verb_found, window = stats
     exp = q.exp
     idx = {i for i, _ in matched}
@@ -126,26 +187,29 @@ def _row(doc, a, b, a0, b0, label, q: Question, stats, best_cover, blocked, sim:
     named, quoted, bracketed = _context(doc, a, b)
     head = root.head
     verbal = float(root.pos_ in ("VERB", "AUX"))
-    return (cover, float(cover == best_cover), cover - best_cover, bigram, verb_found,
-            prox[0] / total, prox[1] / total, prox[2] / total, tree / total, order / total,
-            _role_match(root, exp, idx),
-            float(head.i in idx or (head.dep_ in ("prep", "agent") and head.head.i in idx)),
-            float((root.dep_ == "appos" and head.i in idx) or any(c.dep_ == "appos" and c.i in idx
-                                                                  for c in root.children)),
-            typed, float(bool(label) and bool(exp.labels) and not typed), float(bool(exp.labels) and not typed),
-            float(bool(label) and not exp.labels), float(root.pos_ == "NUM" or root.like_num),
-            float(root.pos_ == "PROPN"), float(root.pos_ == "NOUN"), float(root.pos_ == "ADJ"),
-            verbal * float(exp.verbal), verbal * float(not exp.verbal),
-            min(b - a, 12) / 12.0, float(b - a == 1),
-            float(bool(exp.focus) and doc[a0:b0].root.lemma_.lower() == exp.focus),
-            sum(i in blocked for i in range(a0, b0)) / (b0 - a0),
-            named * float(exp.naming), quoted, bracketed,
-            float(root.dep_ == "pobj" and head.lower_ in _PREPS.get(exp.kind, ())),
-            float(root.dep_ in _MODIFIER_DEPS and head.i in idx),
-            float(any(_role_match(t, exp, idx) for t in _phrase_ancestors(root))),
-            float(not typed and any(e.label_ in exp.labels for e in doc[a:b].ents)),
-            _acronym(doc, a, b, blocked), float(bool(label) and label == _PRIMARY.get(exp.kind)),
-            sim, sim - best_sim, window, window - best_window)
+    return SpanFeatures(
+        cover=cover, best_sent=float(cover == best_cover), cover_gap=cover - best_cover, bigram=bigram,
+        verb_found=verb_found, prox1=prox[0] / total, prox4=prox[1] / total, prox12=prox[2] / total,
+        tree=tree / total, order=order / total,
+        role=_role_match(root, exp, idx),
+        attached=float(head.i in idx or (head.dep_ in ("prep", "agent") and head.head.i in idx)),
+        appos=float((root.dep_ == "appos" and head.i in idx) or any(c.dep_ == "appos" and c.i in idx
+                                                                    for c in root.children)),
+        typed=typed, wrong_type=float(bool(label) and bool(exp.labels) and not typed),
+        untyped=float(bool(exp.labels) and not typed), ent_free=float(bool(label) and not exp.labels),
+        number=float(root.pos_ == "NUM" or root.like_num), propn=float(root.pos_ == "PROPN"),
+        noun=float(root.pos_ == "NOUN"), adj=float(root.pos_ == "ADJ"),
+        verbal_fit=verbal * float(exp.verbal), verbal=verbal * float(not exp.verbal),
+        length=min(b - a, 12) / 12.0, one_token=float(b - a == 1),
+        focus=float(bool(exp.focus) and doc[a0:b0].root.lemma_.lower() == exp.focus),
+        qword_share=sum(i in blocked for i in range(a0, b0)) / (b0 - a0),
+        named=named * float(exp.naming), quoted=quoted, bracketed=bracketed,
+        pp_fit=float(root.dep_ == "pobj" and head.lower_ in _PREPS.get(exp.kind, ())),
+        modifier=float(root.dep_ in _MODIFIER_DEPS and head.i in idx),
+        role_inherited=float(any(_role_match(t, exp, idx) for t in _phrase_ancestors(root))),
+        contains_typed=float(not typed and any(e.label_ in exp.labels for e in doc[a:b].ents)),
+        acronym=_acronym(doc, a, b, blocked), primary_type=float(bool(label) and label == _PRIMARY.get(exp.kind)),
+        sent_sim=sim, sim_gap=sim - best_sim, window_cover=window, window_gap=window - best_window)
 
 
 def _clean_end(text: str, start: int, end: int) -> tuple[int, int]:
@@ -156,7 +220,7 @@ def _clean_end(text: str, start: int, end: int) -> tuple[int, int]:
 
 
 def candidates(doc, q: Question, sims: Sequence[float] | None = None) -> Candidates:
-    """Every candidate span of a parsed passage with its feature row (see FEATURES).
+    """Every candidate span of a parsed passage with its features (see SpanFeatures).
 
     `sims`: the question's cosine similarity to each sentence of the passage (zeros when not given).
     """
@@ -179,5 +243,4 @@ def candidates(doc, q: Question, sims: Sequence[float] | None = None) -> Candida
             rows.append(_row(doc, a, b, a0, b0, label, q, st, best_cover, blocked, sim, best_sim, best_window, total))
             spans.append(_clean_end(doc.text, doc[a].idx, doc[b - 1].idx + len(doc[b - 1])))
             sent_spans.append((sent.start_char, sent.end_char))
-    features = np.asarray(rows, dtype=np.float32).reshape(len(rows), len(FEATURES))
-    return Candidates(tuple(spans), tuple(sent_spans), features)
+    return Candidates(tuple(spans), tuple(sent_spans), to_array(rows))

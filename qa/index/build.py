@@ -1,0 +1,85 @@
+"""The next generation: what it carries over from the live one, vectors for its new passages, every part written."""
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+
+from qa.config import Settings
+from qa.embed import Encoder
+from qa.index import dense as vec
+from qa.index import refresh
+from qa.index.bm25 import Lexical
+from qa.index.manifest import build_settings, stale_reason, write_manifest
+from qa.index.passages import write_passages
+from qa.index.store import BM25_DIR, FAISS_FILE, VECTORS_FILE, Index
+
+logger = logging.getLogger(__name__)
+
+
+def carried_sources(index: Index | None, settings: Settings, dim: int, stored: np.ndarray | None) -> dict | None:
+    """The per-file table a refresh may carry rows from (same build settings, every table present), or None."""
+    if index is None or stored is None or stale_reason(index.manifest, settings, dim) is not None:
+        return None
+    if index.lexical.doc_terms() is None:
+        return None
+    return refresh.read_sources(index.path)
+
+
+def embed_new(texts: list[str], keys: np.ndarray, settings: Settings, encoder: Encoder,
+              previous: Index | None, stored: np.ndarray | None, progress: bool) -> np.ndarray:
+    """Vectors for the new passages' texts, reusing those of identical texts in the previous index."""
+    out = np.zeros((len(texts), encoder.dim), dtype=np.float32)
+    todo = list(range(len(texts)))
+    if texts and previous is not None and previous.manifest.get("dim") == encoder.dim:
+        # key the cache by the text each old vector was computed from, under the old index's settings
+        old_title = bool(previous.manifest.get("embed_title"))
+        if stored is not None and old_title == settings.embed_title:
+            raw, w = stored.tobytes(), refresh.KEY_BYTES
+            cache = {raw[i * w:(i + 1) * w]: i for i in range(len(stored))}
+        else:
+            cache = {refresh.text_key(p.embed_text(old_title)): i for i, p in enumerate(previous.passages)}
+        todo = []
+        for i, key in enumerate(keys):
+            j = cache.get(key.tobytes())
+            if j is None:
+                todo.append(i)
+            else:
+                out[i] = previous.vectors[j]
+        logger.info("reusing %d cached passage vectors, encoding %d", len(texts) - len(todo), len(todo))
+    if todo:
+        out[todo] = encoder.encode([texts[i] for i in todo], batch_size=settings.batch_size, progress=progress)
+    return out
+
+
+def write_parts(folder: Path, layout: refresh.Layout, texts: list[str], vectors: np.ndarray, keys: np.ndarray,
+                settings: Settings, dim: int, files: dict, carry: Index | None) -> None:
+    """Write every part of a generation into `folder`, the manifest last.
+
+    `vectors` and `keys` have every row; `layout.passages` and `texts` are the new rows only. Rows that
+    `layout` carries over from `carry` have their records, term counts and (for HNSW) graph entries copied.
+    """
+    write_passages(layout.passages, folder, carry.passages if carry else None, layout.old_rows)
+    np.save(folder / VECTORS_FILE, vectors, allow_pickle=False)
+    np.save(folder / refresh.KEYS_FILE, keys, allow_pickle=False)
+    # a private copy of the live HNSW graph to extend (the loaded one may be serving searches)
+    old_dense = vec.load(carry.path / FAISS_FILE) if carry and carry.manifest.get("index_type") == "hnsw" \
+        else None
+    dense = vec.update(old_dense, vectors, layout.old_rows)
+    vec.save(dense, folder / FAISS_FILE)
+    lexical = Lexical.rebuild(carry.lexical if carry else None, layout.old_rows, texts)
+    (folder / BM25_DIR).mkdir()
+    lexical.save(folder / BM25_DIR)
+    if layout.sources:
+        refresh.write_sources(layout.sources, folder)
+    articles = (sum(len(s["keys"]) for s in layout.sources.values()) if layout.sources
+                else len({p.article_id for p in layout.passages}))
+    write_manifest(folder, {
+        **build_settings(settings, dim), "index_type": dense.kind, "passages": len(vectors),
+        "articles": articles, "files": files,
+        "dense_slots": {"total": int(dense.index.ntotal), "dead": dense.dead},
+        "refresh": {"carried_rows": layout.carried, "new_rows": len(layout.passages),
+                    "parsed_files": layout.parsed},
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")})

@@ -1,0 +1,84 @@
+"""Generation folders: written in a temp folder, fsynced, renamed, made live by an atomic CURRENT swap.
+
+A crash at any step leaves the previous generation live; the newest previous one is kept (a reader may
+still have it open), older ones and stray temp folders are removed after each swap.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import time
+import uuid
+from pathlib import Path
+from typing import Callable
+
+from qa.index.manifest import IndexLoadError
+
+CURRENT = "CURRENT"
+
+
+def publish(index_dir: Path, write: Callable[[Path], None]) -> Path:
+    """Let `write` fill a new temp folder, then make it the live generation; returns its folder."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    name = f"gen-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}"
+    tmp = index_dir / f".tmp-{name}"
+    tmp.mkdir()
+    try:
+        write(tmp)
+        _fsync_tree(tmp)
+        os.rename(tmp, index_dir / name)
+        _atomic_write(index_dir / CURRENT, name)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    _remove_old_generations(index_dir, keep={name})
+    return index_dir / name
+
+
+def current_path(index_dir: Path) -> Path | None:
+    """The live generation folder, or None if there is none."""
+    try:
+        name = (index_dir / CURRENT).read_text(errors="replace").strip()  # garbage is refused below
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as exc:
+        raise IndexLoadError(f"cannot read {index_dir / CURRENT}: {exc}") from exc
+    if not name.startswith("gen-") or "/" in name:
+        raise IndexLoadError(f"{index_dir / CURRENT} names no generation ({name[:40]!r})")
+    return index_dir / name
+
+
+def is_live(path: Path) -> bool:
+    """True if CURRENT still names the generation folder `path`."""
+    try:
+        return current_path(path.parent) == path
+    except IndexLoadError:
+        return False
+
+
+def _fsync_tree(folder: Path) -> None:
+    for p in folder.rglob("*"):
+        if p.is_file():
+            with open(p, "rb") as f:
+                os.fsync(f.fileno())
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}")
+    with open(tmp, "w") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def _remove_old_generations(index_dir: Path, keep: set[str]) -> None:
+    """Delete all but the newest previous generation (a reader may still have it open) and stray temps."""
+    gens = sorted((p for p in index_dir.glob("gen-*") if p.name not in keep), key=lambda p: p.stat().st_mtime)
+    for p in gens[:-1] + [t for t in index_dir.glob(".tmp-gen-*")]:
+        shutil.rmtree(p, ignore_errors=True)

@@ -1,0 +1,70 @@
+"""A loaded index generation (Index) and how it is read from disk: manifest, checksums, then each part."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from qa.index import dense as vec
+from qa.index import refresh
+from qa.index.bm25 import Lexical
+from qa.index.generation import current_path
+from qa.index.manifest import IndexLoadError, read_manifest, verify
+from qa.index.passages import PassageStore
+
+VECTORS_FILE = "vectors.npy"
+FAISS_FILE = "dense.faiss"
+BM25_DIR = "bm25"
+
+
+@dataclass(frozen=True)
+class Index:
+    """A loaded index generation."""
+
+    path: Path
+    manifest: dict
+    passages: PassageStore
+    vectors: np.ndarray  # (n, dim) float32, memory-mapped
+    dense: vec.Dense
+    lexical: Lexical
+
+    def __len__(self) -> int:
+        return len(self.passages)
+
+    def stored_keys(self) -> np.ndarray | None:
+        """The text keys this generation stored for its passages, or None (an older index)."""
+        try:
+            keys = np.load(self.path / refresh.KEYS_FILE, mmap_mode="r", allow_pickle=False)
+        except (OSError, ValueError):
+            return None
+        return keys if keys.shape == (len(self), refresh.KEY_BYTES) else None
+
+
+def load(index_dir: Path, verify_checksums: bool | None = None) -> Index:
+    """Load the live generation; IndexLoadError says what is wrong if it is missing or corrupt."""
+    path = current_path(index_dir)
+    if path is None:
+        raise IndexLoadError(f"no index in {index_dir}")
+    manifest = read_manifest(path)
+    verify(path, manifest, verify_checksums)
+    try:
+        passages = PassageStore(path)
+        vectors = np.load(path / VECTORS_FILE, mmap_mode="r", allow_pickle=False)
+        dense = vec.load(path / FAISS_FILE)
+        lexical = Lexical.load(path / BM25_DIR)
+    except Exception as exc:  # any unreadable part means the generation is unusable
+        raise IndexLoadError(f"cannot load index in {path}: {exc}") from exc
+    n = manifest.get("passages")
+    if not (len(passages) == len(vectors) == dense.ntotal == lexical.size == n):
+        raise IndexLoadError(f"index parts disagree on the passage count in {path}")
+    return Index(path=path, manifest=manifest, passages=passages, vectors=vectors, dense=dense,
+                 lexical=lexical)
+
+
+def try_load(index_dir: Path) -> tuple[Index | None, str | None]:
+    """Load the index, or return (None, why not)."""
+    try:
+        return load(index_dir), None
+    except IndexLoadError as exc:
+        return None, str(exc)

@@ -1,0 +1,115 @@
+"""qa.decide: which read passage answers, the calibrated confidence, and every abstain rule with its reason."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from qa import decide as calibrate
+from qa.config import Settings
+from qa.decide import SWITCH_MARGIN, Decision, choose, decide, judged
+from qa.query import understand
+from qa.read import options, read
+from qa.types import Retrieval, Search
+
+from test_read import BRIDGE, DELEGATION, FLOODS, OFF_TOPIC, hit
+
+QUESTION = "Who led the delegation to Singapore?"
+
+
+def searched(question: str, hits, date_applied: bool = True) -> Search:
+    """A Search as QA.search returns it, for the given hits (best first)."""
+    rows = tuple(range(len(hits)))
+    scores = tuple(h.score for h in hits)
+    return Search(understand(question), np.zeros(4, np.float32), Retrieval(rows, scores, scores, scores, date_applied),
+                  tuple(hits), {})
+
+
+def decided(question: str, hits, date_applied: bool = True, **settings) -> Decision:
+    found = searched(question, hits, date_applied)
+    return decide(options(found.hits, found.query), found, Settings(**settings))
+
+
+def test_choose_switches_only_for_a_clearly_more_likely_answer():
+    assert choose([0.3]) == 0
+    assert choose([0.30, 0.30 + SWITCH_MARGIN / 2, 0.1]) == 0
+    assert choose([0.30, 0.1, 0.30 + 2 * SWITCH_MARGIN]) == 2
+    assert choose([0.9, 0.2, 0.1]) == 0
+
+
+def test_judge_picks_the_passage_and_it_leads_with_a_tied_score():
+    query = understand(QUESTION)
+    hits = [hit(FLOODS, 0.6, "a"), hit(BRIDGE, 0.58, "c"), hit(DELEGATION, 0.55, "b")]
+    found = options(hits, query, weight=0.0)  # no re-ranking: retrieval order
+    assert [r.hits[0].passage_id for r in found] == ["a", "c", "b"]  # one option per read passage
+    chosen, rating = judged(found, lambda r: 0.9 if "Quang" in r.answer else 0.1)
+    assert "Luong Tam Quang" in chosen.answer and chosen.passage.rank == 2 and rating == 0.9
+    assert [h.passage_id for h in chosen.hits] == ["b", "a", "c"]
+    scores = [h.score for h in chosen.hits]
+    assert scores == sorted(scores, reverse=True) and scores[0] == 0.6
+    assert judged(found, lambda r: 0.5)[0].hits[0].passage_id == "a"  # no clear winner
+    assert judged(found, None) == (found[0], None)
+
+
+def test_confidence_is_a_probability_that_grows_with_the_evidence():
+    query = understand(QUESTION)
+    on = read([hit(DELEGATION, dense=0.6)], query)
+    off = read([hit(OFF_TOPIC, dense=0.05)], query)
+    c_on = calibrate.confidence(calibrate.features(on, on.hits))
+    c_off = calibrate.confidence(calibrate.features(off, off.hits))
+    assert 0.0 <= c_off < calibrate.threshold() <= c_on <= 1.0
+
+
+def test_threshold_keeps_abstention_precision():
+    conf = np.array([0.9, 0.8, 0.35, 0.3, 0.2, 0.1, 0.05])
+    answerable = [True, True, True, False, True, False, False]
+    t, precision, recall = calibrate.best_threshold(conf, answerable, precision=0.75)
+    assert (t, recall) == (0.31, 1.0) and precision == 0.75
+    t, precision, recall = calibrate.best_threshold(conf, answerable, precision=0.95)
+    assert t == 0.11 and (precision, recall) == (1.0, 2 / 3)
+
+
+def test_threshold_from_the_settings_or_the_calibration():
+    assert calibrate.threshold(Settings(answer_threshold=0.3)) == 0.3
+    assert calibrate.threshold(Settings()) == calibrate.threshold() == calibrate.model()["threshold"]
+
+
+def test_answers_with_the_chosen_reading():
+    got = decided(QUESTION, [hit(DELEGATION, dense=0.6)], answer_threshold=0.0)
+    assert not got.abstained and got.reason is None and "Luong Tam Quang" in got.answer
+    assert got.answer == got.reading.answer and got.reading.hits[0].passage_id == "p"
+    assert got.confidence == round(calibrate.confidence(calibrate.features(got.reading, got.reading.hits)), 3)
+
+
+def test_abstains_when_no_passage_is_close_enough():
+    got = decided(QUESTION, [hit(DELEGATION, dense=0.1)], min_relevance=0.15, answer_threshold=0.0)
+    assert got == Decision(None, 0.0, True, "no passage in the articles is close enough to the question",
+                           got.reading)
+    assert decided(QUESTION, [], answer_threshold=0.0).reason == got.reason
+
+
+def test_abstains_below_the_threshold():
+    got = decided(QUESTION, [hit(DELEGATION, dense=0.6)], answer_threshold=0.999)
+    assert got.abstained and got.answer is None and got.confidence > 0
+    assert got.reason == f"no answer in the articles is likely enough to be right ({got.confidence:.2f} < 1.00)"
+    unphrased = decided(QUESTION, [hit("...", dense=0.6)], answer_threshold=0.0)
+    assert unphrased.abstained and unphrased.confidence == 0.0 and unphrased.reason.endswith("(0.00 < 0.00)")
+
+
+@pytest.mark.parametrize("mentions", [False, True])
+def test_a_named_year_no_article_covers(mentions):
+    text = DELEGATION + (" The same week in 2019 was quieter." if mentions else "")
+    got = decided("Who led the delegation to Singapore in 2019?", [hit(text, dense=0.6)], date_applied=False,
+                  answer_threshold=0.0)
+    if mentions:  # an article about that time, published later: it answers, with a note
+        assert not got.abstained and got.reason == "no articles published in 2019; searched all dates"
+    else:
+        assert got.abstained and got.reason == ("no article was published in 2019, and the closest passage, "
+                                                "from another date, does not mention 2019")
+    assert not decided("Who led the delegation to Singapore in 2019?", [hit(text, dense=0.6)],
+                       answer_threshold=0.0).reason  # the dates applied: nothing to note
+
+
+def test_choose_by_confidence_off_answers_from_the_first_option():
+    found = searched(QUESTION, [hit(FLOODS, 0.6, "a", dense=0.6), hit(BRIDGE, 0.58, "c", dense=0.6)])
+    readings = options(found.hits, found.query)
+    assert decide(readings, found, Settings(answer_threshold=0.0, choose_by_confidence=False)).reading is readings[0]
