@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import format_pages as fp
-from qa.ingest import IngestError
+from qa.ingest.errors import IngestError
 from qa.ingest.docx import read_docx
 from qa.ingest.feeds import html_text, read_feed
 from qa.ingest.html import parse_html, read_html

@@ -16,7 +16,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from qa.config import DEFAULT_DATASETS
+from qa.evaluation.datasets import datasets_dir
 from qa.ingest import stories
 from qa.types import Article
 
@@ -66,11 +66,22 @@ def measure(articles: list[Article], threshold: float = stories.THRESHOLD, edge:
 def main(argv: list[str] | None = None) -> int:
     """Print the near-duplicate figures for a JSONL corpus."""
     parser = argparse.ArgumentParser(prog="python -m qa.evaluation.duplicates", description=__doc__.split("\n")[0])
-    parser.add_argument("--file", type=Path, default=DEFAULT_DATASETS / REALTIMEQA)
-    parser.add_argument("--threshold", type=float, default=stories.THRESHOLD)
-    parser.add_argument("--edge", type=int, default=20)
-    parser.add_argument("--json", action="store_true")
-    args = parser.parse_args(argv)
+    options(parser)
+    return run(parser.parse_args(argv))
+
+
+def options(parser) -> None:
+    """The command line options of the measurement (python -m qa bench-duplicates)."""
+    parser.add_argument("--file", type=Path, help=f"a JSONL corpus (default: {REALTIMEQA} in the datasets folder)")
+    parser.add_argument("--datasets", type=Path, help="datasets folder (default: $QA_DATASETS_DIR, else ../shared/datasets)")
+    parser.add_argument("--threshold", type=float, default=stories.THRESHOLD, help="Jaccard threshold")
+    parser.add_argument("--edge", type=int, default=20, help="pairs at the threshold's edge to print")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+
+
+def run(args) -> int:
+    """Measure the near-duplicate groups with parsed options and print them."""
+    args.file = args.file or datasets_dir(getattr(args, "datasets", None)) / REALTIMEQA
     if not args.file.is_file():
         print(f"error: no such file: {args.file}", file=sys.stderr)
         return 2

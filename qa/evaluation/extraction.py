@@ -24,7 +24,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from qa.config import DEFAULT_DATASETS
+from qa.evaluation.datasets import datasets_dir
 
 logger = logging.getLogger(__name__)
 FOLDER = "article-extraction"
@@ -71,9 +71,9 @@ def bootstrap(counts: list[tuple[float, float, float]], n: int = 1000, seed: int
     return {f"{key}_ci": 1.96 * statistics.stdev(values) for key, values in samples.items()}
 
 
-def load_pages(datasets: Path = DEFAULT_DATASETS) -> list[dict]:
+def load_pages(datasets: Path | None = None) -> list[dict]:
     """The benchmark's pages: id, path of the gzipped HTML, true body and URL, in id order."""
-    folder = Path(datasets) / FOLDER
+    folder = datasets_dir(datasets) / FOLDER
     truth = json.loads((folder / "ground-truth.json").read_text(encoding="utf-8"))
     return [{"id": key, "path": folder / "html" / f"{key}.html.gz", "true": value.get("articleBody") or "",
              "url": value.get("url")} for key, value in sorted(truth.items())]
@@ -89,7 +89,7 @@ def plain_trafilatura(path: Path, url: str | None = None) -> str:
 
 def ours(path: Path, url: str | None = None) -> str:
     """Body text of every article our HTML reader finds in the page file, as the index would get it."""
-    from qa.ingest import IngestError
+    from qa.ingest.errors import IngestError
     from qa.ingest.html import read_html
 
     try:
@@ -151,7 +151,7 @@ def embed_share(pages: list[dict], model: str | None = None) -> dict:
 
 
 def _safe_read(reader, path: Path) -> list:
-    from qa.ingest import IngestError
+    from qa.ingest.errors import IngestError
 
     try:
         return reader(path, path.name, 64 * 2**20)
@@ -169,7 +169,7 @@ def _why(true: str, pred: str, counts: tuple[float, float, float]) -> str:
     return f"{kind}: P {p:.2f} R {r:.2f}, {p_words} words extracted vs {t_words} true"
 
 
-def evaluate(datasets: Path = DEFAULT_DATASETS, names=("ours", "trafilatura"), worst: int = 10,
+def evaluate(datasets: Path | None = None, names=("ours", "trafilatura"), worst: int = 10,
              n_bootstrap: int = 1000, limit: int | None = None, embed: bool = False) -> dict:
     """Scores, intervals, pages/s and the worst pages (by per-page F1 of the first extractor)."""
     pages = load_pages(datasets)[:limit]
@@ -199,15 +199,25 @@ def evaluate(datasets: Path = DEFAULT_DATASETS, names=("ours", "trafilatura"), w
     return report
 
 
+def options(parser) -> None:
+    """The command line options of the benchmark (python -m qa bench-extraction)."""
+    parser.add_argument("--datasets", type=Path, help="datasets folder (default: $QA_DATASETS_DIR, else ../shared/datasets)")
+    parser.add_argument("--worst", type=int, default=10, help="list this many worst pages")
+    parser.add_argument("--limit", type=int, help="score only the first N pages, a quick check (default: all)")
+    parser.add_argument("--embed", action="store_true", help="also time chunking + embedding the same articles")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Print the benchmark figures for our reader and plain trafilatura."""
     parser = argparse.ArgumentParser(prog="python -m qa.evaluation.extraction", description=__doc__.split("\n")[0])
-    parser.add_argument("--datasets", type=Path, default=DEFAULT_DATASETS)
-    parser.add_argument("--worst", type=int, default=10)
-    parser.add_argument("--limit", type=int, help="score only the first N pages (a quick check)")
-    parser.add_argument("--embed", action="store_true", help="also time chunking + embedding the same articles")
-    parser.add_argument("--json", action="store_true")
-    args = parser.parse_args(argv)
+    options(parser)
+    return run(parser.parse_args(argv))
+
+
+def run(args) -> int:
+    """Run the benchmark with parsed options and print its figures."""
+    args.datasets = datasets_dir(args.datasets)
     if not (args.datasets / FOLDER / "ground-truth.json").is_file():
         print(f"error: no {FOLDER}/ground-truth.json under {args.datasets}", file=sys.stderr)
         return 2

@@ -22,7 +22,7 @@ def read_docx(path: Path, source: str, max_bytes: int) -> list[Article]:
     import docx
     from docx.opc.exceptions import PackageNotFoundError
 
-    from qa.ingest import IngestError
+    from qa.ingest.errors import IngestError
 
     path = Path(path)
     try:

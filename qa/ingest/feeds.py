@@ -62,7 +62,7 @@ def read_feed(path: Path, source: str, max_bytes: int) -> list[Article]:
     """The entries of one RSS or Atom file; IngestError if it is not a feed or has no usable entry."""
     import feedparser
 
-    from qa.ingest import IngestError
+    from qa.ingest.errors import IngestError
 
     path = Path(path)
     try:

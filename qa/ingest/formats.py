@@ -2,12 +2,14 @@
 of what each format gave (articles read, files skipped and why) for the summary after indexing."""
 from __future__ import annotations
 
+import os
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from qa.ingest import docx, feeds, html, pdf, warc
+from qa.types import Article
 
 # ending -> (format name, reader(path, source, max_bytes) -> articles); longest ending wins (".warc.gz").
 READERS: dict[str, tuple[str, Callable]] = {
@@ -18,6 +20,14 @@ READERS: dict[str, tuple[str, Callable]] = {
     **{s: ("docx", docx.read_docx) for s in docx.SUFFIXES},
 }
 SUFFIXES = tuple(sorted(READERS, key=len, reverse=True))
+# The text formats files.py reads itself (decoded there), by suffix.
+TEXT_FORMATS = {".txt": "txt", ".md": "md", ".markdown": "md", ".json": "json", ".jsonl": "jsonl"}
+
+
+def format_of(name: str | Path) -> str | None:
+    """The format a file name says ("txt", "html", "warc", ...), or None when no reader takes it."""
+    found = reader_for(name)
+    return found[0] if found else TEXT_FORMATS.get(os.path.splitext(os.fspath(name))[1].lower())
 
 
 def ending(path: str | Path) -> str | None:
@@ -30,6 +40,15 @@ def reader_for(path: str | Path) -> tuple[str, Callable] | None:
     """(format name, reader) for a file, or None when no reader here takes it."""
     found = ending(path)
     return READERS[found] if found else None
+
+
+def read(path: Path, source: str, max_bytes: int, notes: Counter | None = None) -> list[Article]:
+    """The articles of one file by its reader; a web archive's record counts go into `notes`."""
+    fmt, reader = READERS[ending(path)]
+    if fmt == "warc":
+        # Streamed record by record; the file's articles are held together as the corpus loop's one part.
+        return list(reader(path, source, max_bytes, notes))
+    return list(reader(path, source, max_bytes))
 
 
 @dataclass
@@ -47,6 +66,23 @@ class Tally:
         self.articles[fmt] += articles
         if notes:
             self.notes.setdefault(fmt, Counter()).update(notes)
+
+    def add(self, part) -> None:
+        """Count one corpus file's part (qa.ingest.corpus.Part): read, carried over unchanged, or skipped."""
+        if part.name is None:
+            return
+        fmt = format_of(part.name) or "other"
+        notes = Counter(dict(part.notes))
+        if part.duplicates:
+            notes["duplicate articles skipped"] += part.duplicates
+        if part.carried:
+            notes["unchanged files carried over"] += 1
+        if part.skipped is not None:
+            self.skip(fmt, part.skipped)
+            if notes:
+                self.notes.setdefault(fmt, Counter()).update(notes)
+        else:
+            self.read(fmt, len(part.keys), notes)
 
     def skip(self, fmt: str, reason: str) -> None:
         """Count a file skipped for `reason` (its first words, so like reasons add up)."""

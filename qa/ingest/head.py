@@ -26,7 +26,7 @@ def split_head(lines: list[str], title: str | None = None, want_title: bool = Fa
                ) -> tuple[str | None, str | None, dt.date | None, list[str]]:
     """Title (the first line if `want_title` and it looks like one; a first line repeating `title` is dropped),
     byline and date taken off the first lines; the remaining lines."""
-    from qa.ingest import match_date
+    from qa.dates import match_date
 
     lines = [ln.strip() for ln in lines if ln.strip()]
     byline = published = None

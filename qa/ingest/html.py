@@ -46,7 +46,7 @@ _XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>")
 
 def read_bytes(path: Path, source: str, max_bytes: int) -> bytes:
     """The page's bytes, gunzipped for .gz (a truncated or bad gzip is an IngestError), at most max_bytes."""
-    from qa.ingest import IngestError
+    from qa.ingest.errors import IngestError
 
     path = Path(path)
     try:
@@ -196,7 +196,7 @@ def parse_html(data: bytes | str, source: str, url: str | None = None, index: in
     """The article(s) in one page: usually one; one per <article> when a page carries several full stories."""
     import trafilatura
 
-    from qa.ingest import IngestError
+    from qa.ingest.errors import IngestError
 
     html = _XML_DECL.sub("", data if isinstance(data, str) else decode(data, charset), count=1)
     tree = trafilatura.load_html(html) if html.strip() else None

@@ -45,7 +45,7 @@ def read_pdf(path: Path, source: str, max_bytes: int) -> list[Article]:
     from pypdf import PdfReader
     from pypdf.errors import DependencyError, FileNotDecryptedError, PdfReadError
 
-    from qa.ingest import IngestError
+    from qa.ingest.errors import IngestError
 
     path = Path(path)
     try:

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from qa.ingest.errors import CorpusError
-from qa.ingest.files import SUPPORTED
+from qa.ingest.formats import format_of
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ def walk(corpus_dir: Path) -> list[tuple[str, str]]:
         dirs[:] = [d for d in dirs if not d.startswith(".")]
         prefix = folder[len(root):].strip(os.sep).replace(os.sep, "/")
         for name in names:
-            if name[:1] != "." and os.path.splitext(name)[1].lower() in SUPPORTED:
+            if name[:1] != "." and format_of(name):  # by whole ending: ".html.gz" is not ".gz"
                 found.append((f"{prefix}/{name}" if prefix else name, os.path.join(folder, name)))
     found.sort(key=lambda item: item[0].split("/"))
     return found

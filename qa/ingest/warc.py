@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
-from qa.ingest import html
+from qa.ingest import html  # noqa: the reader module
 from qa.types import Article
 
 logger = logging.getLogger(__name__)
@@ -49,7 +49,7 @@ def _charset(content_type: str) -> str | None:
 
 def _page(record, source: str, number: int, max_bytes: int, stats: Counter) -> list[Article]:
     """The articles of one record (none for a record that is not an HTML page)."""
-    from qa.ingest import IngestError
+    from qa.ingest.errors import IngestError
 
     if record.rec_type not in ("response", "resource"):
         return []
@@ -78,7 +78,7 @@ def read_warc(path: Path, source: str, max_bytes: int, stats: Counter | None = N
     from warcio.archiveiterator import ArchiveIterator
     from warcio.exceptions import ArchiveLoadFailed
 
-    from qa.ingest import IngestError
+    from qa.ingest.errors import IngestError
 
     path, stats = Path(path), stats if stats is not None else Counter()
     gz, started, number, position = path.name.lower().endswith(".gz"), time.monotonic(), 0, 0
