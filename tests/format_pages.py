@@ -72,6 +72,66 @@ STORIES: dict[str, tuple[str, str, str, list[str]]] = {
          "of the shop by forty centimetres.",
          "The cooperative's rye loaf, baked to a recipe from 1904, sold out within an hour of opening.",
          "Insurers paid for most of the repairs, and a street festival raised the rest."]),
+    # For the folder of every format (tests/test_format_corpus.py): one story per reader.
+    "museum": (
+        "Lighthouse museum buys keeper's logbooks at auction",
+        "2022-09-12", "Ruth Calder",
+        ["The Grennock lighthouse museum has bought eleven logbooks kept by the lighthouse's keepers "
+         "between 1880 and 1932, paying 18,500 pounds at an auction in Edinburgh.",
+         "The logbooks record every passing ship, storm and lamp repair, and mention the wreck of the "
+         "schooner Marigold on the Skellan rocks in 1899.",
+         "The museum's curator, Fergus Boyle, said the books would be scanned and shown in a glass case "
+         "beside the old foghorn from next spring.",
+         "Volunteers will transcribe the handwritten entries over the winter."]),
+    "tram": (
+        "Hill city reopens cable tram after restoration",
+        "2023-05-02", "Dario Bellucci",
+        ["The funicular tram that climbs from the harbour to the cathedral square in Montevara reopened "
+         "on Monday after a two-year restoration costing 9 million euros.",
+         "Its two wooden cars, built in 1912, now run on a new steel cable and carry 60 riders each on "
+         "the 340-metre climb.",
+         "The city's transport office said a one-way ride will cost one euro fifty and take four "
+         "minutes, the same as before the line closed.",
+         "Shopkeepers on the cathedral square had complained that visitor numbers fell by a third "
+         "while the tram was shut."]),
+    "choir": (
+        "Prison choir wins national singing contest",
+        "2021-11-30", "Greta Lindqvist",
+        ["A choir of twenty-two inmates from Halvik prison won the national amateur choir contest on "
+         "Sunday, singing a folk song arranged by their conductor, Ines Marlow.",
+         "The judges praised the choir's four-part harmonies and awarded it 94 points out of a hundred.",
+         "The prison's governor said the choir had rehearsed twice a week for three years in the "
+         "chapel.",
+         "The prize, a recording session at the national radio studio, will take place in March."]),
+    "glacier": (
+        "Glacier survey finds ice field shrank by a fifth",
+        "2024-02-19", "Nils Arvidsen",
+        ["A survey of the Breivatn ice field found that it has lost a fifth of its area since 2004, "
+         "geologists from the northern university said on Monday.",
+         "The team flew drones over the glacier for six weeks last summer and compared the images with "
+         "aerial photographs taken twenty years ago.",
+         "The ice field's tongue has retreated 1.3 kilometres up the valley, leaving a new lake where "
+         "reindeer herders once crossed the ice.",
+         "The geologists will repeat the survey every five years."]),
+    "chess": (
+        "Twelve-year-old wins city chess championship",
+        "2023-03-27", "Priya Natarajan",
+        ["Twelve-year-old Lucas Ferreira won the Porto Alegre city chess championship on Sunday, "
+         "beating the defending champion in the final round.",
+         "Ferreira, who learned the game from his grandmother, scored eight points from nine games and "
+         "did not lose a game in the tournament.",
+         "The organisers said he is the youngest winner in the championship's fifty-year history.",
+         "He will represent the city at the national youth championship in July."]),
+    "beekeepers": (
+        "Rooftop beekeepers harvest first city honey",
+        "2022-07-08", "Colette Amari",
+        ["Beekeepers on the roof of the Lindenhof town hall harvested their first honey on Thursday, "
+         "taking 46 kilograms from six hives placed there last spring.",
+         "The bees forage in the lime trees along the canal and in the botanical garden two streets "
+         "away, the beekeepers' association said.",
+         "Jars of the honey will be sold at the town hall's Christmas market, with the money going to "
+         "the association's school visits.",
+         "The association plans to add four more hives next year."]),
 }
 
 NAV = ('<header><nav class="menu"><ul><li><a href="/">Home</a></li><li><a href="/news">News</a></li>'

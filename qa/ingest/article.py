@@ -141,4 +141,5 @@ def make_article(source: str, index: int, meta: dict, body: str, where: str) -> 
         title=unicodedata.normalize("NFC", str(meta_title or title or _derive_title(text)).strip()),
         published=_meta_date(first(meta, _DATE_KEYS), where) or published,
         byline=re.sub(r"(?i)^by\s+", "", str(author).strip()) if author else byline,
-        text=text, source=source, url=str(url) if url else None)
+        text=text, source=source, url=str(url) if url else None,
+        site=str(site) if (site := first(meta, ("site", "site_name", "publisher"))) else None)

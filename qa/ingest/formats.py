@@ -72,7 +72,7 @@ class Tally:
         if part.name is None:
             return
         fmt = format_of(part.name) or "other"
-        notes = Counter(dict(part.notes))
+        notes = Counter({k: v for k, v in part.notes if k != "articles"})  # articles are counted already
         if part.duplicates:
             notes["duplicate articles skipped"] += part.duplicates
         if part.carried:
@@ -96,7 +96,7 @@ class Tally:
             skipped = self.skipped.get(fmt, Counter())
             line = f"{fmt}: {_n(self.files[fmt], 'file')}, {_n(self.articles[fmt], 'article')} read"
             if sum(skipped.values()):
-                reasons = ", ".join(f"{why}: {n}" for why, n in skipped.most_common())
+                reasons = ", ".join(f"{why}: {n}" for why, n in sorted(skipped.items(), key=lambda x: (-x[1], x[0])))
                 line += f"; {sum(skipped.values())} skipped ({reasons})"
             if notes := self.notes.get(fmt):
                 line += " [" + ", ".join(f"{k}: {v}" for k, v in sorted(notes.items())) + "]"
