@@ -77,6 +77,7 @@ def options(parser) -> None:
     parser.add_argument("--threshold", type=float, default=stories.THRESHOLD, help="Jaccard threshold")
     parser.add_argument("--edge", type=int, default=20, help="pairs at the threshold's edge to print")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug detail to stderr")
 
 
 def run(args) -> int:

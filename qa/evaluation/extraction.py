@@ -206,6 +206,7 @@ def options(parser) -> None:
     parser.add_argument("--limit", type=int, help="score only the first N pages, a quick check (default: all)")
     parser.add_argument("--embed", action="store_true", help="also time chunking + embedding the same articles")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug detail to stderr")
 
 
 def main(argv: list[str] | None = None) -> int:
