@@ -106,11 +106,11 @@ class Hit:
     url: str | None = None
     author: str | None = None
     site: str | None = None
-    also: tuple[str, ...] = ()  # the story's other versions, "site or source, date" each (one card per story)
+    also: tuple[str, ...] = ()  # the story's other versions, "site or file, date, url" each (one card per story)
 
     def to_dict(self) -> dict:
         """Plain-JSON view."""
-        return asdict(self)
+        return {**asdict(self), "also": list(self.also)}
 
 
 @dataclass(frozen=True)
