@@ -24,6 +24,8 @@ COMMANDS = {
     "bench": "qa.evaluation.cli",
     "bench-load": "qa.evaluation.cli",
     "bench-answers": "qa.evaluation.cli",
+    "bench-extraction": "qa.evaluation.cli",
+    "bench-duplicates": "qa.evaluation.cli",
 }
 
 
@@ -114,11 +116,19 @@ def _qa(args):
 
 
 def _cmd_index(args) -> int:
-    qa = _qa(args)
-    index = qa.index(progress=True, force=args.rebuild)
+    from qa.ingest import FolderSource
+    from qa.ingest.formats import Tally
+    from qa.pipeline import QA
+
+    settings, tally = settings_from(args), Tally()
+    index = QA(settings, source=FolderSource.from_settings(settings, tally)).index(progress=True, force=args.rebuild)
     m = index.manifest
     print(f"index ready: {m['passages']} passages from {m['articles']} articles "
           f"({len(m['files'])} files) in {index.path}")
+    for line in tally.lines():  # per format: files, articles read, files skipped and why
+        print(f"  {line}")
+    if not tally.files:
+        print("  (up to date: no file read)")
     return 0
 
 

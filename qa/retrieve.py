@@ -6,6 +6,7 @@ import numpy as np
 from qa.config import Settings
 from qa.index import dense as vec
 from qa.index import Index
+from qa.index.stories import also, one_card
 from qa.types import DateRange, Hit, Retrieval
 
 MODES = ("hybrid", "dense", "bm25")
@@ -79,7 +80,7 @@ def retrieve(index: Index, query_vector: np.ndarray | None, search_text: str, k:
         fused = np.array([table[r] for r in rows.tolist()], dtype=np.float32)
     else:
         fused = fuse_linear(dense_scores, bm25_scores, settings.dense_weight)
-    order = np.lexsort((rows, -fused))[:k]  # ties broken by row for determinism
+    order = one_card(index, rows, np.lexsort((rows, -fused)), k)  # ties broken by row; one card per story
     return Retrieval(tuple(int(r) for r in rows[order]), tuple(float(s) for s in fused[order]),
                      tuple(float(s) for s in dense_scores[order]),
                      tuple(float(s) for s in bm25_scores[order]), date_applied)
@@ -93,5 +94,6 @@ def to_hits(index: Index, found: Retrieval) -> list[Hit]:
         hits.append(Hit(passage_id=p.id, text=p.text, title=p.title,
                         date=p.published.isoformat() if p.published else None, source=p.source,
                         score=round(score, 4), dense_score=round(dense, 4), bm25_score=round(bm25, 4),
-                        start=p.start, article_id=p.article_id))
+                        start=p.start, article_id=p.article_id, url=p.url, author=p.author, site=p.site,
+                        also=also(index, row)))
     return hits

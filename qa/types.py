@@ -20,6 +20,7 @@ class Article:
     text: str  # body text; passage offsets point into this
     source: str  # corpus file name (relative to the corpus folder)
     url: str | None = None
+    site: str | None = None  # the publication (a web page's site name, a feed's title)
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,9 @@ class Passage:
     start: int  # offset of text in the article body
     end: int
     headline: str = ""  # the title when it is a real headline, not one derived from the body
+    url: str | None = None  # the article's (a JSONL, feed or WARC record's own, not the file's)
+    author: str | None = None
+    site: str | None = None
 
     def embed_text(self, with_title: bool) -> str:
         """Text given to the encoder (and BM25): optionally prefixed with the headline."""
@@ -102,10 +106,11 @@ class Hit:
     url: str | None = None
     author: str | None = None
     site: str | None = None
+    also: tuple[str, ...] = ()  # the story's other versions, "site or file, date, url" each (one card per story)
 
     def to_dict(self) -> dict:
         """Plain-JSON view."""
-        return asdict(self)
+        return {**asdict(self), "also": list(self.also)}
 
 
 @dataclass(frozen=True)

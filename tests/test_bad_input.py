@@ -322,7 +322,7 @@ def _missing(corpus):
 def _empty_folder(corpus):
     target = corpus.parent / "empty"
     target.mkdir()
-    return target, f"no articles found in {target} (supported: .txt .md .json .jsonl)"
+    return target, f"no articles found in {target} (supported: .txt .md .json .jsonl .html .html.gz .pdf .rss .atom .xml .warc .warc.gz .docx)"
 
 
 def _only_unusable_files(corpus):
@@ -332,7 +332,7 @@ def _only_unusable_files(corpus):
     (target / "b.txt").write_bytes(b"\x00\x01")
     (target / "c.txt").symlink_to(target / "gone.txt")
     (target / "notes.docx").write_text("not a supported type")
-    return target, f"no articles found in {target} (supported: .txt .md .json .jsonl)"
+    return target, f"no articles found in {target} (supported: .txt .md .json .jsonl .html .html.gz .pdf .rss .atom .xml .warc .warc.gz .docx)"
 
 
 def _a_file(corpus):
@@ -353,7 +353,7 @@ def test_corpus_emptied_after_indexing_keeps_the_last_index(doors):
     live = sane(doors.index_dir("qa")).path
     for path in doors.corpus.iterdir():
         path.unlink()
-    expected = f"no articles found in {doors.corpus} (supported: .txt .md .json .jsonl)"
+    expected = f"no articles found in {doors.corpus} (supported: .txt .md .json .jsonl .html .html.gz .pdf .rss .atom .xml .warc .warc.gz .docx)"
     assert doors.qa(FLOODS).error == expected
     assert sane(doors.index_dir("qa")).path == live  # nothing half-built replaced it
     write_article(doors.corpus, "back.txt", "Floods return", "2024-09-09", "The Ha Giang floods returned in 2024.")

@@ -279,7 +279,7 @@ def test_list_files(tmp_path):
 def test_walk_order_skips_and_fingerprint(tmp_path):
     root = tmp_path / "c"
     for rel in ["b.txt", "a.md", "A.TXT", "sub/z.json", "sub/deeper/y.jsonl", "sub-x.txt", "sub/a.txt",
-                ".hidden.txt", ".git/x.txt", "notes.pdf", "x.markdown", "sub/.h/q.txt"]:
+                ".hidden.txt", ".git/x.txt", "notes.odt", "x.gz", "x.markdown", "sub/.h/q.txt"]:
         write(root, rel, "x")
     (root / "broken.txt").symlink_to(root / "missing.txt")
     names = [n for n, _ in walk(root)]
@@ -315,7 +315,7 @@ def test_load_corpus_skips_bad_files_and_duplicates(tmp_path, caplog):
 
 def test_empty_folder(tmp_path):
     write(tmp_path, "notes.csv", "a,b")
-    with pytest.raises(CorpusError, match=r"no articles found in .* \(supported: .txt .md .json .jsonl\)"):
+    with pytest.raises(CorpusError, match=r"no articles found in .* \(supported: .txt .md .json .jsonl .html"):
         load_corpus(tmp_path)
 
 

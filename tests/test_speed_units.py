@@ -244,8 +244,8 @@ def test_refresh_parses_only_changed_files(settings, encoder, monkeypatch):
     index_mod.ensure(settings, encoder)
     parsed = []
     real = ingest_corpus.parse_file
-    monkeypatch.setattr(ingest_corpus, "parse_file", lambda path, source, max_bytes: parsed.append(source) or
-                        real(path, source, max_bytes))
+    monkeypatch.setattr(ingest_corpus, "parse_file", lambda path, source, *rest: parsed.append(source) or
+                        real(path, source, *rest))
     _edit(settings.corpus_dir)
     index_mod.ensure(settings, encoder)
     assert parsed == ["floods.txt"]

@@ -1,4 +1,5 @@
-"""Evaluation's subcommands for `python -m qa`: eval, bench-quality, bench, bench-load and bench-answers."""
+"""Evaluation's subcommands for `python -m qa`: eval, bench-quality, bench, bench-load, bench-answers,
+bench-extraction and bench-duplicates."""
 from __future__ import annotations
 
 import json
@@ -84,6 +85,16 @@ def register(sub) -> None:
     p.add_argument("--json", action="store_true", help="no progress bars, and keep squad-abstain's threshold curve "
                                                        "(the figures are JSON either way)")
     p.set_defaults(run=_cmd_bench_answers)
+
+    p = sub.add_parser("bench-extraction", help="body extraction of saved web pages on the article-extraction benchmark")
+    from qa.evaluation import extraction
+    extraction.options(p)
+    p.set_defaults(run=extraction.run)
+
+    p = sub.add_parser("bench-duplicates", help="near-duplicate story groups in a JSONL corpus (default: RealTimeQA)")
+    from qa.evaluation import duplicates
+    duplicates.options(p)
+    p.set_defaults(run=duplicates.run)
 
 
 def _emit(args, title: str, rows: dict, categories: dict, missed: list, extra: dict | None = None) -> None:

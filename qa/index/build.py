@@ -14,6 +14,7 @@ from qa.index import refresh
 from qa.index.bm25 import Lexical
 from qa.index.manifest import build_settings, stale_reason, write_manifest
 from qa.index.passages import write_passages
+from qa.index.stories import write_stories
 from qa.index.store import BM25_DIR, FAISS_FILE, VECTORS_FILE, Index
 
 logger = logging.getLogger(__name__)
@@ -68,6 +69,7 @@ def write_parts(folder: Path, layout: refresh.Layout, texts: list[str], vectors:
     `layout` carries over from `carry` have their records, term counts and (for HNSW) graph entries copied.
     """
     write_passages(layout.passages, folder, carry.passages if carry else None, layout.old_rows)
+    write_stories(folder, layout.old_rows, carry.path if carry else None)  # near-duplicate stories, no vectors
     np.save(folder / VECTORS_FILE, vectors, allow_pickle=False)
     np.save(folder / refresh.KEYS_FILE, keys, allow_pickle=False)
     # a private copy of the live HNSW graph to extend (the loaded one may be serving searches)

@@ -153,4 +153,5 @@ def make_article(source: str, index: int, meta: dict, body: str, where: str) -> 
         id=hashlib.sha1(f"{source}#{index}".encode()).hexdigest()[:16],
         title=unicodedata.normalize("NFC", title),
         published=_meta_date(first(meta, _DATE_KEYS), where) or published,
-        byline=byline, text=text, source=source, url=url if url and len(url) <= MAX_URL else None)
+        byline=byline, text=text, source=source, url=url if url and len(url) <= MAX_URL else None,
+        site=_cap(str(site), MAX_AUTHOR) if (site := first(meta, ("site", "site_name", "publisher"))) else None)

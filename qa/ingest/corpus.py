@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
@@ -40,7 +41,9 @@ class Part:
     keys: tuple[str, ...] = ()
     carried: bool = False
     complete: bool = True
-
+    skipped: str | None = None  # why the file gave nothing (it could not be read)
+    duplicates: int = 0  # articles lost to the duplicate rule
+    notes: tuple[tuple[str, int], ...] = ()  # a web archive's record counts
 
 def read_folder(corpus_dir: Path, max_bytes: int = MAX_BYTES,
                 unchanged: Callable[[str], Sequence[str] | None] | None = None,
@@ -57,11 +60,12 @@ def read_folder(corpus_dir: Path, max_bytes: int = MAX_BYTES,
             seen.update((k, name) for k in old)
             yield Part(name, keys=tuple(old), carried=True)
             continue
+        notes: Counter = Counter()
         try:
-            articles = parse_file(Path(path), name, max_bytes)
+            articles = parse_file(Path(path), name, max_bytes, notes)
         except IngestError as e:
             logger.warning("skipping %s: %s", shown(name), e.reason)
-            yield Part(name, complete=False)
+            yield Part(name, complete=False, skipped=e.reason, notes=tuple(notes.items()))
             continue
         kept, keys = [], []
         for article in articles:
@@ -72,9 +76,11 @@ def read_folder(corpus_dir: Path, max_bytes: int = MAX_BYTES,
             seen[key] = name
             kept.append(article)
             keys.append(key)
-        yield Part(name, tuple(kept), tuple(keys), complete=len(kept) == len(articles))
+        yield Part(name, tuple(kept), tuple(keys), complete=len(kept) == len(articles),
+                   duplicates=len(articles) - len(kept), notes=tuple(notes.items()))
     if not seen:
-        raise CorpusError(f"no articles found in {Path(corpus_dir)} (supported: .txt .md .json .jsonl)")
+        raise CorpusError(f"no articles found in {Path(corpus_dir)} (supported: .txt .md .json .jsonl .html "
+                          f".html.gz .pdf .rss .atom .xml .warc .warc.gz .docx)")
 
 
 def load_corpus(corpus_dir: Path, max_bytes: int = MAX_BYTES) -> list[Article]:

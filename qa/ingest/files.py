@@ -1,9 +1,12 @@
-"""One corpus file -> its articles: the checks every file passes, decoding, then the reader for its format."""
+"""One corpus file -> its articles: the checks every file passes, then the reader for its format (text
+formats decoded here; web pages, PDFs, feeds, web archives and Word files by their readers in formats.py)."""
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from pathlib import Path
 
+from qa.ingest import formats
 from qa.ingest.decode import decode
 from qa.ingest.errors import IngestError, shown
 from qa.ingest.markdown import read_markdown
@@ -17,10 +20,14 @@ READERS = {".txt": read_txt, ".md": read_markdown, ".markdown": read_markdown, "
 SUPPORTED = (".txt", ".md", ".markdown", ".json", ".jsonl")  # .jsonl is streamed from the file
 
 
-def parse_file(path: Path, source: str, max_bytes: int) -> list[Article]:
-    """Parse one corpus file into its articles; raise IngestError naming the file and the reason."""
+def parse_file(path: Path, source: str, max_bytes: int, notes: Counter | None = None) -> list[Article]:
+    """Parse one corpus file into its articles; raise IngestError naming the file and the reason.
+
+    `notes` counts what a web archive's records gave (records, broken records, pages without an article).
+    """
     path, suffix = Path(path), Path(path).suffix.lower()
-    if suffix not in SUPPORTED:
+    other = formats.reader_for(path)  # by the whole ending: ".html.gz" and ".warc.gz" are not ".gz"
+    if other is None and suffix not in SUPPORTED:
         raise IngestError(source, f"unsupported file type {suffix!r}")
     try:
         if not path.exists():
@@ -29,6 +36,8 @@ def parse_file(path: Path, source: str, max_bytes: int) -> list[Article]:
             raise IngestError(source, "not a regular file")
         if (size := path.stat().st_size) == 0:
             raise IngestError(source, "empty file")
+        if other is not None:
+            return formats.read(path, source, max_bytes, notes)
         if suffix == ".jsonl":
             return read_jsonl(path, source, max_bytes)
         if size > max_bytes:

@@ -7,12 +7,13 @@ generation already holds as it is now, so a folder need not parse those files ag
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator, Protocol, Sequence
 
 from qa.config import Settings
 from qa.ingest.corpus import MAX_BYTES, Part, read_folder
+from qa.ingest.formats import Tally
 from qa.ingest.walk import fingerprint
 from qa.types import Article
 
@@ -42,11 +43,12 @@ class FolderSource:
     path: Path
     max_bytes: int = MAX_BYTES
     outside_links: bool = False
+    tally: Tally | None = field(default=None, compare=False)  # filled per format as the files are read
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> "FolderSource":
+    def from_settings(cls, settings: Settings, tally: Tally | None = None) -> "FolderSource":
         """The folder settings.corpus_dir, with the settings' file size limit and symlink policy."""
-        return cls(settings.corpus_dir, settings.max_file_mb * 2**20, settings.follow_outside_links)
+        return cls(settings.corpus_dir, settings.max_file_mb * 2**20, settings.follow_outside_links, tally)
 
     def fingerprint(self) -> dict[str, list]:
         """[size, mtime_ns, ctime_ns] of every corpus file by name."""
@@ -54,7 +56,8 @@ class FolderSource:
 
     def read(self, unchanged: Unchanged | None = None) -> Iterator[Part]:
         """Every file's part, the duplicate rule applied across files; CorpusError if none has an article."""
-        return read_folder(self.path, self.max_bytes, unchanged, self.outside_links)
+        parts = read_folder(self.path, self.max_bytes, unchanged, self.outside_links)
+        return parts if self.tally is None else (self.tally.add(p) or p for p in parts)
 
     def check_outside(self, folder: Path) -> None:
         """Refuse an index folder the walk would read: it would index its own files, then rebuild forever."""

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 
 from qa.ingest.errors import CorpusError, shown
-from qa.ingest.files import SUPPORTED
+from qa.ingest.formats import format_of
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ def walk(corpus_dir: Path, outside_links: bool = False, warn: bool = False) -> l
         dirs[:] = [d for d in dirs if not d.startswith(".")]
         prefix = folder[len(root):].strip(os.sep).replace(os.sep, "/")
         for name in names:
-            if name[:1] != "." and os.path.splitext(name)[1].lower() in SUPPORTED:
+            if name[:1] != "." and format_of(name):  # by whole ending: ".html.gz" is not ".gz"
                 rel, path = f"{prefix}/{name}" if prefix else name, os.path.join(folder, name)
                 if why := _refused(rel, path, real_root, outside_links):
                     if warn:
