@@ -99,7 +99,7 @@ def chunk_article(article: Article, max_words: int = 90, overlap: int = 1) -> li
         passages.append(Passage(
             id=passage_id(article.id, start, body), article_id=article.id, source=article.source,
             title=article.title, published=article.published, text=body, start=start, end=end,
-            headline=headline,
+            headline=headline, url=article.url, author=article.byline, site=getattr(article, "site", None),
         ))
         if j >= len(units):
             break

@@ -93,5 +93,6 @@ def to_hits(index: Index, found: Retrieval) -> list[Hit]:
         hits.append(Hit(passage_id=p.id, text=p.text, title=p.title,
                         date=p.published.isoformat() if p.published else None, source=p.source,
                         score=round(score, 4), dense_score=round(dense, 4), bm25_score=round(bm25, 4),
-                        start=p.start, article_id=p.article_id))
+                        start=p.start, article_id=p.article_id,
+                        url=p.url, author=p.author, site=p.site))
     return hits

@@ -35,6 +35,9 @@ class Passage:
     start: int  # offset of text in the article body
     end: int
     headline: str = ""  # the title when it is a real headline, not one derived from the body
+    url: str | None = None  # the article's, where known (None in indexes built before they were stored)
+    author: str | None = None  # the article's byline
+    site: str | None = None  # the publishing site, where known
 
     def embed_text(self, with_title: bool) -> str:
         """Text given to the encoder (and BM25): optionally prefixed with the headline."""

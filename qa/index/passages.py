@@ -19,14 +19,16 @@ DATES_FILE = "passages.dates.npy"
 def _to_record(p: Passage) -> dict:
     return {"id": p.id, "article_id": p.article_id, "source": p.source, "title": p.title,
             "published": p.published.isoformat() if p.published else None,
-            "text": p.text, "start": p.start, "end": p.end, "headline": p.headline}
+            "text": p.text, "start": p.start, "end": p.end, "headline": p.headline,
+            "url": p.url, "author": p.author, "site": p.site}
 
 
 def _from_record(r: dict) -> Passage:
     published = dt.date.fromisoformat(r["published"]) if r["published"] else None
     return Passage(id=r["id"], article_id=r["article_id"], source=r["source"], title=r["title"],
                    published=published, text=r["text"], start=r["start"], end=r["end"],
-                   headline=r.get("headline", ""))
+                   headline=r.get("headline", ""), url=r.get("url"), author=r.get("author"),
+                   site=r.get("site"))  # absent from indexes built before they were stored
 
 
 def _runs(rows: np.ndarray) -> list[tuple[int, int]]:
