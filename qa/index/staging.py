@@ -76,9 +76,10 @@ class StagedEncoder:
                 same[key] = []
                 todo.append(i)
         del saved
-        if len(todo) < len(texts):
-            logger.info("resuming: %d of %d passage vectors already staged in %s", len(texts) - len(todo),
-                        len(texts), self.folder)
+        copies = sum(len(v) for v in same.values())
+        if len(todo) + copies < len(texts):
+            logger.info("resuming: %d of %d passage vectors already staged in %s",
+                        len(texts) - len(todo) - copies, len(texts), self.folder)
         bar = None
         if progress:
             from tqdm import tqdm
