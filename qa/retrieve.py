@@ -131,7 +131,8 @@ def retrieve(index: Index, query_vector: np.ndarray | None, search_text: str, k:
     if recency and as_of is not None and ranking.recency_weight:
         fused = fused + recency_prior(index, rows, as_of, ranking)
     if ranking.per_article:
-        order, fused = by_article(index, rows, fused, ranking.article_damp)
+        articles = [index.passages[int(r)].article_id for r in rows]
+        order, fused = by_article(articles, rows, fused, ranking.article_damp)
         order = order[:k]
     else:
         order = np.lexsort((rows, -fused))[:k]  # ties broken by row for determinism
@@ -140,7 +141,8 @@ def retrieve(index: Index, query_vector: np.ndarray | None, search_text: str, k:
                      tuple(float(s) for s in bm25_scores[order]), date_applied)
 
 
-def by_article(index: Index, rows: np.ndarray, fused: np.ndarray, damp: float) -> tuple[np.ndarray, np.ndarray]:
+def by_article(articles: list[str], rows: np.ndarray, fused: np.ndarray,
+               damp: float) -> tuple[np.ndarray, np.ndarray]:
     """Rank articles by max + damp * (sum of their next 3 passages' scores): (order of rows, scores).
 
     The order holds each article's best passage, best article first (scored as its article), then the
@@ -148,7 +150,7 @@ def by_article(index: Index, rows: np.ndarray, fused: np.ndarray, damp: float) -
     """
     groups: dict[str, list[int]] = {}
     for i in np.lexsort((rows, -fused)).tolist():  # by score, ties by row
-        groups.setdefault(index.passages[int(rows[i])].article_id, []).append(i)
+        groups.setdefault(articles[i], []).append(i)
     scored = [(fused[m[0]] + damp * float(sum(fused[i] for i in m[1:4])), m[0], m[1:]) for m in groups.values()]
     scored.sort(key=lambda t: (-t[0], int(rows[t[1]])))
     out = np.asarray(fused, dtype=np.float32).copy()

@@ -96,9 +96,12 @@ def load_corpus(datasets: Path | None = None, keep: set[str] | None = None) -> C
     return Corpus(tuple(articles), record_id, fp)
 
 
-def bench_settings(settings: Settings, name: str = FOLDER) -> Settings:
-    """The settings with the index kept under .qa-bench/<name> (model and chunking unchanged)."""
-    return settings.with_overrides(index_dir=BENCH_DIR / name)
+def bench_settings(settings: Settings, explicit_index: Path | None = None) -> Settings:
+    """The settings with the index kept under .qa-bench/realtimeqa[-MODEL] (or `explicit_index`)."""
+    from qa.config import INT8_MODEL
+
+    name = FOLDER if settings.model == INT8_MODEL else f"{FOLDER}-{settings.model}"
+    return settings.with_overrides(index_dir=explicit_index or BENCH_DIR / name)
 
 
 def build_index(settings: Settings, corpus: Corpus, progress: bool = True):
@@ -110,6 +113,105 @@ def build_index(settings: Settings, corpus: Corpus, progress: bool = True):
     index = qa.index(progress=progress)
     logger.info("index ready: %d passages in %.0f s", len(index.passages), time.perf_counter() - t0)
     return qa
+
+
+# ---- the baselines: BM25 over whole articles, everything or the 45 days before the question ------------
+class ArticleBM25:
+    """BM25 over whole articles (title and text), with each article's date, as the plain baseline."""
+
+    def __init__(self, corpus: Corpus):
+        from qa.index.bm25 import Lexical
+
+        self.ids = [corpus.record_id[a.id] for a in corpus.articles]
+        self.dates = np.array([a.published.toordinal() if a.published else 0 for a in corpus.articles])
+        self.lexical = Lexical.build([f"{a.title}\n{a.text}" for a in corpus.articles])
+
+    def rank(self, question: str, asked: dt.date | None = None, k: int = 5) -> list[str]:
+        """Top-k record ids; with `asked`, only articles from the WINDOW_DAYS before it (that day included)."""
+        scores = np.asarray(self.lexical.scores(question), dtype=np.float64)
+        if asked is not None:
+            inside = (self.dates <= asked.toordinal()) & (self.dates >= asked.toordinal() - WINDOW_DAYS)
+            scores = np.where(inside, scores, -np.inf)
+        top = np.argsort(-scores, kind="stable")[:k]
+        return [self.ids[i] for i in top if np.isfinite(scores[i]) and scores[i] > 0]
+
+
+# ---- scoring --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Outcome:
+    """What one system returned for one question."""
+
+    ranked: tuple[str, ...]  # distinct record ids, best first
+    top_text: str
+    prediction: str | None
+    abstained: bool
+    latency_ms: float
+
+
+def ask_ours(qa, corpus: Corpus, q: Question, as_of: dt.date | None, mode: str, read: bool, k: int) -> Outcome:
+    """Our pipeline on one question, asked on `as_of` (None: today, the date unknown)."""
+    t0 = time.perf_counter()
+    if read:
+        answer = qa.ask(q.question, k=k, mode=mode, as_of=as_of)
+        hits, prediction, abstained = answer.passages, answer.answer, answer.abstained
+    else:
+        hits, prediction, abstained = qa.search(q.question, k=k, mode=mode, as_of=as_of).hits, None, False
+    latency = (time.perf_counter() - t0) * 1e3
+    ranked = tuple(dict.fromkeys(corpus.record_id.get(h.article_id, h.article_id) for h in hits))
+    return Outcome(ranked, hits[0].text if hits else "", prediction, abstained, latency)
+
+
+def summarize(questions: Sequence[Question], outcomes: Sequence[Outcome], read: bool) -> dict:
+    """hit@1, hit@5, answer in the top passage, EM/F1, abstention, precision of shown answers, latency."""
+    out = {"questions": len(questions),
+           "hit@1": m.mean([m.hit_at_k(o.ranked, q.supporting, 1) for q, o in zip(questions, outcomes)]),
+           "hit@5": m.mean([m.hit_at_k(o.ranked, q.supporting, 5) for q, o in zip(questions, outcomes)])}
+    out["answer_in_top_passage"] = m.mean([m.answer_in_passages([o.top_text], q.answers, 1) if o.top_text else 0.0
+                                           for q, o in zip(questions, outcomes)])
+    if read:
+        f1 = [m.token_f1(o.prediction, q.answers) for q, o in zip(questions, outcomes)]
+        out["em"] = m.mean([m.exact_match(o.prediction, q.answers) for q, o in zip(questions, outcomes)])
+        out["f1"] = m.mean(f1)
+        out["right_f1>=0.5"] = m.mean([float(f >= 0.5) for f in f1])
+        out["abstained"] = m.mean([float(o.abstained) for o in outcomes])
+        shown = [f >= 0.5 for f, o in zip(f1, outcomes) if not o.abstained]
+        out["precision_shown"] = m.mean([float(x) for x in shown]) if shown else None
+    lat = [o.latency_ms for o in outcomes]
+    out["latency_p50_ms"], out["latency_p95_ms"] = m.percentile(lat, 50), m.percentile(lat, 95)
+    return {key: (round(v, 4) if isinstance(v, float) else v) for key, v in out.items()}
+
+
+def bench_realtimeqa(settings: Settings, explicit_index: Path | None = None, limit: int | None = None,
+                     mode: str = "hybrid", read: bool = True, progress: bool = True,
+                     datasets: Path | None = None) -> tuple[dict, dict]:
+    """Rows of metrics (ours with the date given and unknown, BM25 articles, BM25 45-day window) and run facts."""
+    from tqdm import tqdm
+
+    questions = load_questions(datasets, limit)
+    corpus = load_corpus(datasets)
+    settings = bench_settings(settings, explicit_index)
+    qa = build_index(settings, corpus, progress)
+    qa.warm_up()
+    baseline = ArticleBM25(corpus)
+    rows: dict[str, dict] = {}
+    for label, given in (("ours, date given", True), ("ours, date unknown", False)):
+        outs = [ask_ours(qa, corpus, q, q.asked if given else None, mode, read, 5)
+                for q in tqdm(questions, desc=label, disable=not progress, leave=False)]
+        rows[label] = summarize(questions, outs, read)
+    for label, window in (("BM25 whole articles", False), (f"BM25 {WINDOW_DAYS} days before", True)):
+        outs = []
+        for q in questions:
+            t0 = time.perf_counter()
+            ranked = baseline.rank(q.question, q.asked if window else None)
+            outs.append(Outcome(tuple(ranked), "", None, False, (time.perf_counter() - t0) * 1e3))
+        row = summarize(questions, outs, read=False)
+        row.pop("answer_in_top_passage")
+        rows[label] = row
+    index = qa.index()
+    extra = {"benchmark": "realtimeqa dev", "model": settings.model, "mode": mode, "articles": len(corpus.articles),
+             "passages": len(index.passages), "questions": len(questions), "index": str(settings.index_dir),
+             "gold": "the question's supporting record ids"}
+    return rows, extra
 
 
 def main_build(argv: Sequence[str] | None = None) -> int:

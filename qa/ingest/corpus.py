@@ -62,12 +62,13 @@ def read_folder(corpus_dir: Path, max_bytes: int = MAX_BYTES,
             yield Part(name, complete=False)
             continue
         kept, keys = [], []
-        for article in articles:
+        for n, article in enumerate(articles, 1):
             key = article_key(article)
+            where = f"{name}, record {n}, {article.title[:80]!r}" if len(articles) > 1 else name
             if key in seen:
-                logger.warning("skipping duplicate article in %s (same text as %s)", name, seen[key])
+                logger.warning("skipping duplicate article in %s (same text as %s)", where, seen[key])
                 continue
-            seen[key] = name
+            seen[key] = where
             kept.append(article)
             keys.append(key)
         yield Part(name, tuple(kept), tuple(keys), complete=len(kept) == len(articles))
