@@ -30,6 +30,9 @@ class Ranking:
     # an article scores its best passage plus article_damp times the sum of its next ones (up to 3)
     article_damp: float = 0.1
     per_article: bool = True  # one hit per article (its best passage)
+    # with the prior on, each retriever also brings its best candidates from the last recent_pool_days (the
+    # prior can only promote what was retrieved; years of same-topic articles crowd recent ones out)
+    recent_pool_days: int = 60
 
 
 def as_of_subset(index: Index, as_of: dt.date | None, rows: np.ndarray | None) -> np.ndarray | None:
@@ -65,6 +68,11 @@ def _top(scores: np.ndarray, rows: np.ndarray, n: int) -> np.ndarray:
         return np.zeros(0, dtype=np.int64)
     part = np.argpartition(-scores, n - 1)[:n]
     return rows[part[np.argsort(-scores[part], kind="stable")]]
+
+
+def _once(rows: np.ndarray) -> np.ndarray:
+    """Rows in order of first appearance, each once."""
+    return np.fromiter(dict.fromkeys(rows.tolist()), dtype=np.int64, count=-1)
 
 
 def fuse_rrf(rankings: list[np.ndarray], rrf_k: int = 60) -> dict[int, float]:
@@ -110,8 +118,21 @@ def retrieve(index: Index, query_vector: np.ndarray | None, search_text: str, k:
         pool = subset if subset is not None else np.arange(len(bm25_all), dtype=np.int64)
         scores = bm25_all[pool]
         bm25_rows = _top(scores[scores > 0], pool[scores > 0], n)
+    if recency and as_of is not None and ranking.recent_pool_days > 0:
+        d = index.passages.dates if subset is None else index.passages.dates[subset]
+        lo = as_of.toordinal() - ranking.recent_pool_days
+        recent = np.flatnonzero((d >= lo) & (d <= as_of.toordinal())).astype(np.int64)
+        recent = recent if subset is None else subset[recent]
+        if 0 < len(recent) < len(d):
+            if mode != "bm25":
+                _, more = vec.search(index.dense, index.vectors, query_vector, n, recent)
+                dense_rows = np.concatenate([dense_rows, more])
+            if bm25_all is not None:
+                scores = bm25_all[recent]
+                bm25_rows = np.concatenate([bm25_rows, _top(scores[scores > 0], recent[scores > 0], n)])
+            dense_rows, bm25_rows = _once(dense_rows), _once(bm25_rows)
     rows = np.unique(np.concatenate([dense_rows, bm25_rows])) if mode == "hybrid" else (
-        dense_rows if mode == "dense" else bm25_rows)
+        np.unique(dense_rows) if mode == "dense" else np.unique(bm25_rows))
     if len(rows) == 0:
         return Retrieval((), (), (), (), date_applied)
     dense_scores = (np.asarray(index.vectors[rows] @ query_vector, dtype=np.float32)

@@ -262,3 +262,15 @@ def test_article_score_adds_damped_sum_of_other_passages(tiny):
     plain = run(tiny, QUESTION, k=50, ranking=Ranking(article_damp=0.0))
     damped = run(tiny, QUESTION, k=50, ranking=Ranking(article_damp=0.5))
     assert damped.scores[0] >= plain.scores[0]
+
+
+def test_recent_pool_brings_recent_candidates(tiny):
+    index, _ = tiny
+    latest = max((p for p in index.passages if p.published), key=lambda p: p.published)
+    as_of = latest.published
+    question = f"{QUESTION} {latest.text.split()[-1]}"  # matches the latest article a little
+    ranking = Ranking(recency_weight=0.0, per_article=False, recent_pool_days=1)
+    plain = run(tiny, question, k=50, mode="bm25", candidates=1, as_of=as_of, ranking=ranking)
+    pooled = run(tiny, question, k=50, mode="bm25", candidates=1, as_of=as_of, recency=True, ranking=ranking)
+    assert set(plain.rows) <= set(pooled.rows)
+    assert any(index.passages[r].published >= as_of - dt.timedelta(days=1) for r in pooled.rows)
