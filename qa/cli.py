@@ -106,7 +106,22 @@ def register(sub) -> None:
     p.add_argument("question", help="the question, in quotes")
     p.add_argument("--k", type=whole_number("k"), default=5, help="number of passages (clamped to 1-50)")
     p.add_argument("--json", action="store_true", help="print Answer.to_dict() as JSON")
+    p.add_argument("--as-of", dest="as_of", type=as_of_date, default=None,
+                   help="the day the question is asked, YYYY-MM-DD (default today): \"last week\" is relative to it "
+                        "and later articles are not used")
     p.set_defaults(run=_cmd_ask)
+
+
+def as_of_date(value: str):
+    """argparse type for --as-of: an ISO day, with the bad value named."""
+    import argparse
+
+    from qa.dates import as_of_day
+
+    try:
+        return as_of_day(value)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def _qa(args):
@@ -147,14 +162,14 @@ def _format_answer(answer) -> str:
         lines.append(f"Note: {answer.index_note}")
     for i, h in enumerate(answer.passages, 1):
         lines.append("")
-        lines.append(f"[{i}] {h.title} | {h.date or 'undated'} | {h.source} | score {h.score:.3f}")
+        lines.append(f"[{i}] {h.title} | {h.date or 'undated'} | {h.url or h.source} | score {h.score:.3f}")
         lines.append(textwrap.fill(h.text, width=100, initial_indent="    ", subsequent_indent="    "))
     return "\n".join(lines)
 
 
 def _cmd_ask(args) -> int:
     qa = _qa(args)
-    answer = qa.ask(args.question, k=args.k)
+    answer = qa.ask(args.question, k=args.k, as_of=args.as_of)
     if args.json:
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
     else:

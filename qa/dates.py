@@ -114,3 +114,59 @@ def as_of_day(value=None) -> dt.date:
         except ValueError:
             pass
     raise ValueError(f"as_of must be a date (YYYY-MM-DD), not {value!r}")
+
+
+# ---- questions: times named relative to the day they are asked ---------------------------------------
+WEEKDAYS = "monday tuesday wednesday thursday friday saturday sunday".split()
+# Words that mean "the latest": the recency prior applies (qa.retrieve) but no range is set.
+RECENT = re.compile(r"\b(recent|recently|now|currently|current|latest|new|newly|upcoming|this (?:week|month)|"
+                    r"(?:past|last) few (?:days|weeks)|ongoing|so far)\b", re.I)
+_RELATIVE = re.compile(
+    r"\b(?P<word>today|yesterday|tonight)\b"
+    r"|\b(?P<which>last|past|previous) (?P<unit>week|month|year|weekend)\b"
+    r"|\bthis (?P<this>year|weekend)\b"
+    rf"|\b(?:on|last|this past|this) (?P<wd>{'|'.join(WEEKDAYS)})\b"
+    rf"|\b(?:in|during|since|early|late|mid-?) (?P<mon>{'|'.join(_MONTH_NAMES)})\b(?!\.?,?\s+\d)", re.I)
+NEWS_LAG = 7  # days an article about a named time may appear after it
+
+
+def relative_dates(text: str, as_of: dt.date) -> DateRange | None:
+    """The range a relative time in a question means when asked on `as_of` ("last week", "in March"), or None.
+
+    A range ends on as_of (what happened then is reported until now), except a month that ended more than
+    NEWS_LAG days ago; "this week", "recently", "latest" set no range (they are RECENT words).
+    """
+    m = _RELATIVE.search(text)
+    if not m:
+        return None
+    g = m.groupdict()
+    if g["word"]:
+        start = as_of - dt.timedelta(days=0 if g["word"].lower() != "yesterday" else 1)
+        start = min(start, as_of - dt.timedelta(days=1))  # a day's slack: publishers' time zones
+    elif g["unit"]:
+        unit = g["unit"].lower()
+        if unit in ("week", "weekend"):
+            start = as_of - dt.timedelta(days=as_of.weekday() + 7 + (2 if unit == "weekend" else 0))
+        elif unit == "month":
+            first = as_of.replace(day=1)
+            start = (first - dt.timedelta(days=1)).replace(day=1)
+        else:
+            start = dt.date(as_of.year - 1, 1, 1)
+    elif g["this"]:
+        start = dt.date(as_of.year, 1, 1) if g["this"].lower() == "year" else \
+            as_of - dt.timedelta(days=(as_of.weekday() - 4) % 7 + 1)
+    elif g["wd"]:
+        back = (as_of.weekday() - WEEKDAYS.index(g["wd"].lower())) % 7
+        start = as_of - dt.timedelta(days=back)
+    else:
+        month = MONTHS[g["mon"].lower()]
+        year = as_of.year if month <= as_of.month else as_of.year - 1
+        start = dt.date(year, month, 1)
+        end = dt.date(year, month, calendar.monthrange(year, month)[1]) + dt.timedelta(days=NEWS_LAG)
+        return DateRange(start, min(end, as_of), m.group(0).strip())
+    return DateRange(start, as_of, m.group(0).strip())
+
+
+def wants_recent(text: str) -> bool:
+    """True when the question says it is about the latest events ("recently", "now", "this week")."""
+    return bool(RECENT.search(text))

@@ -136,10 +136,11 @@ class QA:
         t0 = time.perf_counter()
         index = self.current()
         t1 = time.perf_counter()
-        query = replace(understand(text, history), as_of=as_of)
+        query = understand(text, history, as_of)
         qvec = self.encoder.encode([query.search_text])[0]
         t2 = time.perf_counter()
-        found = retrieve(index, qvec, query.bm25_text, k, query.dates, mode, self.settings)
+        found = retrieve(index, qvec, query.bm25_text, k, query.dates, mode, self.settings, as_of=query.as_of,
+                         recency=query.recency)
         hits = tuple(to_hits(index, found))
         t3 = time.perf_counter()
         timings = {"index": (t1 - t0) * 1e3, "encode": (t2 - t1) * 1e3, "retrieve": (t3 - t2) * 1e3}

@@ -1,11 +1,12 @@
 """Question understanding without an LLM: date constraints and follow-up context from the plain-text history."""
 from __future__ import annotations
 
+import datetime as dt
 import re
 from typing import Sequence
 
 from qa.dates import YEAR as _YEAR
-from qa.dates import find_dates
+from qa.dates import find_dates, relative_dates
 from qa.types import Query, Turn
 
 # Words that point back to an earlier turn. "that/this/these/those" and "there" are checked in context below.
@@ -94,9 +95,19 @@ def _possessive(name: str, pronoun: str) -> str:
     return f"{name}'s" if pronoun.lower() in {"his", "her", "hers", "its", "their", "theirs"} else name
 
 
-def understand(question: str, history: Sequence[Turn] = ()) -> Query:
-    """Turn a question (and the chat so far, as plain turns) into a Query with dates and carried context."""
-    dates = find_dates(question)
+def _dates(text: str, as_of: dt.date | None):
+    """The range a question names, absolute first ("in 2019"), else relative to as_of ("last week")."""
+    found = find_dates(text)
+    return found if found is not None or as_of is None else relative_dates(text, as_of)
+
+
+def understand(question: str, history: Sequence[Turn] = (), as_of: dt.date | None = None) -> Query:
+    """Turn a question (and the chat so far, as plain turns) into a Query with dates and carried context.
+
+    With `as_of` (the day it is asked), relative times resolve against it and, unless the question names
+    another time, the query prefers recent articles (`recency`).
+    """
+    dates = _dates(question, as_of)
     turns = tuple(history or ())
     carried: list[str] = []
     names_answer, answer, refers, inherited = False, None, None, None
@@ -113,7 +124,7 @@ def understand(question: str, history: Sequence[Turn] = ()) -> Query:
             if not names_answer:
                 carried += [w for w in content_words(q) if w.lower() not in own and not re.fullmatch(_YEAR, w)]
             if dates is None:
-                dates = find_dates(q)
+                dates = _dates(q, as_of)
         if not _WH.search(question):  # "And in 2020?" asks what the earlier question asked
             inherited = next((turn_kind(t.question) for t in chain if _WH.search(t.question)), None)
     seen: set[str] = set()
@@ -124,5 +135,6 @@ def understand(question: str, history: Sequence[Turn] = ()) -> Query:
         search_text = _PERSONAL.sub(lambda m: _possessive(answer, m.group(0)), question, count=1)
     else:
         search_text = " ".join((question, *carried_words))
+    recency = as_of is not None and (dates is None or dates.end >= as_of - dt.timedelta(days=1))
     return Query(question=question, search_text=search_text, dates=dates, carried=carried_words,
-                 inherited_kind=inherited)
+                 inherited_kind=inherited, as_of=as_of, recency=recency)

@@ -1,5 +1,13 @@
-"""Dense + BM25 retrieval, fused, restricted to the question's dates when it names any."""
+"""Dense + BM25 retrieval, fused, restricted to the question's dates and to what existed on its as-of day.
+
+With an as-of day, articles published after it are never used (they did not exist yet); a recency prior on
+an article's age (as_of - published) is added to the fused score unless the question names another time;
+passage scores are aggregated per article and the best passage of each article is shown.
+"""
 from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -10,6 +18,41 @@ from qa.index.stories import also, one_card
 from qa.types import DateRange, Hit, Retrieval
 
 MODES = ("hybrid", "dense", "bm25")
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """How fused passage scores become the ranking: recency prior and per-article aggregation."""
+
+    # prior = recency_weight * exp(-age_days / recency_days), added to the fused score (in [0, 1]);
+    # fitted on the RealTimeQA dev questions (qa.evaluation.realtimeqa --fit), see README
+    recency_weight: float = 0.3
+    recency_days: float = 30.0
+    # an article scores its best passage plus article_damp times the sum of its next ones (up to 3)
+    article_damp: float = 0.1
+    per_article: bool = True  # one hit per article (its best passage)
+    # with the prior on, each retriever also brings its best candidates from the last recent_pool_days (the
+    # prior can only promote what was retrieved; years of same-topic articles crowd recent ones out)
+    recent_pool_days: int = 60
+
+
+def as_of_subset(index: Index, as_of: dt.date | None, rows: np.ndarray | None) -> np.ndarray | None:
+    """`rows` (None: all) without passages published after as_of; None when that removes nothing."""
+    if as_of is None:
+        return rows
+    d = index.passages.dates
+    keep = (d <= as_of.toordinal()) if rows is None else (d[rows] <= as_of.toordinal())
+    if keep.all():
+        return rows
+    return np.flatnonzero(keep).astype(np.int64) if rows is None else rows[keep]
+
+
+def recency_prior(index: Index, rows: np.ndarray, as_of: dt.date, ranking: Ranking) -> np.ndarray:
+    """The prior of each row: a smooth decay with its article's age in days (undated: none)."""
+    d = index.passages.dates[rows].astype(np.float64)
+    age = np.maximum(as_of.toordinal() - d, 0.0)
+    prior = ranking.recency_weight * np.exp(-age / max(ranking.recency_days, 1e-9))
+    return np.where(d > 0, prior, 0.0).astype(np.float32)
 
 
 def date_subset(index: Index, dates: DateRange | None) -> np.ndarray | None:
@@ -26,6 +69,11 @@ def _top(scores: np.ndarray, rows: np.ndarray, n: int) -> np.ndarray:
         return np.zeros(0, dtype=np.int64)
     part = np.argpartition(-scores, n - 1)[:n]
     return rows[part[np.argsort(-scores[part], kind="stable")]]
+
+
+def _once(rows: np.ndarray) -> np.ndarray:
+    """Rows in order of first appearance, each once."""
+    return np.fromiter(dict.fromkeys(rows.tolist()), dtype=np.int64, count=-1)
 
 
 def fuse_rrf(rankings: list[np.ndarray], rrf_k: int = 60) -> dict[int, float]:
@@ -45,15 +93,22 @@ def fuse_linear(dense: np.ndarray, bm25: np.ndarray, weight: float) -> np.ndarra
 
 
 def retrieve(index: Index, query_vector: np.ndarray | None, search_text: str, k: int,
-             dates: DateRange | None = None, mode: str = "hybrid", settings: Settings | None = None) -> Retrieval:
-    """Top-k passage rows for a question, by dense, BM25 or fused scores (candidates and fusion from settings)."""
-    settings = settings or Settings()
+             dates: DateRange | None = None, mode: str = "hybrid", settings: Settings | None = None,
+             as_of: dt.date | None = None, recency: bool = False, ranking: Ranking | None = None) -> Retrieval:
+    """Top-k passage rows for a question, by dense, BM25 or fused scores (candidates and fusion from settings).
+
+    `as_of` drops what was published after it; `recency` adds the prior on age; see Ranking.
+    """
+    settings, ranking = settings or Settings(), ranking or Ranking()
     if mode not in MODES:
         raise ValueError(f"unknown retrieval mode {mode!r}; choose one of {', '.join(MODES)}")
     subset = date_subset(index, dates)
     date_applied = subset is None or len(subset) > 0
     if subset is not None and len(subset) == 0:
         subset = None  # nothing published then: search everything rather than nothing
+    subset = as_of_subset(index, as_of, subset)
+    if subset is not None and len(subset) == 0:
+        return Retrieval((), (), (), (), date_applied)
     n = max(k, settings.candidates)
     dense_rows = np.zeros(0, dtype=np.int64)
     if mode != "bm25":
@@ -64,8 +119,21 @@ def retrieve(index: Index, query_vector: np.ndarray | None, search_text: str, k:
         pool = subset if subset is not None else np.arange(len(bm25_all), dtype=np.int64)
         scores = bm25_all[pool]
         bm25_rows = _top(scores[scores > 0], pool[scores > 0], n)
+    if recency and as_of is not None and ranking.recent_pool_days > 0:
+        d = index.passages.dates if subset is None else index.passages.dates[subset]
+        lo = as_of.toordinal() - ranking.recent_pool_days
+        recent = np.flatnonzero((d >= lo) & (d <= as_of.toordinal())).astype(np.int64)
+        recent = recent if subset is None else subset[recent]
+        if 0 < len(recent) < len(d):
+            if mode != "bm25":
+                _, more = vec.search(index.dense, index.vectors, query_vector, n, recent)
+                dense_rows = np.concatenate([dense_rows, more])
+            if bm25_all is not None:
+                scores = bm25_all[recent]
+                bm25_rows = np.concatenate([bm25_rows, _top(scores[scores > 0], recent[scores > 0], n)])
+            dense_rows, bm25_rows = _once(dense_rows), _once(bm25_rows)
     rows = np.unique(np.concatenate([dense_rows, bm25_rows])) if mode == "hybrid" else (
-        dense_rows if mode == "dense" else bm25_rows)
+        np.unique(dense_rows) if mode == "dense" else np.unique(bm25_rows))
     if len(rows) == 0:
         return Retrieval((), (), (), (), date_applied)
     dense_scores = (np.asarray(index.vectors[rows] @ query_vector, dtype=np.float32)
@@ -74,16 +142,47 @@ def retrieve(index: Index, query_vector: np.ndarray | None, search_text: str, k:
     if mode == "dense":
         fused = dense_scores
     elif mode == "bm25":
-        fused = bm25_scores
+        top = float(bm25_scores.max())
+        fused = bm25_scores / top if top > 0 else bm25_scores  # on [0, 1], as the prior expects
     elif settings.fusion == "rrf":
         table = fuse_rrf([dense_rows, bm25_rows], settings.rrf_k)
         fused = np.array([table[r] for r in rows.tolist()], dtype=np.float32)
     else:
         fused = fuse_linear(dense_scores, bm25_scores, settings.dense_weight)
-    order = one_card(index, rows, np.lexsort((rows, -fused)), k)  # ties broken by row; one card per story
+    fused = np.asarray(fused, dtype=np.float32)
+    if recency and as_of is not None and ranking.recency_weight:
+        fused = fused + recency_prior(index, rows, as_of, ranking)
+    if ranking.per_article:
+        articles = [index.passages[int(r)].article_id for r in rows]
+        order, fused = by_article(articles, rows, fused, ranking.article_damp)
+    else:
+        order = np.lexsort((rows, -fused))  # ties broken by row for determinism
+    order = one_card(index, rows, order, k)  # one card per story (near-duplicate articles), the latest shown
     return Retrieval(tuple(int(r) for r in rows[order]), tuple(float(s) for s in fused[order]),
                      tuple(float(s) for s in dense_scores[order]),
                      tuple(float(s) for s in bm25_scores[order]), date_applied)
+
+
+def by_article(articles: list[str], rows: np.ndarray, fused: np.ndarray,
+               damp: float) -> tuple[np.ndarray, np.ndarray]:
+    """Rank articles by max + damp * (sum of their next 3 passages' scores): (order of rows, scores).
+
+    The order holds each article's best passage, best article first (scored as its article), then the
+    other passages by score (capped at the last article's), so a corpus of few articles still fills k hits.
+    """
+    groups: dict[str, list[int]] = {}
+    for i in np.lexsort((rows, -fused)).tolist():  # by score, ties by row
+        groups.setdefault(articles[i], []).append(i)
+    scored = [(fused[m[0]] + damp * float(sum(fused[i] for i in m[1:4])), m[0], m[1:]) for m in groups.values()]
+    scored.sort(key=lambda t: (-t[0], int(rows[t[1]])))
+    out = np.asarray(fused, dtype=np.float32).copy()
+    for score, first, _ in scored:
+        out[first] = score
+    rest = sorted((i for _, _, others in scored for i in others), key=lambda i: (-fused[i], int(rows[i])))
+    floor = min(t[0] for t in scored)
+    for i in rest:  # ranked after every article's best passage, so scored no higher than the last of them
+        out[i] = min(out[i], floor)
+    return np.asarray([t[1] for t in scored] + rest, dtype=np.int64), out
 
 
 def to_hits(index: Index, found: Retrieval) -> list[Hit]:

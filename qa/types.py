@@ -78,6 +78,7 @@ class Query:
     inherited_kind: str | None = None
     carried: tuple[str, ...] = ()  # words carried over from history (searched, and weighted by the reader)
     as_of: dt.date | None = None  # the day the question is asked: "this week", "latest" are relative to it
+    recency: bool = False  # prefer recent articles (no date named, or a range ending on as_of)
 
     @property
     def bm25_text(self) -> str:

@@ -91,3 +91,10 @@ def test_unknown_model_exits_1(corpus, tmp_path, capsys):
 def test_help_exits_0(capsys):
     assert main(["ask", "--help"]) == 0
     assert "--json" in capsys.readouterr().out
+
+
+def test_ask_rejects_a_bad_as_of(capsys):
+    from qa.cli import main
+
+    assert main(["ask", "Who won?", "--as-of", "yesterday-ish"]) == 2
+    assert "as_of must be a date" in capsys.readouterr().err

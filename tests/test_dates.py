@@ -51,3 +51,40 @@ def test_questions_and_articles_share_the_month_names():
         assert parse_date(f"5 {name} 2021") == D(2021, month, 5)
         found = find_dates(f"What happened in {name} 2021?")
         assert (found.start, found.end.day > 27) == (D(2021, month, 1), True)
+
+
+# --- relative to the day asked ---------------------------------------------------------------------------
+from qa.dates import relative_dates, wants_recent  # noqa: E402
+
+FRIDAY = dt.date(2022, 6, 17)  # a Friday
+
+
+@pytest.mark.parametrize("text,start,end", [
+    ("What happened yesterday?", dt.date(2022, 6, 16), FRIDAY),
+    ("Who won today?", dt.date(2022, 6, 16), FRIDAY),
+    ("Who resigned last week?", dt.date(2022, 6, 6), FRIDAY),
+    ("What did the Fed do last month?", dt.date(2022, 5, 1), FRIDAY),
+    ("Which team won last year?", dt.date(2021, 1, 1), FRIDAY),
+    ("How many cases this year?", dt.date(2022, 1, 1), FRIDAY),
+    ("Who spoke on Monday?", dt.date(2022, 6, 13), FRIDAY),
+    ("Who spoke on Friday?", FRIDAY, FRIDAY),
+    ("What was announced in March?", dt.date(2022, 3, 1), dt.date(2022, 4, 7)),
+    ("What was announced in June?", dt.date(2022, 6, 1), FRIDAY),
+    ("What was announced in September?", dt.date(2021, 9, 1), dt.date(2021, 10, 7)),
+])
+def test_relative_dates_resolve_against_as_of(text, start, end):
+    found = relative_dates(text, FRIDAY)
+    assert (found.start, found.end) == (start, end), found
+
+
+@pytest.mark.parametrize("text", ["Who won the election?", "What happened this week?", "Who is the latest CEO?",
+                                  "What happened in March 2020?", "Who was born on 5 March?"])
+def test_no_relative_range(text):
+    assert relative_dates(text, FRIDAY) is None
+
+
+@pytest.mark.parametrize("text,recent", [("Who recently resigned?", True), ("Who is now in charge?", True),
+                                         ("Which upcoming film?", True), ("What happened this week?", True),
+                                         ("Who currently leads?", True), ("Who founded Microsoft?", False)])
+def test_wants_recent(text, recent):
+    assert wants_recent(text) is recent

@@ -113,3 +113,15 @@ def test_squad_sample_floor(tmp_path):
     qa = QA(load_settings(index_dir=tmp_path / "idx"), source=ArticlesSource(articles, {"squad150": [fp]}))
     s = summarize(run(qa, cases, k=5, read=False), read=False)
     assert s["hit@1"] >= 0.6 and s["hit@5"] >= 0.85
+
+
+def test_question_date_is_read_and_checked(tmp_path):
+    from qa.evaluation.datasets import load_questions
+
+    path = tmp_path / "q.jsonl"
+    path.write_text('{"question": "Who won?", "answers": ["X"], "question_date": "2022-06-17"}\n'
+                    '{"question": "Who lost?"}\n', encoding="utf-8")
+    assert [c.question_date for c in load_questions(path)] == ["2022-06-17", None]
+    path.write_text('{"question": "Who won?", "question_date": "June 2022"}\n', encoding="utf-8")
+    with pytest.raises(ValueError, match="question_date"):
+        load_questions(path)

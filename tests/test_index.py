@@ -217,7 +217,10 @@ def test_failed_build_leaves_previous_index(settings, encoder, monkeypatch):
         index_mod.ensure(settings, encoder)
     assert not list(settings.index_dir.glob(".tmp-*"))
     after = snapshot(settings.index_dir)
-    assert {k: v for k, v in after.items() if k != ".lock"} == {k: v for k, v in before.items() if k != ".lock"}
+    # staging/ keeps the vectors encoded so far, so the next build resumes (qa.index.staging)
+    assert any(k.startswith("staging/") for k in after)
+    kept = lambda snap: {k: v for k, v in snap.items() if k != ".lock" and not k.startswith("staging/")}  # noqa: E731
+    assert kept(after) == kept(before)
     loaded = index_mod.load(settings.index_dir)
     assert loaded.path == old.path and len(loaded) == len(old)
     monkeypatch.undo()

@@ -360,3 +360,12 @@ def test_seed_corpus():
     assert second.text.startswith("A Vietnamese delegation led by")
     assert "2023-10-20" not in second.text
     assert second.title.startswith("A Vietnamese delegation") and len(second.title) <= 80
+
+
+def test_duplicate_record_warning_names_the_record(tmp_path, caplog):
+    records = [{"title": "First", "text": "Same text here."}, {"title": "Second copy", "text": "Same text here."}]
+    (tmp_path / "feed.jsonl").write_text("\n".join(json.dumps(r) for r in records) + "\n", encoding="utf-8")
+    with caplog.at_level(logging.WARNING, logger="qa.ingest"):
+        assert len(load_corpus(tmp_path)) == 1
+    assert "feed.jsonl, record 2, 'Second copy'" in caplog.text
+    assert "same text as feed.jsonl, record 1, 'First'" in caplog.text

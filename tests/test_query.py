@@ -204,3 +204,17 @@ def test_ellipsis_keeps_the_earlier_answer_type_but_not_the_answer():
 ])
 def test_is_followup(question, followup):
     assert is_followup(question) is followup
+
+
+# --- as of -------------------------------------------------------------------------------------------------
+
+def test_as_of_resolves_relative_dates_and_sets_recency():
+    import datetime as dt
+
+    day = dt.date(2022, 6, 17)
+    q = understand("Who resigned last week?", as_of=day)
+    assert q.as_of == day and q.dates.start == dt.date(2022, 6, 6) and q.recency
+    assert understand("Who won the 2019 election?", as_of=day).recency is False  # names another time
+    assert understand("Who won the election?", as_of=day).recency
+    assert understand("Who won the election?").recency is False  # no day: nothing is relative
+    assert understand("What was announced in March?", as_of=day).recency is False

@@ -10,7 +10,7 @@ from qa import index as index_mod
 from qa.index import dense as vec
 from qa.config import Settings
 from qa.embed import HashingEncoder
-from qa.retrieve import fuse_linear, fuse_rrf, retrieve, to_hits
+from qa.retrieve import Ranking, fuse_linear, fuse_rrf, retrieve, to_hits
 from qa.types import DateRange
 
 from conftest import ARTICLES, write_article
@@ -31,9 +31,13 @@ def tiny(tmp_path_factory):
     return index_mod.ensure(settings, encoder), encoder
 
 
-def run(tiny, text, k=5, dates=None, mode="hybrid", **settings):
+PASSAGES = Ranking(per_article=False)  # passage-level: what the brute-force references compute
+
+
+def run(tiny, text, k=5, dates=None, mode="hybrid", ranking=PASSAGES, as_of=None, recency=False, **settings):
     index, encoder = tiny
-    return retrieve(index, encoder.encode([text])[0], text, k, dates, mode, Settings(**settings))
+    return retrieve(index, encoder.encode([text])[0], text, k, dates, mode, Settings(**settings), as_of=as_of,
+                    recency=recency, ranking=ranking)
 
 
 # --- fusion -----------------------------------------------------------------------------------------
@@ -92,7 +96,7 @@ def test_modes_find_the_matching_article(tiny, mode, fusion):
 def test_dense_mode_equals_brute_force(tiny):
     index, encoder = tiny
     q = encoder.encode([QUESTION])[0]
-    found = retrieve(index, q, QUESTION, 4, mode="dense")
+    found = retrieve(index, q, QUESTION, 4, mode="dense", ranking=PASSAGES)
     scores = np.asarray(index.vectors) @ q
     order = np.argsort(-scores, kind="stable")[:4]
     assert set(found.rows) == set(order.tolist())
@@ -220,3 +224,53 @@ def test_search_empty_index():
     v = np.zeros((0, 8), np.float32)
     scores, ids = vec.search(vec.build(v), v, np.ones(8, np.float32), 5)
     assert len(ids) == len(scores) == 0
+
+
+# --- as of, recency, articles ---------------------------------------------------------------------------
+
+def test_nothing_published_after_as_of_is_used(tiny):
+    index, _ = tiny
+    days = sorted({p.published for p in index.passages if p.published})
+    cut = days[0]
+    found = run(tiny, QUESTION, k=50, ranking=Ranking())
+    later = run(tiny, QUESTION, k=50, ranking=Ranking(), as_of=cut)
+    assert any(index.passages[r].published > cut for r in found.rows)
+    assert later.rows and all(index.passages[r].published <= cut for r in later.rows)
+    assert run(tiny, QUESTION, as_of=cut - dt.timedelta(days=1)).rows == ()
+
+
+def test_recency_prior_moves_newer_articles_up(tiny):
+    index, _ = tiny
+    as_of = max(p.published for p in index.passages if p.published)
+    plain = run(tiny, QUESTION, k=50, as_of=as_of)
+    strong = run(tiny, QUESTION, k=50, as_of=as_of, recency=True,
+                 ranking=Ranking(recency_weight=10.0, recency_days=1.0, per_article=False))
+    assert index.passages[strong.rows[0]].published == as_of
+    assert strong.rows != plain.rows or index.passages[plain.rows[0]].published == as_of
+
+
+def test_one_hit_per_article_first_then_the_rest(tiny):
+    index, _ = tiny
+    found = run(tiny, QUESTION, k=50, ranking=Ranking())
+    articles = [index.passages[r].article_id for r in found.rows]
+    n = len(set(articles))
+    assert len(set(articles[:n])) == n  # each article's best passage first
+    assert sorted(found.rows) == sorted(run(tiny, QUESTION, k=50).rows)  # the same passages
+
+
+def test_article_score_adds_damped_sum_of_other_passages(tiny):
+    plain = run(tiny, QUESTION, k=50, ranking=Ranking(article_damp=0.0))
+    damped = run(tiny, QUESTION, k=50, ranking=Ranking(article_damp=0.5))
+    assert damped.scores[0] >= plain.scores[0]
+
+
+def test_recent_pool_brings_recent_candidates(tiny):
+    index, _ = tiny
+    latest = max((p for p in index.passages if p.published), key=lambda p: p.published)
+    as_of = latest.published
+    question = f"{QUESTION} {latest.text.split()[-1]}"  # matches the latest article a little
+    ranking = Ranking(recency_weight=0.0, per_article=False, recent_pool_days=1)
+    plain = run(tiny, question, k=50, mode="bm25", candidates=1, as_of=as_of, ranking=ranking)
+    pooled = run(tiny, question, k=50, mode="bm25", candidates=1, as_of=as_of, recency=True, ranking=ranking)
+    assert set(plain.rows) <= set(pooled.rows)
+    assert any(index.passages[r].published >= as_of - dt.timedelta(days=1) for r in pooled.rows)

@@ -41,10 +41,14 @@ def register(sub) -> None:
 
     p = sub.add_parser("bench-quality", help="retrieval quality on a public benchmark")
     common_options(p)
-    p.add_argument("name", choices=["squad", "squadshifts", "nfcorpus"], help="the benchmark")
+    p.add_argument("name", choices=["squad", "squadshifts", "nfcorpus", "realtimeqa"], help="the benchmark")
     p.add_argument("--datasets", type=Path, help=DATASETS_HELP)
     _sample_options(p)
     _metric_options(p, k=20)
+    p.add_argument("--mode", default="hybrid", choices=["hybrid", "dense", "bm25"],
+                   help="realtimeqa: our retrieval mode (default hybrid)")
+    p.add_argument("--no-read", dest="read", action="store_false",
+                   help="realtimeqa: retrieval only (no answers, EM/F1 or abstention)")
     p.set_defaults(run=_cmd_bench_quality)
 
     p = sub.add_parser("bench", help="speed and scale figures, each next to its baseline")
@@ -136,6 +140,15 @@ def _cmd_eval(args) -> int:
 
 def _cmd_bench_quality(args) -> int:
     from qa.evaluation.quality import bench_quality
+
+    if args.name == "realtimeqa":
+        from qa.evaluation.realtimeqa import bench_realtimeqa
+
+        rows, extra = bench_realtimeqa(settings_from(args), explicit_index=args.index, limit=args.limit,
+                                       mode=args.mode, read=args.read, progress=not args.json,
+                                       datasets=args.datasets)
+        _emit(args, "Benchmark: realtimeqa", rows, {}, [], extra)
+        return 0
 
     rows, missed, extra = bench_quality(args.name, settings_from(args), explicit_index=args.index,
                                         limit=args.limit, seed=args.seed, k=args.k, progress=not args.json,

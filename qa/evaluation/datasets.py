@@ -16,6 +16,7 @@ from typing import Iterator
 
 from qa import index as index_mod
 from qa.config import REPO_ROOT, Settings
+from qa.dates import as_of_day
 from qa.types import Article
 
 DEFAULT_DATASETS = REPO_ROOT.parent / "shared" / "datasets"
@@ -46,6 +47,7 @@ class Case:
     category: str = "uncategorised"
     turns: tuple[str, ...] = ()  # earlier turns of a follow-up; `question` is the last one
     gains: tuple[tuple[str, float], ...] = ()  # graded relevance (BEIR); default {source: 1}
+    question_date: str | None = None  # ISO day the question was asked: passed to ask() as as_of
 
     @property
     def answerable(self) -> bool:
@@ -67,9 +69,15 @@ def _case(record: dict, where: str) -> Case:
     answers = record.get("answers") or []
     if isinstance(answers, str):  # CSV: answers separated by "|"
         answers = [a.strip() for a in answers.split("|") if a.strip()]
+    day = record.get("question_date") or None
+    if day is not None:
+        try:
+            day = as_of_day(day).isoformat()
+        except ValueError:
+            raise ValueError(f"{where}: question_date must be YYYY-MM-DD, not {day!r}") from None
     return Case(question=question, answers=tuple(answers), source=record.get("source") or "",
                 category=record.get("category") or "uncategorised",
-                turns=tuple(turns[:-1]) if turns else ())
+                turns=tuple(turns[:-1]) if turns else (), question_date=day)
 
 
 def load_questions(path: Path) -> list[Case]:

@@ -39,10 +39,10 @@ def run_case(qa: QA, case: Case, k: int, mode: str, read: bool) -> CaseResult:
     history = list(case.turns) or None
     t0 = time.perf_counter()
     if read:
-        answer = qa.ask(case.question, k=k, history=history, mode=mode)
+        answer = qa.ask(case.question, k=k, history=history, mode=mode, as_of=case.question_date)
         hits, prediction, abstained, conf = answer.passages, answer.answer, answer.abstained, answer.confidence
     else:
-        hits = qa.search(case.question, k=k, history=history, mode=mode).hits
+        hits = qa.search(case.question, k=k, history=history, mode=mode, as_of=case.question_date).hits
         prediction, abstained, conf = None, False, 0.0
     latency = (time.perf_counter() - t0) * 1e3
     return CaseResult(case, _distinct(h.source for h in hits), tuple(h.text for h in hits), prediction,

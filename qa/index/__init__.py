@@ -26,6 +26,7 @@ from qa.embed import Encoder
 from qa.index import refresh
 from qa.index.build import carried_sources, embed_new, write_parts
 from qa.index.generation import current_path, is_live, publish
+from qa.index.staging import STAGING_DIR, StagedEncoder
 from qa.index.manifest import FORMAT_VERSION, IndexLoadError, build_settings, read_manifest, stale_reason, verify
 from qa.index.store import Index, load, try_load
 from qa.ingest import CorpusSource, FolderSource
@@ -73,12 +74,15 @@ def ensure(settings: Settings, encoder: Encoder, source: CorpusSource | None = N
                     layout.carried, len(layout.passages), layout.parsed)
         texts = [p.embed_text(settings.embed_title) for p in layout.passages]
         keys = refresh.text_keys(texts)
-        new_vectors = embed_new(texts, keys, settings, encoder, reuse, stored, progress)
+        # saved a chunk at a time under staging/, so a killed build resumes where it stopped
+        staged = StagedEncoder(encoder, index_dir / STAGING_DIR)
+        new_vectors = embed_new(texts, keys, settings, staged, reuse, stored, progress)
         carry = carry if layout.carried else None
         vectors = refresh.gather_vectors(layout, new_vectors, carry.vectors if carry else None)
         all_keys = refresh.gather_keys(layout, keys, stored if carry else None)
         written = publish(index_dir, lambda folder: write_parts(folder, layout, texts, vectors, all_keys,
                                                                 settings, encoder.dim, files, carry))
+        staged.clear()
     # just written and checksummed: check sizes only, unless another build has replaced it since
     return load(index_dir, verify_checksums=None if current_path(index_dir) != written else False)
 

@@ -68,12 +68,13 @@ def read_folder(corpus_dir: Path, max_bytes: int = MAX_BYTES,
             yield Part(name, complete=False, skipped=e.reason, notes=tuple(notes.items()))
             continue
         kept, keys = [], []
-        for article in articles:
+        for n, article in enumerate(articles, 1):
             key = article_key(article)
+            where = f"{name}, record {n}, {article.title[:80]!r}" if len(articles) > 1 else name
             if key in seen:
-                logger.warning("skipping duplicate article in %s (same text as %s)", shown(name), shown(seen[key]))
+                logger.warning("skipping duplicate article in %s (same text as %s)", shown(where), shown(seen[key]))
                 continue
-            seen[key] = name
+            seen[key] = where
             kept.append(article)
             keys.append(key)
         yield Part(name, tuple(kept), tuple(keys), complete=len(kept) == len(articles),

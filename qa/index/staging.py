@@ -1,0 +1,118 @@
+"""Resumable embedding: vectors saved in chunks to a staging folder, keyed by text, so a killed build resumes.
+
+A build that is interrupted (killed, out of time, machine restarted) has lost nothing but the chunk it was
+encoding: the next build loads every saved chunk, encodes only the texts none of them holds, and the folder
+is removed once the generation is published. Each chunk is written to a temp file and renamed, so a chunk
+on disk is always whole. Progress and the rate (passages/s) are logged after every chunk.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from qa.index.refresh import KEY_BYTES, text_keys
+
+logger = logging.getLogger(__name__)
+
+STAGING_DIR = "staging"  # inside the index folder; hidden from nothing, removed after a publish
+CHUNK = 5000  # passages per saved chunk: about 8 MB of vectors, minutes of encoding on a busy machine
+
+
+class StagedEncoder:
+    """An Encoder that saves what it encodes in chunks under `folder` and reuses saved vectors by text."""
+
+    def __init__(self, inner, folder: Path, chunk: int = CHUNK):
+        self.inner, self.folder, self.chunk = inner, Path(folder), max(1, int(chunk))
+        self.name, self.dim = inner.name, inner.dim
+
+    def _saved(self) -> dict[bytes, np.ndarray]:
+        """Every vector saved so far (of this model and size), by text key."""
+        found: dict[bytes, np.ndarray] = {}
+        for path in sorted(self.folder.glob("chunk-*.npz")):
+            try:
+                with np.load(path, allow_pickle=False) as z:
+                    if str(z["model"]) != self.name or z["vectors"].shape[1] != self.dim:
+                        continue
+                    keys, vectors = z["keys"], z["vectors"]
+            except (OSError, ValueError, KeyError) as e:  # a foreign or damaged file: encode those again
+                logger.warning("ignoring staged chunk %s: %s", path, e)
+                continue
+            raw = keys.tobytes()
+            for i in range(len(keys)):
+                found[raw[i * KEY_BYTES:(i + 1) * KEY_BYTES]] = vectors[i]
+        return found
+
+    def _save(self, keys: np.ndarray, vectors: np.ndarray) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        name = f"chunk-{time.time_ns()}-{os.getpid()}"
+        tmp = self.folder / f".{name}.tmp.npz"
+        np.savez(tmp, keys=keys, vectors=vectors, model=np.array(self.name))
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, self.folder / f"{name}.npz")
+
+    def encode(self, texts: Sequence[str], batch_size: int = 32, progress: bool = False) -> np.ndarray:
+        """Vectors of `texts`: saved ones reused, the rest encoded and saved a chunk at a time."""
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        if not len(texts):
+            return out
+        keys = text_keys(texts)
+        saved = self._saved()
+        todo, same = [], {}  # same: later rows of a text already to be encoded (copies of one article)
+        for i in range(len(texts)):
+            key = keys[i].tobytes()
+            v = saved.get(key)
+            if v is not None:
+                out[i] = v
+            elif key in same:
+                same[key].append(i)
+            else:
+                same[key] = []
+                todo.append(i)
+        del saved
+        copies = sum(len(v) for v in same.values())
+        if len(todo) + copies < len(texts):
+            logger.info("resuming: %d of %d passage vectors already staged in %s",
+                        len(texts) - len(todo) - copies, len(texts), self.folder)
+        bar = None
+        if progress:
+            from tqdm import tqdm
+
+            bar = tqdm(total=len(texts), initial=len(texts) - len(todo), desc="encoding", unit="passage")
+        start, done = time.perf_counter(), 0
+        for a in range(0, len(todo), self.chunk):
+            rows = todo[a:a + self.chunk]
+            vectors = _encode_with_bar(self.inner, [texts[i] for i in rows], batch_size, bar)
+            out[rows] = vectors
+            self._save(keys[rows], vectors)
+            done += len(rows)
+            rate = done / max(time.perf_counter() - start, 1e-9)
+            left = len(todo) - done
+            logger.info("encoded %d of %d passages (%.1f passages/s, about %.0f min left)",
+                        len(texts) - left, len(texts), rate, left / max(rate, 1e-9) / 60)
+        if bar is not None:
+            bar.close()
+        for i in todo:
+            out[same[keys[i].tobytes()]] = out[i]
+        return out
+
+    def clear(self) -> None:
+        """Remove the staging folder (after the vectors are safely in a published generation)."""
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def _encode_with_bar(inner, texts: list[str], batch_size: int, bar) -> np.ndarray:
+    """Encode one chunk, advancing the outer bar in small steps so it shows a live rate."""
+    if bar is None:
+        return inner.encode(texts, batch_size=batch_size)
+    parts = []
+    for a in range(0, len(texts), 100):
+        parts.append(inner.encode(texts[a:a + 100], batch_size=batch_size))
+        bar.update(len(parts[-1]))
+    return np.concatenate(parts) if parts else np.zeros((0, inner.dim), np.float32)
