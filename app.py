@@ -62,21 +62,30 @@ COPY_JS = """<script>
     const box = wrap.getBoundingClientRect();
     const at = el => el.getBoundingClientRect().top - box.top + wrap.scrollTop;
     const bot = bots.length && at(bots[bots.length - 1]) > at(user) ? bots[bots.length - 1] : null;
-    let top = at(user) - 8;
+    let top = at(user) - 44;  // below the chat's own clear/copy-all buttons
     if (bot && at(bot) - top > wrap.clientHeight / 3) top = at(bot) - 40;  // a long question: its reply first
     wrap.scrollTop = top;
   };
   new MutationObserver(() => requestAnimationFrame(follow)).observe(document, {childList: true, subtree: true});
 })();
 </script>""".replace("QA_COPY", COPY_CLASS)
-# No icons over the user's own bubble: its copy/delete buttons sit below it, not on it.
-CSS = """
+# In the page's head, not launch(css=...): gradio scopes that CSS to its content, which leaves out the
+# footer and the page's own padding.
+STYLE = """<style>
 /* One system font for every weight: gradio's web font lacks some bold glyphs offline (a thin bold "A"). */
 :root, .gradio-container { --font: system-ui, "DejaVu Sans", "Liberation Sans", Arial, sans-serif; }
-/* On a phone the title and description would take a third of the screen. */
-@media (max-width: 640px) { .gradio-container h1 { font-size: 1.3em !important; margin: 0 !important; } }
+/* No icons over the user's own bubble: its buttons sit below it, not on it. */
 .message-row.user-row .message-buttons-right, .message-row.user-row .message-buttons { position: static !important; }
-"""
+/* On a phone: a small title, no footer, less margin, and replies as wide as the chat, so the answer
+   and its sentence fit on one screen. */
+@media (max-width: 640px) {
+  .gradio-container h1 { font-size: 1.2em !important; margin: 0 !important; }
+  .gradio-container footer { display: none !important; }
+  .gradio-container .main, .gradio-container .wrap, .gradio-container .contain { padding-left: 2px !important;
+    padding-right: 2px !important; }
+  .message-row.bot-row .role, .message-row.bot-row .message { max-width: 100% !important; }
+}
+</style>"""
 
 _K_PROBLEM = "Passages must be a whole number, got {!r}."
 
@@ -254,8 +263,7 @@ def launch() -> None:
         state_session_capacity=MAX_SESSIONS,
         max_file_size="1b",  # belt and braces: Guard refuses uploads before gradio sees them
         app_kwargs={"middleware": [Middleware(Guard)]},
-        head=COPY_JS,
-        css=CSS,
+        head=STYLE + COPY_JS,
     )
 
 

@@ -142,7 +142,7 @@ def _facts(hit: Hit) -> list[str]:
 
 def _meta(hit: Hit) -> str:
     """The article line: title (linked), then date, author, site and file in small print."""
-    return f"{_title(hit)}<br><span style=\"{_META}\">{escape(' · '.join(_facts(hit)))}</span>"
+    return f"{_title(hit)} <span style=\"{_META}\">· {escape(' · '.join(_facts(hit)))}</span>"
 
 
 WINDOW_CHARS = 300  # of the best passage shown open when it has no highlighted sentence
@@ -299,10 +299,11 @@ def render_answer(answer: Answer) -> str:
     hits = tuple(answer.passages)
     best = hits[0] if hits else None
     parts: list[str] = []
-    if answer.date_filter:
-        parts.append(_note(f"Limited to articles from {answer.date_filter}"))
+    limited = f"limited to articles from {answer.date_filter}" if answer.date_filter else ""
     if answer.abstained:
         parts.append(f"<p>{escape(ABSTAIN_TEXT)}</p>")
+        if limited:
+            parts.append(_note(limited[0].upper() + limited[1:]))
         if answer.reason:
             parts.append(_note(f"Why: {answer.reason}."))
         if hits:
@@ -311,9 +312,11 @@ def render_answer(answer: Answer) -> str:
         return f"<div>{''.join(parts)}{_copy_block(answer)}{_sources_block(hits)}</div>"
     if answer.answer is not None:
         parts.append(f"<p class=\"{ANSWER_CLASS}\" style=\"{_ANSWER}\"><strong>{escape(answer.answer)}</strong></p>")
-        parts.append(_note(confidence_words(answer.confidence)))
+        parts.append(_note(confidence_words(answer.confidence) + (f" · {limited}" if limited else "")))
     elif hits:
         parts.append(_heading("Best matching passage"))
+        if limited:
+            parts.append(_note(limited[0].upper() + limited[1:]))
     else:
         parts.append(f"<p>{escape('No matching passages found.')}</p>")
     if answer.reason:

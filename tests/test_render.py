@@ -96,7 +96,7 @@ def test_answer_first_then_its_sentence_then_the_rest_collapsed():
     text = page.text
     assert text.index("Luong Tam Quang") < text.index("Very likely right (about 8 in 10 answers at this level are right)")
     assert "confidence" not in text and "0.82" not in text  # never a bare decimal
-    assert "Limited to articles from 2023" in text
+    assert "level are right) · limited to articles from 2023" in text
     for part in ("Vietnam at SICW 2023", "2023-10-20", "004_news.txt"):
         assert part in text
     assert "score" not in text
