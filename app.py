@@ -171,6 +171,14 @@ class Chat(gr.ChatInterface):
             message = escape(message)
         return super()._append_message_to_history(message, history, role)
 
+    def validate_inputs(self, block_fn, inputs):
+        """API callers of /chat may leave out the trailing options (Passages, Asked on): they get the
+        defaults, as gradio_client's callers do, instead of a traceback and {"error": null}."""
+        if block_fn.api_name == "chat" and len(inputs) < len(block_fn.inputs):
+            given = iter(list(inputs))  # the API's values, without the chat's internal state
+            inputs[:] = [None if block.skip_api else next(given, None) for block in block_fn.inputs]
+        super().validate_inputs(block_fn, inputs)
+
 
 def _today() -> str:
     return date.today().isoformat()

@@ -208,3 +208,78 @@ def test_a_follow_up_vote_keeps_the_earlier_questions(app):
                {"role": "assistant", "content": render_answer(FIXED)}]
     record = feedback_record(history, 3, True)
     assert record["turns"] == ["who led the 2023 delegation?", "who did he meet?"] and "question" not in record
+
+
+# ---- the served app (loopback only) ------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    """`python app.py` on a free loopback port over a one-article corpus, with the test encoder."""
+    from conftest import write_article
+    from qa.evaluation.load import serve
+
+    tmp = tmp_path_factory.mktemp("served")
+    write_article(tmp / "corpus", "floods.txt", "Floods in Ha Giang", "2024-09-10",
+                  "Floods in Ha Giang killed twelve people on Tuesday.")
+    with serve(tmp / "corpus", tmp / "index", model="hash", timeout=300,
+               env={"QA_FEEDBACK_FILE": str(tmp / "feedback.jsonl")}) as server:
+        yield server
+
+
+def call_chat(server, data: list, origin: str | None = None):
+    """POST /gradio_api/call/chat, then read its event stream: (status, last event, its data)."""
+    import httpx
+
+    headers = {"Origin": origin} if origin else {}
+    with httpx.Client(base_url=server.url, timeout=120) as client:
+        posted = client.post("gradio_api/call/chat", json={"data": data}, headers=headers)
+        if posted.status_code != 200:
+            return posted.status_code, None, posted.text
+        stream = client.get(f"gradio_api/call/chat/{posted.json()['event_id']}", headers=headers).text
+    events = re.findall(r"^event: (\w+)\ndata: (.*)$", stream, re.M)
+    event, payload = events[-1]
+    return 200, event, json.loads(payload)
+
+
+@pytest.mark.parametrize("k", ["abc", "nan", None, {"k": 1}, [3], "5"])
+def test_served_chat_answers_a_wrong_type_k_with_a_readable_line(served, k):
+    before = served.log().count("Traceback")
+    status, event, payload = call_chat(served, ["How many people died in the Ha Giang floods?", k])
+    assert status == 200 and event == "complete", payload
+    reply = payload[0]
+    assert isinstance(reply, str) and "\n" not in reply
+    if k in (None, "5"):  # the default number of passages, or a number in a string
+        assert "Floods in Ha Giang" in reply
+    else:
+        assert error_text(reply) == f"Passages must be a whole number, got {k!r}."
+    assert served.log().count("Traceback") == before
+
+
+def test_served_chat_refuses_calls_from_another_origin(served):
+    question = ["How many people died in the Ha Giang floods?", 3]
+    assert call_chat(served, question, origin="https://evil.example")[0] == 403
+    assert call_chat(served, question, origin="null")[0] == 403
+    own = served.url.rstrip("/")
+    status, event, payload = call_chat(served, question, origin=own)
+    assert status == 200 and event == "complete" and "Floods in Ha Giang" in payload[0]
+    assert call_chat(served, question)[0] == 200  # no Origin: not a browser page of another site
+
+
+@pytest.mark.parametrize("origin", [None, "same", "https://evil.example"])
+def test_served_app_refuses_uploads(served, origin):
+    import httpx
+
+    headers = {"Origin": served.url.rstrip("/") if origin == "same" else origin} if origin else {}
+    for path in ("gradio_api/upload", "gradio_api/upload/", "upload"):
+        got = httpx.post(served.url + path, files={"files": ("x.bin", b"\0" * 4096)}, headers=headers, timeout=30)
+        assert got.status_code == 403, (path, got.status_code, got.text)
+    page = httpx.get(served.url, timeout=30)
+    assert page.status_code == 200  # the page itself still loads
+
+
+@pytest.mark.parametrize("as_of, ok", [("2024-09-30", True), (None, True), ("not a date", False)])
+def test_served_chat_takes_the_day_asked(served, as_of, ok):
+    status, event, payload = call_chat(served, ["How many people died in the Ha Giang floods?", 3, as_of])
+    assert status == 200 and event == "complete", payload
+    assert ("Floods in Ha Giang" in payload[0]) == ok
+    if not ok:
+        assert error_text(payload[0]) and "not a date" in error_text(payload[0])
