@@ -26,7 +26,11 @@ COMMANDS = {
     "bench-answers": "qa.evaluation.cli",
     "bench-extraction": "qa.evaluation.cli",
     "bench-duplicates": "qa.evaluation.cli",
+    "screenshots": "qa.evaluation.cli",
 }
+# Long runs whose progress lines (qa's INFO logs) the user wants; other commands show qa's warnings only,
+# plus the index's own progress when a command has to build it first.
+PROGRESS_COMMANDS = {"index", "bench", "bench-quality", "bench-load", "bench-answers", "screenshots"}
 
 
 class BadValue(Exception):
@@ -200,9 +204,13 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(str(exc))
     except SystemExit as exc:
         return int(exc.code or 0)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
+    verbose = getattr(args, "verbose", False)
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("qa").setLevel(logging.DEBUG if args.verbose else logging.INFO)
+    progress = args.command in PROGRESS_COMMANDS
+    logging.getLogger("qa").setLevel(logging.DEBUG if verbose else logging.INFO if progress else logging.WARNING)
+    if not verbose and not progress:
+        logging.getLogger("qa.index").setLevel(logging.INFO)  # building an index takes minutes: say so
     try:
         return args.run(args)
     except (QuestionError, CorpusError, ValueError, OSError) as exc:

@@ -106,7 +106,8 @@ def decide(readings: Sequence[Reading], found: Search, settings: Settings) -> De
     if not reading.hits or best < settings.min_relevance:
         conf, why = 0.0, "no passage in the articles is close enough to the question"
     elif reading.answer is None or conf < limit:
-        why = f"no answer in the articles is likely enough to be right ({conf:.2f} < {limit:.2f})"
+        why = (f"the best answer found is too unsure to show (about {round(conf * 100)} in 100 answers this sure "
+               f"are right; the bot shows answers from {round(limit * 100)} in 100)")
     elif dates and not applied and not _mentions_years(reading.hits[0].text, dates):
         why = (f"no article was published in {dates.label}, and the closest passage, from another "
                f"date, does not mention {dates.label}")

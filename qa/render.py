@@ -1,6 +1,9 @@
-"""Answer -> chat-reply HTML for the Gradio Chatbot, and back: the one module that knows the page's HTML.
+"""Answer -> chat-reply HTML (and its plain-text copy) for the Gradio Chatbot, and back: the one module that knows the page's HTML.
 
-Pure string functions; no gradio import.
+Pure string functions; no gradio import. A reply reads top-down: the answer, how far to trust it, the
+best passage with its article's title (linked when the article has a url), then the other passages
+collapsed and grouped by article. A hidden `.qa-copy` block holds the reply as plain text: the page's
+copy button puts that on the clipboard instead of the HTML (see app.py's COPY_JS).
 
 The Chatbot runs every message through Markdown (marked, GFM), a `$$` LaTeX pass and an HTML
 sanitizer. The reply is therefore one HTML block with no blank lines (a blank line would end the
@@ -11,6 +14,7 @@ untouched and the browser shows them as the plain characters.
 from __future__ import annotations
 
 import html
+import json
 import re
 from typing import Sequence
 
@@ -19,6 +23,10 @@ from qa.types import Answer, Hit, Turn
 
 SNIPPET_CHARS = 200
 ABSTAIN_TEXT = "The articles don't answer this."
+COPY_CLASS = "qa-copy"
+SOURCES_CLASS = "qa-sources"
+ANSWER_CLASS = "qa-answer"
+_URL_OK = re.compile(r"^https?://[^\s<>\"']+$", re.I)
 
 # HTML specials plus the characters Markdown (GFM) or the `$$` LaTeX delimiter could act on,
 # replaced in one pass so no entity is escaped twice.
@@ -32,9 +40,11 @@ _NEWLINES = re.compile(r"\s*\n\s*")
 _CARD = "border:1px solid rgba(128,128,128,.35);border-radius:8px;padding:.6em .8em;margin:.5em 0"
 _META = "font-size:.85em;opacity:.75"
 _NOTE = "font-size:.85em;opacity:.75;margin:.2em 0"
+_ANSWER = "font-size:1.15em;margin:.1em 0"
 _HEAD = "font-weight:600;margin:.8em 0 .2em"
+_GROUP = "margin:.5em 0"
 _LIST = "list-style:none;padding:0;margin:.2em 0"
-_ITEM = "border-left:3px solid rgba(128,128,128,.45);padding:.2em .6em;margin:.4em 0"
+_ITEM = "border-left:3px solid rgba(128,128,128,.45);padding:.2em .6em;margin:.3em 0;font-size:.9em"
 # Translucent yellow over the inherited text colour: the browser's default <mark> (yellow on
 # black) goes unreadable under the dark theme's light text.
 _MARK = "background:rgba(250,204,21,.3);color:inherit"
@@ -98,21 +108,77 @@ def highlight(text: str, hl: tuple[int, int] | None, ans: tuple[int, int] | None
     return "".join(out)
 
 
-def _meta(hit: Hit) -> str:
-    """One line: title, date, file and score."""
+def confidence_words(p: float) -> str:
+    """A calibrated probability in words people read: how likely, and how often answers this sure are right."""
+    level = ("very likely right" if p >= 0.8 else "likely right" if p >= 0.6 else "may be right" if p >= 0.4
+             else "unsure" if p >= 0.2 else "a guess")
+    n = round(p * 10)
+    often = ("nearly all answers at this level are right" if n >= 10
+             else f"about {n} in 10 answers at this level are right" if n >= 1
+             else "fewer than 1 in 10 answers at this level are right")
+    return f"{level[0].upper()}{level[1:]} ({often})"
+
+
+def _url(hit: Hit) -> str | None:
+    """The article's url when it is a plain http(s) address (no javascript: or data: links)."""
+    return hit.url.strip() if hit.url and _URL_OK.match(hit.url.strip()) else None
+
+
+def _title(hit: Hit) -> str:
+    """The article's title in bold, a link to the article when it has a url."""
     title = escape(hit.title) if hit.title else "(untitled)"
-    date = escape(hit.date) if hit.date else "undated"
-    return (f"<strong>{title}</strong><br><span style=\"{_META}\">{date} · {escape(hit.source)}"
-            f" · score {hit.score:.3f}</span>")
+    url = _url(hit)
+    if url:
+        return (f"<a href=\"{escape(url)}\" target=\"_blank\" rel=\"noopener noreferrer\">"
+                f"<strong>{title}</strong></a>")
+    return f"<strong>{title}</strong>"
 
 
-def _best_card(hit: Hit) -> str:
-    """The best passage in full, sentence and answer highlighted."""
+def _facts(hit: Hit) -> list[str]:
+    """Date, author, site and file of the hit's article, as plain strings."""
+    return [hit.date or "undated", *([f"by {hit.author}"] if hit.author else []),
+            *([hit.site] if hit.site else []), hit.source]
+
+
+def _meta(hit: Hit) -> str:
+    """The article line: title (linked), then date, author, site and file in small print."""
+    return f"{_title(hit)} <span style=\"{_META}\">· {escape(' · '.join(_facts(hit)))}</span>"
+
+
+WINDOW_CHARS = 300  # of the best passage shown open when it has no highlighted sentence
+
+
+def _window(hit: Hit) -> tuple[int, int]:
+    """The part of the best passage shown open: its highlighted sentence (and answer), else its start."""
     n = len(hit.text)
     hl = _span(hit.highlight_start, hit.highlight_end, n)
     ans = _span(hit.answer_start, hit.answer_end, n)
+    spans = [s for s in (hl, ans) if s]
+    if not spans:
+        cut = hit.text[:WINDOW_CHARS]
+        return 0, (len(cut.rsplit(" ", 1)[0]) if n > WINDOW_CHARS and " " in cut else len(cut))
+    a, b = min(s[0] for s in spans), max(s[1] for s in spans)
+    part = hit.text[a:b]
+    return a + len(part) - len(part.lstrip()), b - len(part) + len(part.rstrip())
+
+
+def _passage(hit: Hit, a: int = 0, b: int | None = None) -> str:
+    """text[a:b] of the hit, highlighted, with an ellipsis where the passage goes on."""
+    b = len(hit.text) if b is None else b
+    shift = lambda s: (s[0] - a, s[1] - a) if s else None  # noqa: E731
+    n = len(hit.text)
+    hl = shift(_span(hit.highlight_start, hit.highlight_end, n))
+    ans = shift(_span(hit.answer_start, hit.answer_end, n))
+    part = hit.text[a:b]
+    hl, ans = _span(*(hl or (None, None)), len(part)), _span(*(ans or (None, None)), len(part))
+    return (("…" if hit.text[:a].strip() else "") + highlight(part, hl, ans)
+            + ("…" if hit.text[b:].strip() else ""))
+
+
+def _best_card(hit: Hit) -> str:
+    """The best passage's highlighted sentence under its article's line (the full passage is one click away)."""
     return (f"<div style=\"{_CARD}\">{_meta(hit)}"
-            f"<div style=\"margin-top:.4em\">{highlight(hit.text, hl, ans)}</div></div>")
+            f"<div style=\"margin-top:.4em\">{_passage(hit, *_window(hit))}</div></div>")
 
 
 def snippet(hit: Hit, limit: int = SNIPPET_CHARS) -> str:
@@ -128,11 +194,50 @@ def snippet(hit: Hit, limit: int = SNIPPET_CHARS) -> str:
     return ("…" if start > 0 else "") + cut
 
 
-def _source_list(hits: tuple[Hit, ...] | list[Hit]) -> str:
-    """Compact cards for the other passages."""
-    items = "".join(f"<li style=\"{_ITEM}\">{_meta(h)}<br><span style=\"font-size:.9em\">"
-                    f"{escape(snippet(h))}</span></li>" for h in hits)
+def _article(hit: Hit) -> tuple:
+    """What tells one article from another: its id, else its file and title."""
+    return (hit.article_id,) if hit.article_id else (hit.source, hit.title)
+
+
+def _groups(hits: Sequence[Hit]) -> list[list[Hit]]:
+    """Hits grouped by article, groups in the order of their best hit."""
+    groups: dict[tuple, list[Hit]] = {}
+    for h in hits:
+        groups.setdefault(_article(h), []).append(h)
+    return list(groups.values())
+
+
+def _snippets(hits: Sequence[Hit]) -> str:
+    items = "".join(f"<li style=\"{_ITEM}\">{escape(snippet(h))}</li>" for h in hits)
     return f"<ul style=\"{_LIST}\">{items}</ul>"
+
+
+def _more(best: Hit | None, rest: Sequence[Hit], summary: str) -> str:
+    """The other passages, collapsed: the best passage's article first (title not repeated), then one
+    group per other article with its title once."""
+    if not rest and (best is None or _window(best) == (0, len(best.text))):
+        return ""
+    same = [h for h in rest if best is not None and _article(h) == _article(best)]
+    full = [f"<div style=\"{_GROUP}\"><span style=\"{_META}\">The full passage</span>"
+            f"<div style=\"{_ITEM}\">{_passage(best)}</div></div>"] if best is not None else []
+    parts = full + ([f"<div style=\"{_GROUP}\"><span style=\"{_META}\">More from this article</span>"
+                     f"{_snippets(same)}</div>"] if same else [])
+    for group in _groups([h for h in rest if h not in same]):
+        parts.append(f"<div style=\"{_GROUP}\">{_meta(group[0])}{_snippets(group)}</div>")
+    return (f"<details style=\"margin:.4em 0\"><summary style=\"cursor:pointer;{_META}\">{escape(summary)}"
+            f"</summary>{''.join(parts)}</details>")
+
+
+def _count(hits: Sequence[Hit], best: Hit | None) -> str:
+    """"2 more passages from this article and 3 from 2 other articles", for the collapsed list's summary."""
+    same = sum(1 for h in hits if best is not None and _article(h) == _article(best))
+    others = _groups([h for h in hits if best is None or _article(h) != _article(best)])
+    n_other = sum(len(g) for g in others)
+    bits = [f"{same} more passage{'s' * (same != 1)} from this article"] if same else []
+    if others:
+        bits.append(f"{n_other} passage{'s' * (n_other != 1)} from {len(others)}{' other' * (best is not None)} "
+                    f"article{'s' * (len(others) != 1)}")
+    return ", ".join(bits)
 
 
 def _note(text: str) -> str:
@@ -143,39 +248,91 @@ def _heading(text: str) -> str:
     return f"<p style=\"{_HEAD}\">{escape(text)}</p>"
 
 
-def render_answer(answer: Answer) -> str:
-    """The chat reply for `answer` as one Markdown-safe HTML block."""
+def render_text(answer: Answer) -> str:
+    """The reply as plain text for a document or an email: the answer, its trust, its source and the sentence."""
     hits = tuple(answer.passages)
+    lines: list[str] = []
+    if answer.abstained or answer.answer is None:
+        lines.append(ABSTAIN_TEXT if answer.abstained else "Best matching passage:" if hits
+                     else "No matching passages found.")
+        if answer.abstained and answer.reason:
+            lines.append(f"Why: {answer.reason}.")
+        if answer.abstained and hits:
+            lines.append("Closest passage (it does not answer the question):")
+    else:
+        lines += [answer.answer, f"{confidence_words(answer.confidence)}."]
+    if hits:
+        best = hits[0]
+        source = ", ".join([best.title or "(untitled)", *_facts(best)[:-1]])
+        lines.append(f"Source: {source} — {_url(best) or best.source}")
+        a, b = _window(best)
+        lines.append(f"\"{' '.join(best.text[a:b].split())}\"")
+    return "\n".join(lines)
+
+
+def _copy_block(answer: Answer) -> str:
+    """The plain text, hidden, with line breaks as entities so the HTML block stays one line."""
+    return (f"<div class=\"{COPY_CLASS}\" style=\"display:none\" hidden>"
+            f"{escape(render_text(answer)).replace(chr(10), '&#10;')}</div>")
+
+
+def _sources_block(hits: Sequence[Hit]) -> str:
+    """The passages' ids and files as hidden JSON, read back by reply_sources (for feedback)."""
+    found = [{"source": h.source, "article_id": h.article_id, "passage_id": h.passage_id,
+              "title": h.title, "url": h.url} for h in hits]
+    return f"<div class=\"{SOURCES_CLASS}\" style=\"display:none\" hidden>{escape(json.dumps(found))}</div>"
+
+
+def reply_sources(reply) -> list[dict]:
+    """The passages a reply of render_answer showed (source, article_id, passage_id, title, url), best first."""
+    text = message_text(reply) or ""
+    m = _SOURCES.search(text)
+    try:
+        found = json.loads(html.unescape(m.group(1))) if m else []
+    except ValueError:
+        return []
+    return [f for f in found if isinstance(f, dict)] if isinstance(found, list) else []
+
+
+def render_answer(answer: Answer) -> str:
+    """The chat reply for `answer` as one Markdown-safe HTML block: the answer first, then its source."""
+    hits = tuple(answer.passages)
+    best = hits[0] if hits else None
     parts: list[str] = []
     if answer.index_note:
         parts.append(_note(answer.index_note))
-    if answer.date_filter:
-        parts.append(_note(f"Limited to articles from {answer.date_filter}"))
+    limited = f"limited to articles from {answer.date_filter}" if answer.date_filter else ""
     if answer.abstained:
         parts.append(f"<p>{escape(ABSTAIN_TEXT)}</p>")
+        if limited:
+            parts.append(_note(limited[0].upper() + limited[1:]))
         if answer.reason:
             parts.append(_note(f"Why: {answer.reason}."))
         if hits:
-            parts.append(_heading("Closest passages (they do not answer the question)"))
-    elif answer.answer is not None:
-        parts.append(f"<p><strong>{escape(answer.answer)}</strong>"
-                     f" · confidence {answer.confidence:.2f}</p>")
+            parts.append(_more(None, hits, f"Closest passages (they do not answer the question): "
+                                           f"{_count(hits, None)}"))
+        return f"<div>{''.join(parts)}{_copy_block(answer)}{_sources_block(hits)}</div>"
+    if answer.answer is not None:
+        parts.append(f"<p class=\"{ANSWER_CLASS}\" style=\"{_ANSWER}\"><strong>{escape(answer.answer)}</strong></p>")
+        parts.append(_note(confidence_words(answer.confidence) + (f" · {limited}" if limited else "")))
     elif hits:
         parts.append(_heading("Best matching passage"))
+        if limited:
+            parts.append(_note(limited[0].upper() + limited[1:]))
     else:
         parts.append(f"<p>{escape('No matching passages found.')}</p>")
-    if answer.reason and not answer.abstained:
+    if answer.reason:
         parts.append(_note(answer.reason))
-    if hits:
-        parts.append(_best_card(hits[0]))
-    if len(hits) > 1:
-        parts.append(_heading("Other sources" if not answer.abstained else "Also close"))
-        parts.append(_source_list(hits[1:]))
-    return "<div>" + "".join(parts) + "</div>"
+    if best:
+        parts.append(_best_card(best))
+        more = _count(hits[1:], best)
+        parts.append(_more(best, hits[1:], f"The full passage{', ' + more if more else ''}"))
+    return f"<div>{''.join(parts)}{_copy_block(answer)}{_sources_block(hits)}</div>"
 
 
 # The answer line render_answer writes; reply_answer reads the answer back out of it.
-_ANSWER_LINE = re.compile(r"<strong>([^<]{1,200})</strong>\s*(?:·|&middot;|&#183;)\s*confidence")
+_SOURCES = re.compile(r"<div class=\"" + SOURCES_CLASS + r"\"[^>]*>([^<]*)</div>")
+_ANSWER_LINE = re.compile(r"<p class=\"" + ANSWER_CLASS + r"\"[^>]*><strong>([^<]{1,200})</strong></p>")
 
 
 def reply_answer(reply) -> str | None:
@@ -187,12 +344,19 @@ def reply_answer(reply) -> str | None:
     return short_reply(text)
 
 
+def _question_text(message):
+    """A user message as the user typed it (app.py shows questions HTML-escaped)."""
+    if isinstance(message, dict) and message.get("role") == "user" and isinstance(message.get("content"), str):
+        return {**message, "content": html.unescape(message["content"])}
+    return message
+
+
 def plain_history(history: Sequence | None) -> tuple[Turn, ...]:
     """The chat so far (Gradio messages or pairs) as plain turns, each reply's answer read back from its HTML."""
-    return turns(history, reply_answer)
+    return turns([_question_text(m) for m in history or []], reply_answer)
 
 
 def render_error(message: str) -> str:
-    """A one-line, escaped error message."""
+    """A one-line, escaped error message as a chat reply (the chat stays usable: never an exception)."""
     line = " ".join(str(message).split()) or "Something went wrong."
     return f"<div><p style=\"color:#c0392b\"><strong>Error:</strong> {escape(line)}</p></div>"

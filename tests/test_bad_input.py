@@ -23,13 +23,13 @@ from qa import index as index_mod  # noqa: E402
 from qa import pipeline  # noqa: E402
 from qa.cli import main  # noqa: E402
 from qa.ingest import CorpusError  # noqa: E402
-from qa.render import ABSTAIN_TEXT, escape  # noqa: E402
+from qa.render import ABSTAIN_TEXT, escape, reply_sources  # noqa: E402
 
 from conftest import ARTICLES, write_article  # noqa: E402
 
 FLOODS = "How many people died in the Ha Giang floods?"
 LIMIT = load_settings().max_file_mb * 2**20  # 32 MiB
-_SOURCE = re.compile(r" · ([^<·]+?) · score ")  # the file name in each passage's meta line of a reply
+_ERROR = re.compile(r'<div><p style="color:#c0392b"><strong>Error:</strong> (.*)</p></div>')  # render_error
 
 
 @dataclass
@@ -88,13 +88,12 @@ class Doors:
         self.monkeypatch.setenv("QA_INDEX_DIR", str(self.index_dir("chat")))
         self.monkeypatch.setenv("QA_MODEL", "hash")
         self.monkeypatch.setattr(pipeline, "_default", None)
-        try:
-            reply = self.app.respond(question, [], k)
-        except gr.Error as exc:
-            assert "\n" not in exc.message and "Traceback" not in exc.message
-            return Outcome(error=exc.message)
+        reply = self.app.respond(question, [], k)  # bad input is a reply too: the page never locks
         assert isinstance(reply, str) and reply.startswith("<div>") and "Traceback" not in reply
-        return Outcome(sources=tuple(html.unescape(s) for s in _SOURCE.findall(reply)), reply=reply,
+        assert "\n" not in reply
+        if m := _ERROR.fullmatch(reply):
+            return Outcome(error=html.unescape(m.group(1)))
+        return Outcome(sources=tuple(s["source"] for s in reply_sources(reply)), reply=reply,
                        abstained=escape(ABSTAIN_TEXT) in reply)
 
     def all(self, question, k=None) -> dict[str, Outcome]:
@@ -189,7 +188,7 @@ def test_k_not_a_number_is_named(doors, k):
     expected = f"k must be a whole number, not {k!r}"
     assert doors.qa(FLOODS, k).error == expected
     assert doors.cli(FLOODS, k).error == expected
-    assert doors.chat(FLOODS, k).error == html.escape(f"Passages must be a whole number, got {k!r}.")
+    assert doors.chat(FLOODS, k).error == f"Passages must be a whole number, got {k!r}."
     assert doors.no_index("qa") and doors.no_index("cli") and doors.no_index("chat")
 
 
@@ -199,7 +198,7 @@ def test_chat_k_of_the_wrong_type(doors, k):
     if k is None:  # the slider left empty: the default number of passages
         assert got.error is None and len(got.sources) == min(5, len(sane(doors.index_dir("chat"))))
     else:
-        assert got.error == html.escape(f"Passages must be a whole number, got {k!r}.")
+        assert got.error == f"Passages must be a whole number, got {k!r}."
 
 
 # ---- corpus files --------------------------------------------------------------------------------
@@ -308,7 +307,7 @@ def test_article_without_date_or_title(doors):
         .ask(question).passages[0]
     assert hit.date is None
     assert hit.title == "The mayor of Hue planted nine hundred lotus flowers on Sunday"
-    assert "undated · lotus.txt · score" in doors.chat(question).reply
+    assert "undated · lotus.txt" in html.unescape(doors.chat(question).reply)
     assert re.search(r"^\[1\] The mayor of Hue .* \| undated \| lotus.txt \| score", doors.cli(question, text=True).reply,
                      re.M)
 
@@ -344,7 +343,7 @@ def test_unusable_corpus_folder_is_named_and_builds_nothing(doors, make):
     doors.corpus, expected = make(doors.corpus)
     got = doors.all(FLOODS)
     assert {door: o.error for door, o in got.items()} == {"qa": expected, "cli": expected,
-                                                           "chat": html.escape(expected)}
+                                                           "chat": expected}
     assert all(doors.no_index(door) for door in ("qa", "cli", "chat"))
 
 

@@ -90,9 +90,10 @@ def test_abstains_when_no_passage_is_close_enough():
 def test_abstains_below_the_threshold():
     got = decided(QUESTION, [hit(DELEGATION, dense=0.6)], answer_threshold=0.999)
     assert got.abstained and got.answer is None and got.confidence > 0
-    assert got.reason == f"no answer in the articles is likely enough to be right ({got.confidence:.2f} < 1.00)"
+    assert got.reason == (f"the best answer found is too unsure to show (about {round(got.confidence * 100)} in 100 "
+                          f"answers this sure are right; the bot shows answers from 100 in 100)")
     unphrased = decided(QUESTION, [hit("...", dense=0.6)], answer_threshold=0.0)
-    assert unphrased.abstained and unphrased.confidence == 0.0 and unphrased.reason.endswith("(0.00 < 0.00)")
+    assert unphrased.abstained and unphrased.confidence == 0.0 and unphrased.reason.endswith("(about 0 in 100 answers this sure are right; the bot shows answers from 0 in 100)")
 
 
 @pytest.mark.parametrize("mentions", [False, True])

@@ -6,7 +6,8 @@ from html.parser import HTMLParser
 
 import pytest
 
-from qa.render import SNIPPET_CHARS, escape, plain_history, render_answer, render_error, reply_answer, snippet
+from qa.render import (SNIPPET_CHARS, confidence_words, escape, plain_history, render_answer, render_error,
+                       render_text, reply_answer, reply_sources, snippet)
 from qa.types import Answer, Hit, Turn
 
 XSS = '<script>alert(1)</script><img src=x onerror="alert(2)">'
@@ -18,10 +19,14 @@ ANS = (TEXT.index("Luong"), TEXT.index(" attended"))
 
 
 class Page(HTMLParser):
-    """What a browser shows: visible text, per-character <mark>/<strong> state, every tag seen."""
+    """What a browser shows: visible text, per-character <mark>/<strong> state, every tag seen.
+
+    Text inside `display:none` elements (the reply's hidden plain-text copy and sources) is not shown.
+    """
 
     def __init__(self, markup: str):
         super().__init__(convert_charrefs=True)
+        self.hidden: list[int] = []  # stack depths at which a hidden element opened
         self.stack: list[str] = []
         self.tags: list[tuple[str, dict]] = []
         self.chars: list[tuple[str, bool, bool]] = []
@@ -33,13 +38,19 @@ class Page(HTMLParser):
         if tag == "br":
             self.chars.append(("\n", False, False))
         else:
+            if "display:none" in (dict(attrs).get("style") or ""):
+                self.hidden.append(len(self.stack))
             self.stack.append(tag)
 
     def handle_endtag(self, tag):
         assert self.stack and self.stack[-1] == tag, f"badly nested </{tag}> in {self.stack}"
         self.stack.pop()
+        if self.hidden and self.hidden[-1] == len(self.stack):
+            self.hidden.pop()
 
     def handle_data(self, data):
+        if self.hidden:
+            return
         self.chars += [(c, "mark" in self.stack, "strong" in self.stack) for c in data]
 
     @property
@@ -77,28 +88,97 @@ def assert_well_formed(out: str) -> Page:
     return page
 
 
-def test_answer_line_card_and_sources():
+def test_answer_first_then_its_sentence_then_the_rest_collapsed():
     out = render_answer(answered(date_filter="2023"))
     page = assert_well_formed(out)
     assert out.startswith("<div>") and out.endswith("</div>")
-    assert "<strong>Luong Tam Quang</strong> · confidence 0.82" in out
-    assert "Limited to articles from 2023" in page.text
-    for part in ("Vietnam at SICW 2023", "2023-10-20", "004_news.txt", "score 0.812"):
-        assert part in page.text
-    assert page.marked() == TEXT[SENT[0]:SENT[1]]
-    assert page.marked(strong=True) == "Luong Tam Quang"
-    assert "Other sources" in page.text
-    assert "Other article 2" in page.text and "Other article 3" in page.text
-    assert page.text.count("undated") == 2  # the two other hits have no date
-    assert [t for t, _ in page.tags].count("li") == 2
+    assert "<strong>Luong Tam Quang</strong>" in out
+    text = page.text
+    assert text.index("Luong Tam Quang") < text.index("Very likely right (about 8 in 10 answers at this level are right)")
+    assert "confidence" not in text and "0.82" not in text  # never a bare decimal
+    assert "level are right) · limited to articles from 2023" in text
+    for part in ("Vietnam at SICW 2023", "2023-10-20", "004_news.txt"):
+        assert part in text
+    assert "score" not in text
+    assert page.marked() == TEXT[SENT[0]:SENT[1]] * 2  # the sentence, open and in the collapsed full passage
+    assert page.marked(strong=True) == "Luong Tam Quang" * 2
+    assert "The full passage, 2 passages from 2 other articles" in text
+    assert "Other article 2" in text and "Other article 3" in text
+    tags = [t for t, _ in page.tags]
+    assert tags.count("details") == 1 and tags.count("li") == 2
+    assert text.index("Vietnam at SICW 2023") < text.index("The full passage")  # the best source before the rest
+
+
+def test_passages_of_one_article_are_grouped_under_its_title_once():
+    same = [other(i, title="The one article", source="one.txt") for i in (2, 3, 4)]
+    page = assert_well_formed(render_answer(answered(passages=(hit(title="The one article", source="one.txt"),
+                                                               *same, other(5)))))
+    assert page.text.count("The one article") == 1
+    assert page.text.count("Other article 5") == 1
+    assert "3 more passages from this article, 1 passage from 1 other article" in page.text
+    assert "More from this article" in page.text
+
+
+def test_article_id_tells_records_of_one_file_apart():
+    a = Hit(**{**hit().__dict__, "article_id": "rec-1", "source": "feed.jsonl", "title": "Record one"})
+    b = Hit(**{**other(2).__dict__, "article_id": "rec-2", "source": "feed.jsonl", "title": "Record two"})
+    page = Page(render_answer(answered(passages=(a, b))))
+    assert "1 passage from 1 other article" in page.text and "Record two" in page.text
+
+
+@pytest.mark.parametrize("url, linked", [("https://example.org/a?b=1&c=2", True), ("http://x.org/", True),
+                                         ("javascript:alert(1)", False), ("data:text/html,x", False),
+                                         ("https://x.org/\" onmouseover=\"alert(1)", False), (None, False)])
+def test_title_links_to_the_article_when_it_has_a_plain_url(url, linked):
+    h = Hit(**{**hit().__dict__, "url": url, "author": "Mai Tran", "site": "Example News"})
+    out = render_answer(answered(passages=(h,)))
+    page = assert_well_formed(out)
+    links = [attrs for tag, attrs in page.tags if tag == "a"]
+    if linked:
+        assert links and links[0]["href"] == url and links[0]["rel"] == "noopener noreferrer"
+        assert url in render_text(answered(passages=(h,)))
+    else:
+        assert links == []
+    assert "by Mai Tran · Example News" in page.text
+
+
+@pytest.mark.parametrize("p, words", [
+    (0.82, "Very likely right (about 8 in 10 answers at this level are right)"),
+    (0.64, "Likely right (about 6 in 10 answers at this level are right)"),
+    (0.47, "May be right (about 5 in 10 answers at this level are right)"),
+    (0.24, "Unsure (about 2 in 10 answers at this level are right)"),
+    (0.06, "A guess (about 1 in 10 answers at this level are right)"),
+    (0.03, "A guess (fewer than 1 in 10 answers at this level are right)"),
+    (0.97, "Very likely right (nearly all answers at this level are right)"),
+])
+def test_confidence_in_words(p, words):
+    assert confidence_words(p) == words
+
+
+def test_plain_text_copy_has_the_answer_and_the_source():
+    text = render_text(answered())
+    assert text.splitlines() == [
+        "Luong Tam Quang", "Very likely right (about 8 in 10 answers at this level are right).",
+        "Source: Vietnam at SICW 2023, 2023-10-20 — 004_news.txt", f"\"{TEXT[SENT[0]:SENT[1]]}\""]
+    out = render_answer(answered())
+    hidden = re.search(r'<div class="qa-copy"[^>]*>([^<]*)</div>', out).group(1)
+    assert Page(hidden).text == text and "<" not in text
+    abstained = render_text(answered(answer=None, abstained=True, reason="nothing close"))
+    assert abstained.startswith("The articles don't answer this.\nWhy: nothing close.")
+
+
+def test_reply_sources_reads_back_the_passages():
+    got = reply_sources(render_answer(answered(passages=(hit(title=XSS), other(2)))))
+    assert [g["source"] for g in got] == ["004_news.txt", "002.txt"] and got[0]["title"] == XSS
+    assert reply_sources(render_error("x")) == [] and reply_sources(None) == []
 
 
 def test_abstaining_shows_plain_statement_and_labelled_closest_passages():
     ans = answered(answer=None, abstained=True, confidence=0.1, reason="nothing relevant enough")
     page = assert_well_formed(render_answer(ans))
     assert page.text.startswith("The articles don't answer this.")
-    assert "Closest passages (they do not answer the question)" in page.text
-    assert "confidence" not in page.text
+    assert "Closest passages (they do not answer the question): 3 passages from 3 articles" in page.text
+    assert "likely right" not in page.text
     assert "Why: nothing relevant enough." in page.text
     assert page.text.index("Why:") < page.text.index("Closest passages")
 
@@ -106,7 +186,7 @@ def test_abstaining_shows_plain_statement_and_labelled_closest_passages():
 def test_abstain_wins_over_a_stray_answer():
     page = Page(render_answer(answered(abstained=True)))
     assert "The articles don't answer this." in page.text
-    assert "confidence" not in page.text
+    assert "Luong Tam Quang" not in page.text.split("Closest")[0]
 
 
 def test_no_answer_span_shows_best_passage():
@@ -141,14 +221,18 @@ def test_no_passages(abstained):
 )
 def test_highlight_nesting_and_overlap(sent, ans, want_mark, want_strong):
     page = assert_well_formed(render_answer(answered(passages=(hit(sent=sent, ans=ans),))))
-    assert TEXT in page.text  # the split changes no character
+    assert TEXT in page.text  # the split changes no character (the full passage, collapsed)
     strong = TEXT[slice(*want_strong)] if want_strong else ""
-    assert page.marked(strong=True) == strong
+    # shown open, and again in the collapsed full passage unless the open part is the whole passage
+    twice = "<details" in render_answer(answered(passages=(hit(sent=sent, ans=ans),)))
+    n = 2 if twice else 1
+    words = lambda t: re.sub(r"\s", "", t)  # noqa: E731  (the open part drops the span's outer spaces)
+    assert words(page.marked(strong=True)) == words(strong) * n
     if want_mark:
-        assert page.marked() == TEXT[slice(*want_mark)]
+        assert words(page.marked()) == words(TEXT[slice(*want_mark)]) * n
     elif sent and sent[0] < sent[1]:  # disjoint: both spans marked, nothing between them
         lo, hi = max(0, sent[0]), sent[1]
-        assert page.marked() == TEXT[lo:hi] + strong
+        assert words(page.marked()) == words(TEXT[lo:hi] + strong) * n
 
 
 @pytest.mark.parametrize("where", ["text", "title", "source", "answer", "date_filter", "reason"])
@@ -161,7 +245,8 @@ def test_markup_in_any_field_shows_as_text(where):
     out = render_answer(ans)
     page = assert_well_formed(out)
     assert "<script" not in out.lower() and "<img" not in out.lower()
-    assert {t for t, _ in page.tags} <= {"div", "p", "strong", "span", "br", "mark", "ul", "li"}
+    assert {t for t, _ in page.tags} <= {"div", "p", "strong", "span", "br", "mark", "ul", "li", "details",
+                                         "summary"}
     assert all(not k.startswith("on") for _, attrs in page.tags for k in attrs)
     assert XSS in page.text
 
@@ -218,3 +303,8 @@ def test_plain_history_reads_answers_out_of_the_chat():
     history = [{"role": "user", "content": q}, {"role": "assistant", "content": render_answer(answered())},
                {"role": "user", "content": "And in 2020?"}, {"role": "assistant", "content": "S. Iswaran."}]
     assert plain_history(history) == (Turn(q, "Luong Tam Quang"), Turn("And in 2020?", "S. Iswaran"))
+
+
+def test_plain_history_reads_escaped_questions_as_typed():
+    q = "<b>Who</b> & why?"
+    assert plain_history([{"role": "user", "content": escape(q)}]) == (Turn(q),)

@@ -1,5 +1,5 @@
 """Evaluation's subcommands for `python -m qa`: eval, bench-quality, bench, bench-load, bench-answers,
-bench-extraction and bench-duplicates."""
+bench-extraction, bench-duplicates and screenshots."""
 from __future__ import annotations
 
 import json
@@ -100,6 +100,12 @@ def register(sub) -> None:
     duplicates.options(p)
     p.set_defaults(run=duplicates.run)
 
+    p = sub.add_parser("screenshots", help="save the chat page's states at desktop and phone sizes "
+                                           "(Playwright + /usr/bin/chromium)")
+    p.add_argument("--out", type=Path, default=REPO_ROOT / "docs", help="folder for the PNGs (default: docs/)")
+    p.add_argument("--model", default="all-MiniLM-L6-v2", help="encoder the served chat uses")
+    p.set_defaults(run=_cmd_screenshots)
+
 
 def _emit(args, title: str, rows: dict, categories: dict, missed: list, extra: dict | None = None) -> None:
     from qa.evaluation.report import table, write_report
@@ -173,6 +179,14 @@ def _cmd_bench(args) -> int:
             print("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
         print(result["note"])
     return 1 if result.get("errors") else 0
+
+
+def _cmd_screenshots(args) -> int:
+    from qa.evaluation.screenshots import take
+
+    for path in take(args.out, model=args.model):
+        print(path)
+    return 0
 
 
 def _cmd_bench_load(args) -> int:
