@@ -16,9 +16,15 @@ _ABBREVIATIONS = {
 }
 # ... and these only before a number ("No. 5", "Vol. 2"), since "said no." ends a sentence.
 _NUMBER_ABBREVIATIONS = {"no", "nos", "vol", "pp", "fig", "art", "p"}
-# A sentence may end at . ! ? (optionally followed by closing quotes/brackets) before white space.
-_BOUNDARY = re.compile(r"[.!?]+[\"'\u201d\u2019)\]]*(?=\s+)|\n\s*\n")
-_WORD = re.compile(r"\S+")
+# A sentence may end at . ! ? (optionally followed by closing quotes/brackets) before white space, or at
+# the full-width 。！？ of Chinese and Japanese, which need no space after them.
+_BOUNDARY = re.compile(r"[.!?]+[\"'\u201d\u2019)\]]*(?=\s+)|[\u3002\uff01\uff1f]+[\u300d\u300f\u201d\u2019\uff09)]*"
+                       r"|\n\s*\n")
+# Scripts written without spaces between words: each character counts as a word (BERT-style tokenizers,
+# MiniLM's among them, make each such character a token of its own).
+_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ebef"
+_WORD = re.compile(rf"[{_CJK}]|[^\s{_CJK}]+")
+MAX_CHARS = 1200  # the default bound on a passage's length in characters (see Settings.chunk_chars)
 
 
 def split_sentences(text: str, offset: int = 0) -> list[tuple[int, int]]:
@@ -57,12 +63,24 @@ def _word_count(text: str) -> int:
     return len(_WORD.findall(text))
 
 
-def _split_long(text: str, start: int, end: int, max_words: int) -> Iterator[tuple[int, int]]:
-    """Split one over-long sentence at word boundaries into pieces of at most max_words words."""
-    words = list(_WORD.finditer(text, start, end))
-    for i in range(0, len(words), max_words):
-        piece = words[i:i + max_words]
-        yield piece[0].start(), piece[-1].end()
+def _split_long(text: str, start: int, end: int, max_words: int, max_chars: int) -> Iterator[tuple[int, int]]:
+    """Split one over-long sentence at word boundaries into pieces of at most max_words words and max_chars
+    characters; a single word longer than max_chars (a run of letters without spaces) is cut every max_chars."""
+    first = last = None
+    count = 0
+    for w in _WORD.finditer(text, start, end):
+        a, b = w.span()
+        if first is not None and (count == max_words or b - first > max_chars):
+            yield first, last
+            first, count = None, 0
+        if b - a > max_chars:
+            yield from ((k, min(k + max_chars, b)) for k in range(a, b, max_chars))
+            continue
+        if first is None:
+            first = a
+        last, count = b, count + 1
+    if first is not None:
+        yield first, last
 
 
 def passage_id(article_id: str, start: int, text: str) -> str:
@@ -70,17 +88,20 @@ def passage_id(article_id: str, start: int, text: str) -> str:
     return hashlib.sha1(f"{article_id}:{start}:{text}".encode()).hexdigest()[:16]
 
 
-def chunk_article(article: Article, max_words: int = 90, overlap: int = 1) -> list[Passage]:
-    """Pack whole sentences into passages of at most `max_words` words, overlapping by `overlap` sentences."""
-    if max_words < 1 or overlap < 0:
-        raise ValueError(f"bad chunking settings: max_words={max_words}, overlap={overlap}")
+def chunk_article(article: Article, max_words: int = 90, overlap: int = 1,
+                  max_chars: int = MAX_CHARS) -> list[Passage]:
+    """Pack whole sentences into passages of at most `max_words` words and `max_chars` characters,
+    overlapping by `overlap` sentences."""
+    if max_words < 1 or overlap < 0 or max_chars < 1:
+        raise ValueError(f"bad chunking settings: max_words={max_words}, overlap={overlap}, max_chars={max_chars}")
     text = article.text
     units: list[tuple[int, int]] = []
     for s, e in split_sentences(text):
-        if _word_count(text[s:e]) > max_words:
-            units.extend(_split_long(text, s, e, max_words))
+        if e - s > max_chars or _word_count(text[s:e]) > max_words:
+            units.extend(_split_long(text, s, e, max_words, max_chars))
         else:
             units.append((s, e))
+    counts = [_word_count(text[s:e]) for s, e in units]
     passages: list[Passage] = []
     # a title derived from the first sentence repeats the body; prefixing it to every passage adds noise
     derived = text.startswith(article.title.rstrip("\u2026").rstrip())
@@ -89,10 +110,9 @@ def chunk_article(article: Article, max_words: int = 90, overlap: int = 1) -> li
     while i < len(units):
         j, words = i, 0
         while j < len(units):
-            n = _word_count(text[units[j][0]:units[j][1]])
-            if j > i and words + n > max_words:
+            if j > i and (words + counts[j] > max_words or units[j][1] - units[i][0] > max_chars):
                 break
-            words += n
+            words += counts[j]
             j += 1
         start, end = units[i][0], units[j - 1][1]
         body = text[start:end]
@@ -105,11 +125,12 @@ def chunk_article(article: Article, max_words: int = 90, overlap: int = 1) -> li
             break
         # step back `overlap` sentences, unless they and the next sentence would not fit together
         nxt = max(j - overlap, i + 1)
-        words_back = sum(_word_count(text[a:b]) for a, b in units[nxt:j + 1])
-        i = nxt if words_back <= max_words else j
+        fits = sum(counts[nxt:j + 1]) <= max_words and units[j][1] - units[nxt][0] <= max_chars
+        i = nxt if fits else j
     return passages
 
 
-def chunk_articles(articles: Iterable[Article], max_words: int = 90, overlap: int = 1) -> list[Passage]:
+def chunk_articles(articles: Iterable[Article], max_words: int = 90, overlap: int = 1,
+                   max_chars: int = MAX_CHARS) -> list[Passage]:
     """Chunk every article, in order."""
-    return [p for a in articles for p in chunk_article(a, max_words, overlap)]
+    return [p for a in articles for p in chunk_article(a, max_words, overlap, max_chars)]

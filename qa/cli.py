@@ -143,6 +143,8 @@ def _format_answer(answer) -> str:
         lines.append(f"Limited to articles from {answer.date_filter}.")
     if answer.reason and not answer.abstained:
         lines.append(f"Note: {answer.reason}.")
+    if answer.index_note:
+        lines.append(f"Note: {answer.index_note}")
     for i, h in enumerate(answer.passages, 1):
         lines.append("")
         lines.append(f"[{i}] {h.title} | {h.date or 'undated'} | {h.source} | score {h.score:.3f}")

@@ -31,6 +31,9 @@ class Settings:
     model: str = INT8_MODEL
     # Chunking: all-MiniLM-L6-v2 was trained on 128-token inputs and truncates at 256.
     chunk_words: int = 90
+    # ... and at most this many characters, so text without spaces (a run of letters, Chinese) still makes
+    # passages the encoder and spaCy can take (90 English words are about 550 characters)
+    chunk_chars: int = 1200
     chunk_overlap_sentences: int = 1
     embed_title: bool = True
     # Retrieval
@@ -45,6 +48,13 @@ class Settings:
     choose_by_confidence: bool = True  # answer with the read passage whose span is most likely right
     max_question_chars: int = 2000
     refresh_interval_s: float = 2.0  # how often a running QA re-checks the corpus
+    # A refresh runs in the background while questions are answered from the index as it was; a question
+    # that finds one running waits at most this long (from its start) for it, so a small change is in the
+    # very next answer and a big one never stalls the chat. inf: wait until it is done.
+    refresh_wait_s: float = 0.5
+    refresh_retry_s: float = 30.0  # a refresh that failed (say, a read-only index folder) is retried after this
+    # Symlinks in the corpus folder are followed only to files inside it, unless this allows any target
+    follow_outside_links: bool = False
     batch_size: int = 32
     max_file_mb: int = 32  # larger .txt/.md/.json files are skipped with a warning
 
@@ -60,5 +70,6 @@ def load_settings(**overrides) -> Settings:
         corpus_dir=_env_path("QA_CORPUS_DIR", base.corpus_dir),
         index_dir=_env_path("QA_INDEX_DIR", base.index_dir),
         model=os.environ.get("QA_MODEL") or base.model,
+        follow_outside_links=os.environ.get("QA_FOLLOW_OUTSIDE_LINKS", "").strip().lower() in ("1", "true", "yes"),
     )
     return base.with_overrides(**env).with_overrides(**overrides)

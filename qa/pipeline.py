@@ -15,6 +15,7 @@ from qa.config import Settings, load_settings
 from qa.embed import Encoder, get_encoder
 from qa.dates import as_of_day
 from qa.history import turns
+from qa.index.live import LiveIndex
 from qa.ingest import CorpusSource, FolderSource
 from qa.query import understand
 from qa.decide import decide
@@ -86,9 +87,8 @@ class QA:
         self.settings = (settings or load_settings()).with_overrides(**overrides)
         self._encoder = encoder
         self.source = source if source is not None else FolderSource.from_settings(self.settings)
-        self._index: index_mod.Index | None = None
-        self._checked = 0.0
-        self._lock = threading.RLock()
+        self._live = LiveIndex(self.settings, lambda: self.encoder, self.source)
+        self._asked = threading.local()  # what the index note was for this thread's current question
 
     @property
     def encoder(self) -> Encoder:
@@ -98,23 +98,29 @@ class QA:
         return self._encoder
 
     def index(self, progress: bool = False, force: bool = False) -> index_mod.Index:
-        """The loaded index, rebuilt or refreshed first if the corpus or settings changed."""
-        with self._lock:
-            now = time.monotonic()
-            stale = self._index is None or force or now - self._checked >= self.settings.refresh_interval_s
-            if stale:
-                if self._index is not None and not force and index_mod.stale_reason(
-                        self._index.manifest, self.settings, self.encoder.dim, self.source.fingerprint()) is None:
-                    self._checked = now
-                    return self._index
-                self._index = index_mod.ensure(self.settings, self.encoder, self.source, progress=progress,
-                                               force=force)
-                self._checked = time.monotonic()
-            return self._index
+        """The loaded index, rebuilt or refreshed first if the corpus or settings changed (waits for that).
+
+        `force` rebuilds from nothing. Questions do not wait like this: see current().
+        """
+        return self._live.rebuild(progress) if force else self._live.get(None, progress)[0]
+
+    def current(self) -> index_mod.Index:
+        """The index to answer a question from now, never held up by a refresh for long.
+
+        A refresh the corpus needs runs in the background while this returns the index as it was (waiting
+        at most settings.refresh_wait_s for the refresh); index_note() then says so for this thread.
+        """
+        index, self._asked.note = self._live.get(self.settings.refresh_wait_s)
+        return index
+
+    def index_note(self) -> str | None:
+        """For the question this thread is answering: why its index may not match the corpus, or None."""
+        return getattr(self._asked, "note", None)
 
     def warm_up(self, progress: bool = False) -> None:
         """Load the model and the index now rather than on the first question."""
-        self.index(progress=progress)
+        # as the first question would: waits for the index unless another process holds its build lock
+        self._live.get(self.settings.refresh_wait_s, progress=progress)
         self.encoder.encode(["warm up"])
         parse(["Warm up the reader."], cache=False)  # loads spaCy (about 2 s) before the first question
 
@@ -128,7 +134,7 @@ class QA:
     def _search(self, text: str, k: int, history: tuple[Turn, ...], mode: str, as_of: dt.date) -> Search:
         """search() for arguments already checked."""
         t0 = time.perf_counter()
-        index = self.index()
+        index = self.current()
         t1 = time.perf_counter()
         query = replace(understand(text, history), as_of=as_of)
         qvec = self.encoder.encode([query.search_text])[0]
@@ -159,7 +165,8 @@ class QA:
         return Answer(question=found.query.question, answer=decision.answer, confidence=decision.confidence,
                       passages=hits, abstained=decision.abstained, reason=decision.reason,
                       date_filter=dates.label if dates and found.retrieval.date_applied else None,
-                      timings_ms={key: round(v, 1) for key, v in timings.items()})
+                      timings_ms={key: round(v, 1) for key, v in timings.items()},
+                      index_note=self.index_note())
 
 
 _default: QA | None = None

@@ -147,6 +147,8 @@ def render_answer(answer: Answer) -> str:
     """The chat reply for `answer` as one Markdown-safe HTML block."""
     hits = tuple(answer.passages)
     parts: list[str] = []
+    if answer.index_note:
+        parts.append(_note(answer.index_note))
     if answer.date_filter:
         parts.append(_note(f"Limited to articles from {answer.date_filter}"))
     if answer.abstained:

@@ -147,6 +147,7 @@ class Answer:
     reason: str | None = None  # why it abstained, or a note on the date filter
     date_filter: str | None = None  # label of the date constraint applied, if any
     timings_ms: dict = field(default_factory=dict)
+    index_note: str | None = None  # set when the answer comes from an index being refreshed (or not refreshable)
 
     def to_dict(self) -> dict:
         """Plain-JSON view (ISO dates, lists, no dataclasses)."""

@@ -287,7 +287,8 @@ def test_walk_order_skips_and_fingerprint(tmp_path):
                      "sub-x.txt", "x.markdown"]  # sorted as paths: a folder's files before "sub-x.txt"
     assert [Path(p) for _, p in walk(root)] == sorted(root / n for n in names) == list_files(root)
     assert "broken.txt" not in fingerprint(root) and sorted(fingerprint(root)) == sorted(set(names) - {"broken.txt"})
-    assert fingerprint(root)["b.txt"] == [1, (root / "b.txt").stat().st_mtime_ns]
+    st = (root / "b.txt").stat()
+    assert fingerprint(root)["b.txt"] == [1, st.st_mtime_ns, st.st_ctime_ns]
 
 
 def test_walk_names_a_missing_folder(tmp_path):

@@ -12,11 +12,14 @@ A refresh parses only new and changed files and carries everything else over fro
     manifest.py   build settings, stale_reason (the one freshness rule), checksums, read and verify
     generation.py temp folder, fsync, CURRENT swap, old generations removed
     store.py      Index and load(); build.py the parts of a new generation; refresh.py what it carries over
-    passages.py, dense.py (FAISS), bm25.py   the three stores
+    live.py       the index a running QA answers from, refreshed in a background thread
+    passages.py, dense.py (FAISS), bm25.py   the three stores; ondisk.py reads their files without memory maps
 """
 from __future__ import annotations
 
+import contextlib
 import logging
+from typing import Callable, Iterator
 
 from qa.config import Settings
 from qa.embed import Encoder
@@ -34,14 +37,13 @@ logger = logging.getLogger(__name__)
 
 
 def ensure(settings: Settings, encoder: Encoder, source: CorpusSource | None = None, progress: bool = False,
-           force: bool = False) -> Index:
+           force: bool = False, on_blocked: Callable[[], None] | None = None) -> Index:
     """The index for the corpus (by default the folder settings.corpus_dir): loaded if fresh, else built.
 
     A build takes a lock, carries unchanged files over from the live generation and reuses the vectors
-    of identical texts; `force` builds from nothing.
+    of identical texts; `force` builds from nothing. `on_blocked` is called if another process holds the
+    lock, before waiting for it.
     """
-    from filelock import FileLock
-
     source = source if source is not None else FolderSource.from_settings(settings)
     index_dir = settings.index_dir
     source.check_outside(index_dir)
@@ -52,7 +54,7 @@ def ensure(settings: Settings, encoder: Encoder, source: CorpusSource | None = N
         if why is None:
             return index
     index_dir.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(index_dir / ".lock"), timeout=3600):
+    with _build_lock(index_dir, on_blocked):
         if not force:  # another process may have built it while we waited for the lock
             fresh = index if index is not None and is_live(index.path) else try_load(index_dir)[0]
             if fresh is not None and stale_reason(fresh.manifest, settings, encoder.dim, files) is None:
@@ -66,7 +68,7 @@ def ensure(settings: Settings, encoder: Encoder, source: CorpusSource | None = N
         sources = carried_sources(reuse, settings, encoder.dim, stored)
         carry = reuse if sources is not None else None
         layout = refresh.plan(source, files, settings.chunk_words, settings.chunk_overlap_sentences,
-                              carry.manifest["files"] if carry else None, sources)
+                              carry.manifest["files"] if carry else None, sources, settings.chunk_chars)
         logger.info("%d passages: %d carried over, %d new from %d parsed files", len(layout.old_rows),
                     layout.carried, len(layout.passages), layout.parsed)
         texts = [p.embed_text(settings.embed_title) for p in layout.passages]
@@ -79,3 +81,22 @@ def ensure(settings: Settings, encoder: Encoder, source: CorpusSource | None = N
                                                                 settings, encoder.dim, files, carry))
     # just written and checksummed: check sizes only, unless another build has replaced it since
     return load(index_dir, verify_checksums=None if current_path(index_dir) != written else False)
+
+
+@contextlib.contextmanager
+def _build_lock(index_dir, on_blocked: Callable[[], None] | None) -> Iterator[None]:
+    """Hold the index folder's build lock; `on_blocked` is called first if another process holds it."""
+    from filelock import FileLock, Timeout
+
+    lock = FileLock(str(index_dir / ".lock"), timeout=3600)
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        if on_blocked is not None:
+            on_blocked()
+        logger.info("waiting for another process that is building the index in %s", index_dir)
+        lock.acquire()
+    try:
+        yield
+    finally:
+        lock.release()

@@ -19,6 +19,8 @@ from typing import Sequence
 
 import numpy as np
 
+from qa.index.ondisk import DiskArray
+
 logger = logging.getLogger(__name__)
 
 K1, B = 1.5, 0.75  # bm25s defaults
@@ -170,14 +172,17 @@ class ScoreMatrix:
         (folder / PARAMS_FILE).write_text(json.dumps(params, indent=4))
 
     @classmethod
-    def load(cls, folder: Path, mmap: bool = True) -> "ScoreMatrix":
-        """Read a folder written by save() or by bm25s.BM25.save; ValueError if it scores another BM25."""
+    def load(cls, folder: Path, lazy: bool = True) -> "ScoreMatrix":
+        """Read a folder written by save() or by bm25s.BM25.save; ValueError if it scores another BM25.
+
+        `lazy` leaves the arrays on disk and reads the columns a query needs (with pread, never a memory
+        map: see qa.index.ondisk); otherwise they are read into memory.
+        """
         params = json.loads((folder / PARAMS_FILE).read_text())
         if not isinstance(params, dict) or any(params.get(k, v) != v for k, v in PARAMS.items()):
             raise ValueError(f"{folder / PARAMS_FILE}: not the BM25 scored here ({PARAMS})")
         vocab = json.loads((folder / VOCAB_FILE).read_text(encoding="utf-8"))
-        mode = "r" if mmap else None
-        data, indices, indptr = (np.load(folder / name, mmap_mode=mode, allow_pickle=False)
+        data, indices, indptr = (DiskArray(folder / name) if lazy else np.load(folder / name, allow_pickle=False)
                                  for name in (DATA_FILE, INDICES_FILE, INDPTR_FILE))
         n = params.get("num_docs")
         if not (isinstance(vocab, dict) and isinstance(n, int) and len(data) == len(indices) == int(indptr[-1])):
@@ -191,7 +196,7 @@ class ScoreMatrix:
         for t in terms:
             j = self.vocab.get(t)
             if j is not None and j < columns:
-                start, stop = int(self.indptr[j]), int(self.indptr[j + 1])
+                start, stop = (int(x) for x in self.indptr[j:j + 2])
                 out[self.indices[start:stop]] += self.data[start:stop]  # a column lists each passage once
         return out
 
@@ -255,9 +260,15 @@ class Lexical:
             docs.save(folder / DOCS_FILE)
 
     @classmethod
-    def load(cls, folder: Path, mmap: bool = True) -> "Lexical":
-        """Load an index written by save()."""
-        return cls(ScoreMatrix.load(Path(folder), mmap=mmap), folder=Path(folder))
+    def load(cls, folder: Path, lazy: bool = True) -> "Lexical":
+        """Load an index written by save() (`lazy`: the score matrix stays on disk, read per query)."""
+        return cls(ScoreMatrix.load(Path(folder), lazy=lazy), folder=Path(folder))
+
+    def damaged(self) -> str | None:
+        """Why the score matrix files on disk can no longer be read as loaded, or None."""
+        m = self._matrix
+        return next((why for a in (m.data, m.indices, m.indptr) if isinstance(a, DiskArray) and (why := a.damaged())),
+                    None)
 
     @property
     def size(self) -> int:

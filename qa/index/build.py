@@ -26,7 +26,10 @@ def carried_sources(index: Index | None, settings: Settings, dim: int, stored: n
         return None
     if index.lexical.doc_terms() is None:
         return None
-    return refresh.read_sources(index.path)
+    sources = refresh.read_sources(index.path)
+    if sources is not None and any(entry["rows"][1] > len(index) for entry in sources.values()):
+        return None  # a table that does not fit its generation carries nothing
+    return sources
 
 
 def embed_new(texts: list[str], keys: np.ndarray, settings: Settings, encoder: Encoder,
@@ -42,13 +45,16 @@ def embed_new(texts: list[str], keys: np.ndarray, settings: Settings, encoder: E
             cache = {raw[i * w:(i + 1) * w]: i for i in range(len(stored))}
         else:
             cache = {refresh.text_key(p.embed_text(old_title)): i for i, p in enumerate(previous.passages)}
-        todo = []
+        todo, hits, rows = [], [], []
         for i, key in enumerate(keys):
             j = cache.get(key.tobytes())
             if j is None:
                 todo.append(i)
             else:
-                out[i] = previous.vectors[j]
+                hits.append(i)
+                rows.append(j)
+        if hits:  # one gather: the old vectors may be read from disk
+            out[hits] = previous.vectors[np.asarray(rows, dtype=np.int64)]
         logger.info("reusing %d cached passage vectors, encoding %d", len(texts) - len(todo), len(todo))
     if todo:
         out[todo] = encoder.encode([texts[i] for i in todo], batch_size=settings.batch_size, progress=progress)

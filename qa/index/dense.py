@@ -144,6 +144,29 @@ def update(old: Dense | None, vectors: np.ndarray, old_rows: np.ndarray) -> Dens
     return Dense(old.index, np.concatenate([rows, fresh]))
 
 
+class _Owner:
+    """Hands numpy a pointer into FAISS's memory and keeps the FAISS index alive as long as the array is."""
+
+    def __init__(self, array: np.ndarray, owner):
+        self.__array_interface__ = array.__array_interface__
+        self.owner = owner
+
+
+def stored_vectors(dense: Dense) -> np.ndarray:
+    """The (n, dim) vectors a flat index holds, as a read-only view of FAISS's memory (no copy, no file)."""
+    import faiss
+
+    index = dense.index
+    if dense.kind != "flat" or dense.rows is not None:
+        raise ValueError("only a flat index without a slot map holds its vectors in row order")
+    n, dim = int(index.ntotal), int(index.d)
+    if n == 0:
+        return np.zeros((0, dim), dtype=np.float32)
+    view = np.asarray(_Owner(faiss.rev_swig_ptr(index.get_xb(), n * dim), index)).reshape(n, dim)
+    view.flags.writeable = False  # the index is never changed once loaded; nothing may write through this
+    return view
+
+
 def _rows_path(path: Path) -> Path:
     return Path(path).with_name(Path(path).stem + ".rows.npy")
 

@@ -78,7 +78,14 @@ def _atomic_write(path: Path, text: str) -> None:
 
 
 def _remove_old_generations(index_dir: Path, keep: set[str]) -> None:
-    """Delete all but the newest previous generation (a reader may still have it open) and stray temps."""
+    """Delete all but the newest previous generation (a reader may still have it open) and stray temps.
+
+    Stray temps are the folders and `.CURRENT.<hex>` files of builds killed before their switch; the caller
+    holds the build lock, so no other build is writing one.
+    """
     gens = sorted((p for p in index_dir.glob("gen-*") if p.name not in keep), key=lambda p: p.stat().st_mtime)
     for p in gens[:-1] + [t for t in index_dir.glob(".tmp-gen-*")]:
         shutil.rmtree(p, ignore_errors=True)
+    for p in index_dir.glob(f".{CURRENT}.*"):
+        if p.is_symlink() or p.is_file():  # a planted link is removed, never followed
+            p.unlink(missing_ok=True)

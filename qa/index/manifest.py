@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from qa.config import Settings
+from qa.ingest import shown
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
@@ -19,8 +20,8 @@ class IndexLoadError(Exception):
 def build_settings(settings: Settings, dim: int) -> dict:
     """The parts of the settings that, when changed, make an index stale."""
     return {"format_version": FORMAT_VERSION, "model": settings.model, "dim": dim,
-            "chunk_words": settings.chunk_words, "chunk_overlap": settings.chunk_overlap_sentences,
-            "embed_title": settings.embed_title}
+            "chunk_words": settings.chunk_words, "chunk_chars": settings.chunk_chars,
+            "chunk_overlap": settings.chunk_overlap_sentences, "embed_title": settings.embed_title}
 
 
 def stale_reason(manifest: dict, settings: Settings, dim: int, files: dict | None = None) -> str | None:
@@ -35,7 +36,7 @@ def stale_reason(manifest: dict, settings: Settings, dim: int, files: dict | Non
         old, new = set(manifest.get("files", {})), set(files)
         added, removed = sorted(new - old), sorted(old - new)
         changed = sorted(f for f in old & new if manifest["files"][f] != files[f])
-        parts = [f"{label}: {', '.join(names[:3])}{' ...' if len(names) > 3 else ''}"
+        parts = [f"{label}: {', '.join(map(shown, names[:3]))}{' ...' if len(names) > 3 else ''}"
                  for label, names in (("added", added), ("removed", removed), ("changed", changed)) if names]
         return "corpus changed (" + "; ".join(parts) + ")"
     return None
@@ -71,7 +72,36 @@ def read_manifest(path: Path) -> dict:
     if not isinstance(manifest, dict) or manifest.get("format_version") != FORMAT_VERSION:
         found = manifest.get("format_version") if isinstance(manifest, dict) else None
         raise IndexLoadError(f"index format {found!r} is not {FORMAT_VERSION}")
+    if problem := _shape_problem(manifest):
+        raise IndexLoadError(f"manifest in {path} is corrupt: {problem}")
     return manifest
+
+
+def _count(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+# The type of each field the code reads, where present (a field a newer build adds is absent from older ones).
+_FIELDS = {"model": str, "dim": int, "chunk_words": int, "chunk_overlap": int, "chunk_chars": int,
+           "embed_title": bool, "index_type": str, "articles": int, "dense_slots": dict, "refresh": dict}
+
+
+def _shape_problem(manifest: dict) -> str | None:
+    """What is wrong with a manifest's structure (valid JSON, wrong types), or None: such a one is corrupt."""
+    if not _count(manifest.get("passages")):
+        return "passages is not a count"
+    sums, files = manifest.get("checksums"), manifest.get("files")
+    if not isinstance(sums, dict) or not all(
+            isinstance(v, list) and len(v) == 2 and _count(v[0]) and isinstance(v[1], str)
+            and not Path(k).is_absolute() and ".." not in Path(k).parts for k, v in sums.items()):
+        return "checksums is not a table of [size, sha256] by file"
+    if not isinstance(files, dict) or not all(isinstance(v, list) for v in files.values()):
+        return "files is not a table of fingerprints by file"
+    for key, kind in _FIELDS.items():
+        value = manifest.get(key)
+        if value is not None and (not isinstance(value, kind) or (kind is int and isinstance(value, bool))):
+            return f"{key} is not {kind.__name__}"
+    return None
 
 
 def verify(path: Path, manifest: dict, full: bool | None = None) -> None:

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import mmap
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
+from qa.index.ondisk import RangeFile
 from qa.types import Passage
 
 PASSAGES_FILE = "passages.jsonl"
@@ -76,16 +76,19 @@ def write_passages(passages: Sequence[Passage], folder: Path, old: "PassageStore
 
 
 class PassageStore:
-    """Random access to stored passages without loading them all into memory."""
+    """Random access to stored passages without loading them all into memory.
+
+    Records are read with pread, not a memory map (see qa.index.ondisk): a passages file truncated under
+    the running process is an error for that read, not a SIGBUS.
+    """
 
     def __init__(self, folder: Path):
         self._offsets = np.load(folder / OFFSETS_FILE, allow_pickle=False)
         self.dates = np.load(folder / DATES_FILE, allow_pickle=False)
-        size = (folder / PASSAGES_FILE).stat().st_size
-        if int(self._offsets[-1]) != size or len(self.dates) != len(self):
+        self._file = RangeFile(folder / PASSAGES_FILE)
+        if int(self._offsets[-1]) != self._file.size or len(self.dates) != len(self):
+            self._file.close()
             raise ValueError(f"{folder / PASSAGES_FILE}: offsets table does not match the file")
-        self._file = open(folder / PASSAGES_FILE, "rb")
-        self._map = mmap.mmap(self._file.fileno(), 0, access=mmap.ACCESS_READ) if size else None
 
     def __len__(self) -> int:
         return len(self._offsets) - 1
@@ -97,21 +100,23 @@ class PassageStore:
 
     def raw(self, start: int, stop: int) -> bytes:
         """The stored JSON lines of records start..stop-1, as bytes."""
-        if self._map is None or start >= stop:
+        if start >= stop:
             return b""
-        return self._map[int(self._offsets[start]):int(self._offsets[stop])]
+        lo = int(self._offsets[start])
+        return self._file.read(lo, int(self._offsets[stop]) - lo)
 
     def __getitem__(self, i: int) -> Passage:
         if not 0 <= i < len(self):
             raise IndexError(i)
-        raw = self._map[int(self._offsets[i]):int(self._offsets[i + 1])]
-        return _from_record(json.loads(raw))
+        return _from_record(json.loads(self.raw(i, i + 1)))
 
     def __iter__(self):
         return (self[i] for i in range(len(self)))
 
+    def damaged(self) -> str | None:
+        """Why the passages file can no longer be read as loaded (it shrank), or None."""
+        return self._file.damaged()
+
     def close(self) -> None:
-        """Release the file mapping."""
-        if self._map is not None:
-            self._map.close()
+        """Close the passages file."""
         self._file.close()

@@ -16,7 +16,7 @@ from typing import Sequence
 
 import numpy as np
 
-from qa.chunk import chunk_articles
+from qa.chunk import MAX_CHARS, chunk_articles
 from qa.ingest import CorpusSource
 from qa.types import Passage
 
@@ -57,12 +57,21 @@ class Layout:
 
 
 def read_sources(path: Path) -> dict | None:
-    """The sources table of a generation folder, or None if it has none (an older index)."""
+    """The sources table of a generation folder, or None if it has none (an older index) or is malformed."""
     try:
         data = json.loads((path / SOURCES_FILE).read_text())
     except (OSError, ValueError):
         return None
-    return data if isinstance(data, dict) else None
+    return data if isinstance(data, dict) and all(map(_source_ok, data.values())) else None
+
+
+def _source_ok(entry) -> bool:
+    """True for a well-formed {"rows": [start, stop], "keys": [str, ...], "status": str} entry."""
+    if not isinstance(entry, dict):
+        return False
+    rows, keys = entry.get("rows"), entry.get("keys")
+    return (isinstance(rows, list) and len(rows) == 2 and all(type(r) is int for r in rows) and 0 <= rows[0] <= rows[1]
+            and isinstance(keys, list) and all(isinstance(k, str) for k in keys) and isinstance(entry.get("status"), str))
 
 
 def write_sources(sources: dict, folder: Path) -> None:
@@ -71,7 +80,7 @@ def write_sources(sources: dict, folder: Path) -> None:
 
 
 def plan(source: CorpusSource, files: dict, chunk_words: int, overlap: int, previous_files: dict | None = None,
-         previous_sources: dict | None = None) -> Layout:
+         previous_sources: dict | None = None, chunk_chars: int = MAX_CHARS) -> Layout:
     """Read new and changed parts of the corpus, carry over unchanged ones: the rows of the next generation.
 
     `files` is the source's fingerprint now; `previous_files` and `previous_sources` are the live
@@ -95,7 +104,7 @@ def plan(source: CorpusSource, files: dict, chunk_words: int, overlap: int, prev
             start, stop = previous_sources[part.name]["rows"]
             rows = np.arange(start, stop, dtype=np.int64)
         else:
-            new = chunk_articles(part.articles, chunk_words, overlap)
+            new = chunk_articles(part.articles, chunk_words, overlap, chunk_chars)
             passages += new
             rows = np.full(len(new), -1, dtype=np.int64)
             parsed += part.name is not None

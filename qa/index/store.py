@@ -11,6 +11,7 @@ from qa.index import refresh
 from qa.index.bm25 import Lexical
 from qa.index.generation import current_path
 from qa.index.manifest import IndexLoadError, read_manifest, verify
+from qa.index.ondisk import DiskArray
 from qa.index.passages import PassageStore
 
 VECTORS_FILE = "vectors.npy"
@@ -25,9 +26,10 @@ class Index:
     path: Path
     manifest: dict
     passages: PassageStore
-    vectors: np.ndarray  # (n, dim) float32, memory-mapped
+    vectors: np.ndarray | DiskArray  # (n, dim) float32: the flat FAISS index's own copy, or read from disk
     dense: vec.Dense
     lexical: Lexical
+    watched: tuple = ()  # files read at load only, watched for truncation (the disk copy must stay whole)
 
     def __len__(self) -> int:
         return len(self.passages)
@@ -35,10 +37,16 @@ class Index:
     def stored_keys(self) -> np.ndarray | None:
         """The text keys this generation stored for its passages, or None (an older index)."""
         try:
-            keys = np.load(self.path / refresh.KEYS_FILE, mmap_mode="r", allow_pickle=False)
+            keys = np.load(self.path / refresh.KEYS_FILE, allow_pickle=False)
         except (OSError, ValueError):
             return None
         return keys if keys.shape == (len(self), refresh.KEY_BYTES) else None
+
+    def damaged(self) -> str | None:
+        """Why a file this index reads on demand changed size since it was loaded, or None: a few fstat calls."""
+        parts = (self.passages, self.lexical, *self.watched) + ((self.vectors,) if isinstance(self.vectors, DiskArray)
+                                                               else ())
+        return next((why for part in parts if (why := part.damaged())), None)
 
 
 def load(index_dir: Path, verify_checksums: bool | None = None) -> Index:
@@ -50,16 +58,21 @@ def load(index_dir: Path, verify_checksums: bool | None = None) -> Index:
     verify(path, manifest, verify_checksums)
     try:
         passages = PassageStore(path)
-        vectors = np.load(path / VECTORS_FILE, mmap_mode="r", allow_pickle=False)
         dense = vec.load(path / FAISS_FILE)
+        vectors = DiskArray(path / VECTORS_FILE)  # header checked here: a plain float array, never a pickle
+        if vectors.ndim != 2 or vectors.dtype != np.float32:
+            raise ValueError(f"{VECTORS_FILE} holds {vectors.dtype} {vectors.shape}, not float32 vectors")
+        stored_rows, watched = len(vectors), ()
+        if dense.kind == "flat":  # no memory maps (see qa.index.ondisk): a flat index holds every vector already
+            watched, vectors = (vectors.file,), vec.stored_vectors(dense)
         lexical = Lexical.load(path / BM25_DIR)
     except Exception as exc:  # any unreadable part means the generation is unusable
         raise IndexLoadError(f"cannot load index in {path}: {exc}") from exc
     n = manifest.get("passages")
-    if not (len(passages) == len(vectors) == dense.ntotal == lexical.size == n):
+    if not (len(passages) == len(vectors) == stored_rows == dense.ntotal == lexical.size == n):
         raise IndexLoadError(f"index parts disagree on the passage count in {path}")
     return Index(path=path, manifest=manifest, passages=passages, vectors=vectors, dense=dense,
-                 lexical=lexical)
+                 lexical=lexical, watched=watched)
 
 
 def try_load(index_dir: Path) -> tuple[Index | None, str | None]:

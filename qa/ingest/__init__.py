@@ -7,10 +7,11 @@
     source.py    CorpusSource, what the index reads: FolderSource (a folder), ArticlesSource (in memory)
 """
 from qa.ingest.corpus import Part, article_key, load_corpus, read_folder
-from qa.ingest.errors import CorpusError, IngestError
+from qa.ingest.errors import CorpusError, IngestError, shown
 from qa.ingest.files import SUPPORTED, parse_file
 from qa.ingest.source import ArticlesSource, CorpusSource, FolderSource
 from qa.ingest.walk import fingerprint, list_files, walk
 
 __all__ = ["SUPPORTED", "ArticlesSource", "CorpusError", "CorpusSource", "FolderSource", "IngestError", "Part",
-           "article_key", "fingerprint", "list_files", "load_corpus", "parse_file", "read_folder", "walk"]
+           "article_key", "fingerprint", "list_files", "load_corpus", "parse_file", "read_folder", "shown",
+           "walk"]

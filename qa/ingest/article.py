@@ -9,7 +9,7 @@ import unicodedata
 
 from qa.dates import LABEL as _LABEL
 from qa.dates import match_date, parse_date
-from qa.ingest.errors import IngestError
+from qa.ingest.errors import IngestError, shown
 from qa.types import Article
 
 logger = logging.getLogger(__name__)
@@ -122,8 +122,17 @@ def _meta_date(value, where: str) -> dt.date | None:
     if value is None or isinstance(value, dt.date):  # YAML already turns unquoted dates into these
         return value.date() if isinstance(value, dt.datetime) else value
     if (day := parse_date(str(value))) is None:
-        logger.warning("%s: unrecognised date %r; treating it as unknown", where, value)
+        logger.warning("%s: unrecognised date %r; treating it as unknown", shown(where), value)
     return day
+
+
+# Metadata is copied into every passage of its article (the title) and into every answer: a huge value in
+# a file's metadata (a 4.6 MB title made a 230 MB index) is cut here. Real titles are under 200 characters.
+MAX_TITLE, MAX_AUTHOR, MAX_URL = 300, 200, 2048
+
+
+def _cap(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit - 1].rstrip() + "…"
 
 
 def make_article(source: str, index: int, meta: dict, body: str, where: str) -> Article:
@@ -136,10 +145,13 @@ def make_article(source: str, index: int, meta: dict, body: str, where: str) -> 
     author = first(meta, ("author", "byline", "authors"))
     author = ", ".join(map(str, author)) if isinstance(author, list) else author
     url = first(meta, ("url", "link"))
+    title = _cap(str(meta_title or title or _derive_title(text)).strip(), MAX_TITLE)
+    byline = re.sub(r"(?i)^by\s+", "", str(author).strip()) if author else byline
+    byline = _cap(byline, MAX_AUTHOR) if byline else byline
+    url = str(url).strip() if url else None
     return Article(
         id=hashlib.sha1(f"{source}#{index}".encode()).hexdigest()[:16],
-        title=unicodedata.normalize("NFC", str(meta_title or title or _derive_title(text)).strip()),
+        title=unicodedata.normalize("NFC", title),
         published=_meta_date(first(meta, _DATE_KEYS), where) or published,
-        byline=re.sub(r"(?i)^by\s+", "", str(author).strip()) if author else byline,
-        text=text, source=source, url=str(url) if url else None,
-        site=str(site) if (site := first(meta, ("site", "site_name", "publisher"))) else None)
+        byline=byline, text=text, source=source, url=url if url and len(url) <= MAX_URL else None,
+        site=_cap(str(site), MAX_AUTHOR) if (site := first(meta, ("site", "site_name", "publisher"))) else None)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
-from qa.ingest.errors import CorpusError, IngestError
+from qa.ingest.errors import CorpusError, IngestError, shown
 from qa.ingest.files import parse_file
 from qa.ingest.walk import walk
 from qa.types import Article
@@ -46,13 +46,15 @@ class Part:
     notes: tuple[tuple[str, int], ...] = ()  # a web archive's record counts
 
 def read_folder(corpus_dir: Path, max_bytes: int = MAX_BYTES,
-                unchanged: Callable[[str], Sequence[str] | None] | None = None) -> Iterator[Part]:
+                unchanged: Callable[[str], Sequence[str] | None] | None = None,
+                outside_links: bool = False) -> Iterator[Part]:
     """The parts of every corpus file, in walk order; CorpusError at the end if no file gave an article.
 
-    `unchanged(name)` gives the article keys of a file that need not be parsed again, or None.
+    `unchanged(name)` gives the article keys of a file that need not be parsed again, or None;
+    `outside_links` follows symlinks to files outside the folder too.
     """
     seen: dict[str, str] = {}  # article key -> file that has it
-    for name, path in walk(corpus_dir):
+    for name, path in walk(corpus_dir, outside_links, warn=True):
         old = unchanged(name) if unchanged else None
         if old is not None and not any(k in seen for k in old):
             seen.update((k, name) for k in old)
@@ -62,14 +64,14 @@ def read_folder(corpus_dir: Path, max_bytes: int = MAX_BYTES,
         try:
             articles = parse_file(Path(path), name, max_bytes, notes)
         except IngestError as e:
-            logger.warning("skipping %s: %s", name, e.reason)
+            logger.warning("skipping %s: %s", shown(name), e.reason)
             yield Part(name, complete=False, skipped=e.reason, notes=tuple(notes.items()))
             continue
         kept, keys = [], []
         for article in articles:
             key = article_key(article)
             if key in seen:
-                logger.warning("skipping duplicate article in %s (same text as %s)", name, seen[key])
+                logger.warning("skipping duplicate article in %s (same text as %s)", shown(name), shown(seen[key]))
                 continue
             seen[key] = name
             kept.append(article)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from qa.ingest import formats
 from qa.ingest.decode import decode
-from qa.ingest.errors import IngestError
+from qa.ingest.errors import IngestError, shown
 from qa.ingest.markdown import read_markdown
 from qa.ingest.records import read_json, read_jsonl
 from qa.ingest.txt import read_txt
@@ -46,7 +46,7 @@ def parse_file(path: Path, source: str, max_bytes: int, notes: Counter | None = 
     except OSError as e:
         raise IngestError(source, f"cannot read: {e.strerror or e}") from e
     if fallback:
-        logger.warning("%s is not valid UTF-8; decoded it as %s", source, fallback)
+        logger.warning("%s is not valid UTF-8; decoded it as %s", shown(source), fallback)
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     if not text.strip():
         raise IngestError(source, "empty file")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from qa.ingest.article import first, make_article
 from qa.ingest.decode import decode
-from qa.ingest.errors import IngestError
+from qa.ingest.errors import IngestError, shown
 from qa.types import Article
 
 logger = logging.getLogger(__name__)
@@ -51,7 +51,7 @@ def read_jsonl(path: Path, source: str, max_bytes: int) -> list[Article]:
             raise IngestError(source, "binary content (NUL bytes)")
         f.seek(0)
         for lineno, raw in enumerate(f, 1):
-            where = f"{source} line {lineno}"
+            where = f"{shown(source)} line {lineno}"
             try:
                 if not raw.strip():
                     continue
@@ -60,7 +60,7 @@ def read_jsonl(path: Path, source: str, max_bytes: int) -> list[Article]:
                 text, fallback = decode(raw, where)
                 if fallback and not warned:
                     warned = True
-                    logger.warning("%s is not valid UTF-8; decoded it as %s", source, fallback)
+                    logger.warning("%s is not valid UTF-8; decoded it as %s", shown(source), fallback)
                 articles.append(record_article(json.loads(text), source, lineno - 1, where))
             except (ValueError, RecursionError, IngestError) as e:
                 logger.warning("%s: skipping bad record: %s", where, getattr(e, "reason", e))

@@ -35,24 +35,28 @@ class CorpusSource(Protocol):
 
 @dataclass(frozen=True)
 class FolderSource:
-    """The corpus folder: one part per supported file, fingerprinted by size and mtime."""
+    """The corpus folder: one part per supported file, fingerprinted by size, mtime and ctime.
+
+    `outside_links` follows symlinks whose target is outside the folder (by default they are skipped).
+    """
 
     path: Path
     max_bytes: int = MAX_BYTES
+    outside_links: bool = False
     tally: Tally | None = field(default=None, compare=False)  # filled per format as the files are read
 
     @classmethod
     def from_settings(cls, settings: Settings, tally: Tally | None = None) -> "FolderSource":
-        """The folder settings.corpus_dir, with the settings' file size limit."""
-        return cls(settings.corpus_dir, settings.max_file_mb * 2**20, tally)
+        """The folder settings.corpus_dir, with the settings' file size limit and symlink policy."""
+        return cls(settings.corpus_dir, settings.max_file_mb * 2**20, settings.follow_outside_links, tally)
 
     def fingerprint(self) -> dict[str, list]:
-        """[size, mtime_ns] of every corpus file by name."""
-        return fingerprint(self.path)
+        """[size, mtime_ns, ctime_ns] of every corpus file by name."""
+        return fingerprint(self.path, self.outside_links)
 
     def read(self, unchanged: Unchanged | None = None) -> Iterator[Part]:
         """Every file's part, the duplicate rule applied across files; CorpusError if none has an article."""
-        parts = read_folder(self.path, self.max_bytes, unchanged)
+        parts = read_folder(self.path, self.max_bytes, unchanged, self.outside_links)
         return parts if self.tally is None else (self.tally.add(p) or p for p in parts)
 
     def check_outside(self, folder: Path) -> None:
