@@ -150,3 +150,22 @@ def test_copies_of_one_story_show_as_one_card_newest_first(tmp_path, capsys):
                                                  "tongue retreated?", k=5)["passages"]
     assert [(h["date"], h["url"]) for h in hits if h["title"] == title][:1] == [
         ("2024-02-19", "https://gazette.example/ice")], hits
+
+
+def test_a_refresh_signs_only_new_articles_and_regroups(tmp_path, capsys, caplog):
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    title, date, _, paragraphs = fp.STORIES["tram"]
+    (folder / "a.txt").write_text(f"{title}\n{date}\n\n" + "\n\n".join(paragraphs) + "\n")
+    other = fp.STORIES["choir"]
+    (folder / "b.txt").write_text(f"{other[0]}\n{other[1]}\n\n" + "\n\n".join(other[3]) + "\n")
+    args = ["--corpus", str(folder), "--index", str(tmp_path / "idx"), "--model", "hash"]
+    assert main(["index", *args]) == 0
+    (folder / "c.txt").write_text(f"{title}\n2023-05-03\n\n" + "\n\n".join(paragraphs[:3]) + "\n")
+    caplog.clear()
+    assert main(["index", *args]) == 0
+    assert "3 articles: 1 near-duplicate stories holding 2 of them (1 hashed, 2 carried over)" in caplog.text
+    assert "txt: 3 files, 3 articles read [unchanged files carried over: 2]" in capsys.readouterr().out
+    hits = ask(capsys, folder, tmp_path / "idx", "How much did the Montevara funicular tram restoration cost?")
+    tram = [h for h in hits["passages"] if h["title"] == title]
+    assert [(h["source"], h["also"]) for h in tram] == [("c.txt", ["a.txt, 2023-05-02"])]

@@ -90,7 +90,8 @@ def register(sub) -> None:
                                                        "(the figures are JSON either way)")
     p.set_defaults(run=_cmd_bench_answers)
 
-    p = sub.add_parser("bench-extraction", help="body extraction of saved web pages on the article-extraction benchmark")
+    p = sub.add_parser("bench-extraction",
+                       help="body extraction of saved web pages on the article-extraction benchmark")
     from qa.evaluation import extraction
     extraction.options(p)
     p.set_defaults(run=extraction.run)

@@ -57,7 +57,8 @@ def measure(articles: list[Article], threshold: float = stories.THRESHOLD, edge:
     # Groups whose texts are all the same (a page saved twice, or a scraper's stand-in text such as a sign-up
     # form kept instead of the article): the corpus walk's exact-duplicate rule already drops all but one.
     identical = sum(len({" ".join(articles[i].text.split()) for i in g}) == 1 for g in groups)
-    return {"articles": len(articles), "threshold": threshold, "groups": len(groups), "identical_text_groups": identical,
+    return {"articles": len(articles), "threshold": threshold, "groups": len(groups),
+            "identical_text_groups": identical,
             "articles_in_groups": sum(len(g) for g in groups), "cards": len(articles) - sum(len(g) - 1 for g in groups),
             "group_sizes": dict(sorted(sizes.items())), "signature_cpu_s": round(signed - started, 1),
             "grouping_cpu_s": round(grouped - signed, 1), "edge_pairs": rows}
@@ -73,7 +74,8 @@ def main(argv: list[str] | None = None) -> int:
 def options(parser) -> None:
     """The command line options of the measurement (python -m qa bench-duplicates)."""
     parser.add_argument("--file", type=Path, help=f"a JSONL corpus (default: {REALTIMEQA} in the datasets folder)")
-    parser.add_argument("--datasets", type=Path, help="datasets folder (default: $QA_DATASETS_DIR, else ../shared/datasets)")
+    parser.add_argument("--datasets", type=Path,
+                        help="datasets folder (default: $QA_DATASETS_DIR, else ../shared/datasets)")
     parser.add_argument("--threshold", type=float, default=stories.THRESHOLD, help="Jaccard threshold")
     parser.add_argument("--edge", type=int, default=20, help="pairs at the threshold's edge to print")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
@@ -96,7 +98,8 @@ def run(args) -> int:
           f"{report['signature_cpu_s']} s signatures, {report['grouping_cpu_s']} s grouping (CPU)")
     for k, row in enumerate(report["edge_pairs"], 1):
         print(f"{k:2}. J={row['jaccard']:.2f} paragraphs={row['shared_paragraphs']:.2f} "
-              f"{'SAME' if row['same_story'] else 'apart'}\n    {row['a']['date']} {row['a']['title']}  {row['a']['url']}"
+              f"{'SAME' if row['same_story'] else 'apart'}"
+              f"\n    {row['a']['date']} {row['a']['title']}  {row['a']['url']}"
               f"\n    {row['b']['date']} {row['b']['title']}  {row['b']['url']}")
     return 0
 

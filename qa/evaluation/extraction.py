@@ -119,7 +119,8 @@ def warc_speed(pages: list[dict]) -> dict:
             for page in pages:
                 with gzip.open(page["path"], "rb") as g:
                     body = g.read()
-                headers = StatusAndHeaders("200 OK", [("Content-Type", "text/html; charset=utf-8")], protocol="HTTP/1.1")
+                headers = StatusAndHeaders("200 OK", [("Content-Type", "text/html; charset=utf-8")],
+                                           protocol="HTTP/1.1")
                 writer.write_record(writer.create_warc_record(page["url"], "response", payload=io.BytesIO(body),
                                                               http_headers=headers))
         started = time.process_time()
@@ -201,7 +202,8 @@ def evaluate(datasets: Path | None = None, names=("ours", "trafilatura"), worst:
 
 def options(parser) -> None:
     """The command line options of the benchmark (python -m qa bench-extraction)."""
-    parser.add_argument("--datasets", type=Path, help="datasets folder (default: $QA_DATASETS_DIR, else ../shared/datasets)")
+    parser.add_argument("--datasets", type=Path,
+                        help="datasets folder (default: $QA_DATASETS_DIR, else ../shared/datasets)")
     parser.add_argument("--worst", type=int, default=10, help="list this many worst pages")
     parser.add_argument("--limit", type=int, help="score only the first N pages, a quick check (default: all)")
     parser.add_argument("--embed", action="store_true", help="also time chunking + embedding the same articles")
@@ -233,7 +235,8 @@ def run(args) -> int:
         print(f"  {name:<12} F1 {m['f1']:.3f} ± {m['f1_ci']:.3f}  P {m['precision']:.3f} ± {m['precision_ci']:.3f}"
               f"  R {m['recall']:.3f} ± {m['recall_ci']:.3f}  {m['pages_per_cpu_second']:.1f} pages/s per core")
     w = report["warc"]
-    print(f"  WARC reader: {w['records']} records -> {w['articles']} articles, {w['pages_per_cpu_second']:.1f} pages/s per core")
+    print(f"  WARC reader: {w['records']} records -> {w['articles']} articles, "
+          f"{w['pages_per_cpu_second']:.1f} pages/s per core")
     if e := report.get("embed"):
         print(f"  indexing share: reading {e['read_cpu_s']} s vs chunking + embedding ({e['model']}, {e['passages']} "
               f"passages) {e['chunk_embed_cpu_s']} s CPU: reading is {100 * e['read_share']:.0f}% of the two")

@@ -110,7 +110,8 @@ def _furniture(tree, words: frozenset = FURNITURE_WORDS, tags: frozenset = _PART
             stack.extend(node)
     # WordPress classes <body> "comments-open" and some sites wrap the whole page in a <nav>: never remove
     # what holds the story's headline or an <article>.
-    return [n for n in found if n.tag not in ("body", "html") and n.find(".//h1") is None and n.find(".//article") is None]
+    return [n for n in found
+            if n.tag not in ("body", "html") and n.find(".//h1") is None and n.find(".//article") is None]
 
 
 def _prune(tree, words: frozenset = FURNITURE_WORDS, tags: frozenset = _PART_TAGS):

@@ -16,7 +16,8 @@ from qa.types import Article
 
 logger = logging.getLogger(__name__)
 SUFFIXES = (".pdf",)
-_JUNK_TITLE = re.compile(r"(?i)^(?:untitled|document\d*|microsoft (?:word|powerpoint) - .*|.*\.(?:docx?|pdf|indd|qxd|tmp))$")
+_JUNK_TITLE = re.compile(r"(?i)^(?:untitled|document\d*|microsoft (?:word|powerpoint) - .*"
+                         r"|.*\.(?:docx?|pdf|indd|qxd|tmp))$")
 
 
 def _meta(reader) -> tuple[str | None, str | None, dt.date | None]:
