@@ -90,7 +90,9 @@ def _chain(turns: Sequence[Turn]) -> list[Turn]:
 
 
 def _possessive(name: str, pronoun: str) -> str:
-    """The name standing for a pronoun: "his" -> "Quang's"."""
+    """The name standing for a pronoun: "his" -> "Quang's", "there" -> "in Singapore"."""
+    if pronoun.lower() == "there":
+        return f"in {name}"
     return f"{name}'s" if pronoun.lower() in {"his", "her", "hers", "its", "their", "theirs"} else name
 
 
