@@ -6,6 +6,7 @@ import datetime as dt
 import pytest
 
 from qa.history import turns
+from qa.types import Turn
 from qa.query import find_dates, is_followup, turn_kind, understand
 from qa.read import analyse
 from qa.render import plain_history
@@ -204,3 +205,15 @@ def test_ellipsis_keeps_the_earlier_answer_type_but_not_the_answer():
 ])
 def test_is_followup(question, followup):
     assert is_followup(question) is followup
+
+
+@pytest.mark.parametrize("earlier, answer, question, expected", [
+    ("Who led the Vietnamese delegation to Singapore in 2023?", "Luong Tam Quang",
+     "Which Russian official did he meet there?", "Which Russian official did Luong Tam Quang meet in Singapore?"),
+    ("Who designed the Riverton harbour bridge?", "Holm & Vester", "Which contractor built it?",
+     "Which contractor built the Riverton harbour bridge?"),
+    ("Where was the chess open held?", "the Corn Exchange", "How many players came there?",
+     "How many players came in the Corn Exchange?"),
+])
+def test_a_followup_reads_as_one_sentence_with_the_answer_or_the_earlier_subject(earlier, answer, question, expected):
+    assert understand(question, [Turn(earlier, answer)]).search_text == expected
