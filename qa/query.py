@@ -126,6 +126,13 @@ def _subject(question: str) -> str | None:
 def _resolved(question: str, earlier: str, answer: str | None, names_answer: bool) -> str | None:
     """The follow-up as one sentence: "he" -> the earlier answer (when the words say so), "it"/"they" -> the
     earlier question's subject otherwise, "there" -> the place the earlier question names; None if nothing."""
+    if _ELLIPSIS_START.search(question) and not _WH.search(question) and _WH.search(earlier):
+        # "And in 2020?" after "Who was the minister in 2023?" -> "Who was the minister in 2020?"
+        rest = _ELLIPSIS_START.sub("", question).strip(" ?")
+        new, old = re.findall(_YEAR, rest), re.findall(_YEAR, earlier)
+        if new and old:
+            return earlier.replace(old[0], new[0])
+        return f"{earlier.rstrip(' ?')} {rest}?" if rest else None
     text = question
     if names_answer and _PERSONAL.search(text):
         text = _PERSONAL.sub(lambda m: _possessive(answer, m.group(0)), text, count=1)

@@ -214,6 +214,8 @@ def test_is_followup(question, followup):
      "Which contractor built the Riverton harbour bridge?"),
     ("Where was the chess open held?", "the Corn Exchange", "How many players came there?",
      "How many players came in the Corn Exchange?"),
+    ("Who was Singapore's minister of communications in 2023?", "Josephine Teo", "And in 2020?",
+     "Who was Singapore's minister of communications in 2020?"),
 ])
 def test_a_followup_reads_as_one_sentence_with_the_answer_or_the_earlier_subject(earlier, answer, question, expected):
     assert understand(question, [Turn(earlier, answer)]).search_text == expected
