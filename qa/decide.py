@@ -22,7 +22,10 @@ TARGET_PRECISION = 0.95  # share of abstentions that must be questions the artic
 # 2.6% / 0.4% / 0% of answers. 0 gains most here, but on words outside the answer's sentence the reader can
 # be confidently wrong (the load test's look-alike articles); 0.02 switches rarely.
 SWITCH_MARGIN = 0.02
-FEATURES = ("dense", "best_dense", "bm25", "reader_prob", "reader_score", "typed", "cover", "rank", "untyped", "gap")
+# The neural reader's evidence: its span score, and that score above its "not here" ([CLS]) score. The spaCy
+# features of the feature reader (typed, cover, untyped) are gone: the span score subsumes them, and the ask
+# path then needs no parser.
+FEATURES = ("dense", "best_dense", "bm25", "reader_prob", "reader_score", "reader_margin", "rank", "gap")
 
 
 def features(reading: Reading, hits: Sequence[Hit]) -> np.ndarray:
@@ -32,10 +35,9 @@ def features(reading: Reading, hits: Sequence[Hit]) -> np.ndarray:
     best = max((h.dense_score or 0.0 for h in hits), default=0.0)
     bm25 = math.log1p(max(0.0, top.bm25_score or 0.0)) if top else 0.0
     p = reading.passage  # None: no span, so no reader evidence
-    f = p.features if p is not None else None
-    prob, score, typed, cover, rank, untyped = ((p.prob, p.score, f.typed, f.cover, float(p.rank), f.untyped)
-                                                if f is not None else (0.0,) * 6)
-    return np.array([dense, best, bm25, prob, score, typed, cover, rank, untyped, reading.gap], dtype=np.float64)
+    prob, score, margin, rank = ((p.prob, p.score, p.score - (p.null or 0.0), float(p.rank))
+                                 if p is not None and p.spanned else (0.0,) * 4)
+    return np.array([dense, best, bm25, prob, score, margin, rank, reading.gap], dtype=np.float64)
 
 
 @functools.lru_cache(maxsize=1)

@@ -47,3 +47,16 @@ def turns(history: Sequence | None, reply_answer: Callable[[object], str | None]
         elif isinstance(turn, (list, tuple)) and turn and isinstance(turn[0], str):
             found.append(Turn(turn[0], reply_answer(turn[1]) if len(turn) > 1 else None))
     return tuple(t for t in found if t.question.strip())
+
+
+def answered(history: Sequence[Turn], answer: Callable[[str, tuple[Turn, ...]], str | None]) -> tuple[Turn, ...]:
+    """The turns with every missing answer filled in: `answer(question, earlier turns)` answers it.
+
+    A history of questions alone (a form the contract accepts) then says whom "he" or "there" stands for.
+    """
+    done: list[Turn] = []
+    for turn in history:
+        if turn.answer is None:
+            turn = Turn(turn.question, answer(turn.question, tuple(done)))
+        done.append(turn)
+    return tuple(done)

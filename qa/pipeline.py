@@ -14,13 +14,14 @@ from qa import index as index_mod
 from qa.config import Settings, load_settings
 from qa.embed import Encoder, get_encoder
 from qa.dates import as_of_day
-from qa.history import turns
+from qa.history import answered, turns
 from qa.index.live import LiveIndex
 from qa.ingest import CorpusSource, FolderSource
 from qa.query import understand
 from qa.decide import decide
-from qa.read.nlp import parse
+from qa.read.lru import LRU
 from qa.read import READ_LIMIT, options
+from qa.read import warm_up as warm_reader
 from qa.retrieve import retrieve, to_hits
 from qa.types import Answer, Search, Turn
 
@@ -89,6 +90,7 @@ class QA:
         self.source = source if source is not None else FolderSource.from_settings(self.settings)
         self._live = LiveIndex(self.settings, lambda: self.encoder, self.source)
         self._asked = threading.local()  # what the index note was for this thread's current question
+        self._earlier = LRU(256)  # answers to earlier questions a history gave without them
 
     @property
     def encoder(self) -> Encoder:
@@ -122,7 +124,7 @@ class QA:
         # as the first question would: waits for the index unless another process holds its build lock
         self._live.get(self.settings.refresh_wait_s, progress=progress)
         self.encoder.encode(["warm up"])
-        parse(["Warm up the reader."], cache=False)  # loads spaCy (about 2 s) before the first question
+        warm_reader()  # loads the span reader (or spaCy for the feature reader) before the first question
 
     def search(self, question: str, k: int | None = None, history: Sequence | None = None,
                mode: str = "hybrid", as_of=None) -> Search:
@@ -154,7 +156,8 @@ class QA:
         text = clean_question(question, s)
         day = check_as_of(as_of)
         # the reader weighs READ_LIMIT passages whatever k is: how many are shown must not change the answer
-        found = self._search(text, max(k, READ_LIMIT), turns(history), mode, day)
+        earlier = answered(turns(history), lambda q, before: self._earlier_answer(q, before, mode, day))
+        found = self._search(text, max(k, READ_LIMIT), earlier, mode, day)
         t0 = time.perf_counter()
         readings = options(found.hits, found.query, encoder=self.encoder, question_vector=found.vector)
         decision = decide(readings, found, s)
@@ -168,6 +171,16 @@ class QA:
                       date_filter=dates.label if dates and found.retrieval.date_applied else None,
                       timings_ms={key: round(v, 1) for key, v in timings.items()},
                       index_note=self.index_note())
+
+    def _earlier_answer(self, question: str, before: tuple[Turn, ...], mode: str, day: dt.date) -> str | None:
+        """The answer ask() gives an earlier question of a history (cached per index generation)."""
+        key = (question, before, mode, day, id(self.current()))
+
+        def compute(_keys):
+            a = self.ask(question, k=READ_LIMIT, history=list(before), mode=mode, as_of=day)
+            return [a.answer]
+
+        return self._earlier.get_many([key], compute)[key]
 
 
 _default: QA | None = None

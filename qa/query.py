@@ -91,8 +91,57 @@ def _chain(turns: Sequence[Turn]) -> list[Turn]:
 
 
 def _possessive(name: str, pronoun: str) -> str:
-    """The name standing for a pronoun: "his" -> "Quang's"."""
+    """The name standing for a pronoun: "his" -> "Quang's", "there" -> "in Singapore"."""
+    if pronoun.lower() == "there":
+        return f"in {name}"
     return f"{name}'s" if pronoun.lower() in {"his", "her", "hers", "its", "their", "theirs"} else name
+
+
+_PLACE = re.compile(r"\b(?:in|at|to)\s+((?:the\s+)?[A-Z][\w'-]*(?:\s+[A-Z][\w'-]*)*)")
+_SUBJECT = re.compile(r"\b(the|a|an)\s+([\w'-]+(?:\s+[\w'-]+){0,4})", re.I)
+_SUBJECT_END = set("""in on at to of for from by with during after before was were is are did do does has have
+had been be that which who whom""".split())
+_IT = re.compile(r"\b(it|its|they|them|their)\b", re.I)
+
+
+def _place(question: str) -> str | None:
+    """The place an earlier question names ("... to Singapore in 2023?" -> "Singapore"), if any."""
+    m = _PLACE.search(question)
+    return m.group(1) if m and not re.fullmatch(_YEAR, m.group(1)) else None
+
+
+def _subject(question: str) -> str | None:
+    """The first noun phrase an earlier question names ("Who designed the Riverton harbour bridge?" ->
+    "the Riverton harbour bridge"), cut at the first preposition or verb-like word."""
+    m = _SUBJECT.search(question)
+    if not m:
+        return None
+    words = []
+    for w in m.group(2).split():
+        if w.lower() in _SUBJECT_END or w.lower().endswith(("ed", "en")) and words:
+            break
+        words.append(w.rstrip("?.,"))
+    return " ".join([m.group(1), *words]) if words else None
+
+
+def _resolved(question: str, earlier: str, answer: str | None, names_answer: bool) -> str | None:
+    """The follow-up as one sentence: "he" -> the earlier answer (when the words say so), "it"/"they" -> the
+    earlier question's subject otherwise, "there" -> the place the earlier question names; None if nothing."""
+    if _ELLIPSIS_START.search(question) and not _WH.search(question) and _WH.search(earlier):
+        # "And in 2020?" after "Who was the minister in 2023?" -> "Who was the minister in 2020?"
+        rest = _ELLIPSIS_START.sub("", question).strip(" ?")
+        new, old = re.findall(_YEAR, rest), re.findall(_YEAR, earlier)
+        if new and old:
+            return earlier.replace(old[0], new[0])
+        return f"{earlier.rstrip(' ?')} {rest}?" if rest else None
+    text = question
+    if names_answer and _PERSONAL.search(text):
+        text = _PERSONAL.sub(lambda m: _possessive(answer, m.group(0)), text, count=1)
+    elif not names_answer and (subject := _subject(earlier)) and _IT.search(text):
+        text = _IT.sub(lambda m: _possessive(subject, m.group(0)), text, count=1)
+    if _THERE.search(text) and not _EXISTENTIAL.search(text) and (place := _place(earlier)):
+        text = _THERE.sub(f"in {place}", text, count=1)
+    return text if text != question else None
 
 
 def _dates(text: str, as_of: dt.date | None):
@@ -110,7 +159,7 @@ def understand(question: str, history: Sequence[Turn] = (), as_of: dt.date | Non
     dates = _dates(question, as_of)
     turns = tuple(history or ())
     carried: list[str] = []
-    names_answer, answer, refers, inherited = False, None, None, None
+    names_answer, answer, refers, inherited, chain = False, None, None, None, []
     if turns and is_followup(question):
         chain = _chain(turns)
         own = {w.lower() for w in content_words(question)}
@@ -129,10 +178,12 @@ def understand(question: str, history: Sequence[Turn] = (), as_of: dt.date | Non
             inherited = next((turn_kind(t.question) for t in chain if _WH.search(t.question)), None)
     seen: set[str] = set()
     carried_words = tuple(w for w in carried if not (w.lower() in seen or seen.add(w.lower())))
-    if names_answer and _PERSONAL.search(question):
-        # "Who did he meet?" -> "Who did Luong Tam Quang meet?" for the encoder, which reads a sentence, not a
-        # word list (BM25 keeps the question and the name, without the last question's words).
-        search_text = _PERSONAL.sub(lambda m: _possessive(answer, m.group(0)), question, count=1)
+    # "Who did he meet?" -> "Who did Luong Tam Quang meet?" for the encoder and the reader, which read a
+    # sentence, not a word list (BM25 keeps the question and the carried words).
+    resolved = _resolved(question, chain[0].question, answer, names_answer) if carried_words or names_answer \
+        else None
+    if resolved:
+        search_text = resolved
     else:
         search_text = " ".join((question, *carried_words))
     recency = as_of is not None and (dates is None or dates.end >= as_of - dt.timedelta(days=1))

@@ -41,3 +41,17 @@ def test_a_reply_reader_reads_the_answers():
     got = turns([{"role": "user", "content": Q}, {"role": "assistant", "content": "<b>x</b>"}],
                 reply_answer=lambda reply: reply.upper())
     assert got == (Turn(Q, "<B>X</B>"),)
+
+
+def test_answered_fills_missing_answers_in_order_with_the_earlier_turns():
+    from qa.history import answered
+
+    seen = []
+
+    def answer(question, before):
+        seen.append((question, before))
+        return question.upper()
+
+    got = answered((Turn("who?"), Turn("what?", "kept"), Turn("where?")), answer)
+    assert got == (Turn("who?", "WHO?"), Turn("what?", "kept"), Turn("where?", "WHERE?"))
+    assert seen == [("who?", ()), ("where?", (Turn("who?", "WHO?"), Turn("what?", "kept")))]

@@ -6,6 +6,7 @@ import datetime as dt
 import pytest
 
 from qa.history import turns
+from qa.types import Turn
 from qa.query import find_dates, is_followup, turn_kind, understand
 from qa.read import analyse
 from qa.render import plain_history
@@ -164,8 +165,8 @@ def test_followup_of_followup_stops_at_a_self_contained_question():
     assert "bridge" not in q.carried and "minister" in q.carried
 
 
-ANSWERED = ('<div><p><strong>Luong Tam Quang</strong> · confidence 0.83</p>'
-            '<div><strong>Vietnam at SICW 2023</strong></div></div>')
+ANSWERED = ('<div><p class="qa-answer" style="font-size:1.2em"><strong>Luong Tam Quang</strong></p>'
+            '<p>Likely right</p><div><strong>Vietnam at SICW 2023</strong></div></div>')  # render_answer's shape
 ABSTAINED = "<div><p>The articles don&#39;t answer this.</p><div><strong>Some title</strong></div></div>"
 
 
@@ -218,3 +219,17 @@ def test_as_of_resolves_relative_dates_and_sets_recency():
     assert understand("Who won the election?", as_of=day).recency
     assert understand("Who won the election?").recency is False  # no day: nothing is relative
     assert understand("What was announced in March?", as_of=day).recency is False
+
+
+@pytest.mark.parametrize("earlier, answer, question, expected", [
+    ("Who led the Vietnamese delegation to Singapore in 2023?", "Luong Tam Quang",
+     "Which Russian official did he meet there?", "Which Russian official did Luong Tam Quang meet in Singapore?"),
+    ("Who designed the Riverton harbour bridge?", "Holm & Vester", "Which contractor built it?",
+     "Which contractor built the Riverton harbour bridge?"),
+    ("Where was the chess open held?", "the Corn Exchange", "How many players came there?",
+     "How many players came in the Corn Exchange?"),
+    ("Who was Singapore's minister of communications in 2023?", "Josephine Teo", "And in 2020?",
+     "Who was Singapore's minister of communications in 2020?"),
+])
+def test_a_followup_reads_as_one_sentence_with_the_answer_or_the_earlier_subject(earlier, answer, question, expected):
+    assert understand(question, [Turn(earlier, answer)]).search_text == expected

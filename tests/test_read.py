@@ -37,7 +37,7 @@ def hit(text: str, score: float = 0.5, pid: str = "p", dense: float = 0.5) -> Hi
 
 
 def answer_of(question: str, text: str) -> str:
-    span = best_span(question, text)
+    span = best_span(question, text, reader="features")
     assert span is not None
     return text[span[0]:span[1]]
 
@@ -75,7 +75,7 @@ def test_answer_never_repeats_the_question(question, text):
 
 def test_offsets_point_at_the_answer_inside_its_sentence():
     hits = [hit(DELEGATION, 0.6, "b"), hit(FLOODS, 0.5, "a")]
-    reading = read(hits, understand("Who led the delegation to Singapore?"))
+    reading = read(hits, understand("Who led the delegation to Singapore?"), reader="features")
     top = reading.hits[0]
     assert top.passage_id == "b" and "Luong Tam Quang" in reading.answer
     assert top.text[top.answer_start:top.answer_end] == reading.answer
@@ -86,7 +86,8 @@ def test_offsets_point_at_the_answer_inside_its_sentence():
 
 def test_rerank_moves_the_answering_passage_first_and_keeps_scores_sorted():
     query = understand("Who led the delegation to Singapore?")
-    passages = read_passages([hit(FLOODS, 0.6, "a"), hit(BRIDGE, 0.58, "c"), hit(DELEGATION, 0.55, "b")], query)
+    passages = read_passages([hit(FLOODS, 0.6, "a"), hit(BRIDGE, 0.58, "c"), hit(DELEGATION, 0.55, "b")], query,
+                             reader="features")
     assert [p.hit.passage_id for p in rerank(passages, 0.0)] == ["a", "c", "b"]
     moved = rerank(passages, 1.0)
     assert moved[0].hit.passage_id == "b"
@@ -108,7 +109,8 @@ def test_the_sentence_before_counts_for_an_answer_that_refers_back():
     other = ("The pepper cooperative of Bellokaville opened its doors on Monday. It was founded by Quadintu "
              "Torgridin, a local pharmacist, with savings from forty families.")
     query = understand("Who founded the pepper cooperative in Tormikaville?")
-    read = {p.hit.passage_id: p for p in read_passages([hit(right, 0.6, "a"), hit(other, 0.58, "b")], query)}
+    read = {p.hit.passage_id: p for p in read_passages([hit(right, 0.6, "a"), hit(other, 0.58, "b")], query,
+                                                                reader="features")}
     assert read["a"].answer == "Vaslovas Grigriqua"
     assert read["a"].hit.text[read["a"].hit.answer_start:read["a"].hit.answer_end] == "Vaslovas Grigriqua"
     assert read["a"].features.window_cover == pytest.approx(1.0)  # every question word, one sentence back
@@ -126,7 +128,7 @@ def test_features_are_named_in_the_order_weights_json_was_fitted_for():
 
 def test_followup_words_steer_the_reader_but_are_never_the_answer():
     history = [("Who led the 2023 delegation?", "Luong Tam Quang")]
-    reading = read([hit(DELEGATION)], understand("Who did he meet from Russia?", turns(history)))
+    reading = read([hit(DELEGATION)], understand("Who did he meet from Russia?", turns(history)), reader="features")
     assert "Artur Lyukmanov" in reading.answer and "Quang" not in reading.answer
 
 

@@ -10,10 +10,10 @@ import numpy as np
 from qa.config import Settings
 from qa.decide import confidence, threshold
 from qa.evaluation import metrics as m
-from qa.evaluation.datasets import load_questions
+from qa.evaluation.datasets import load_benchmark, load_questions
 from qa.evaluation.fit import confidence_examples
 from qa.evaluation.report import pyplot
-from qa.evaluation.squad import benchmark_qa, gold_readings
+from qa.evaluation.squad import benchmark_qa, squad_part
 from qa.pipeline import QA
 
 logger = logging.getLogger(__name__)
@@ -32,24 +32,38 @@ def _error_type(prediction: str | None, sentence: str, golds) -> str:
 
 
 def squad_reader(settings: Settings, part: str = "test", limit: int | None = None, seed: int = 0,
-                 progress: bool = True, datasets: Path | None = None) -> dict:
-    """Reader alone: the gold paragraph given, EM/F1 overall, per answer type, and the error types."""
+                 progress: bool = True, datasets: Path | None = None, benchmark: str = "squad") -> dict:
+    """Reader alone (the runtime reader): the gold paragraph given, EM/F1 overall, per answer type, and
+    the error types. `benchmark` "squadshifts": SQuADShifts new_wiki (every article; `part` unused)."""
+    from tqdm import tqdm
+
+    from qa.read import analyse, best_span, reader_name
+    from qa.read.neural import sentence_around
+
+    if benchmark == "squad":
+        articles, cases = squad_part(part, limit, seed, datasets)
+    else:
+        articles, cases, _ = load_benchmark(benchmark, datasets)
+        if limit is not None and limit < len(cases):
+            cases = [cases[i] for i in sorted(np.random.default_rng(seed).choice(len(cases), limit, replace=False))]
+    text = {a.source: a.text for a in articles}
     by_kind: dict[str, list] = defaultdict(list)
     errors: Counter = Counter()
-    for case, q, c, s, text in gold_readings(settings, part, limit, seed, progress=progress, desc="squad reader",
-                                             datasets=datasets):
-        i = int(np.argmax(s)) if len(s) else None
-        pred = text[slice(*c.spans[i])] if i is not None else None
-        sentence = text[slice(*c.sentences[i])] if i is not None else ""
+    for case in tqdm(cases, desc=f"{benchmark} reader", disable=not progress, leave=False):
+        body = text[case.source]
+        span = best_span(case.question, body)
+        pred = body[slice(*span)] if span else None
+        sentence = body[slice(*sentence_around(body, *span))] if span else ""
         em, f1 = m.exact_match(pred, case.answers), m.token_f1(pred, case.answers)
-        by_kind[q.exp.kind].append((em, f1))
+        by_kind[analyse(case.question).exp.kind].append((em, f1))
         if em < 1:
             errors[_error_type(pred, sentence, case.answers)] += 1
     rows = {k: {"questions": len(v), "em": m.mean([e for e, _ in v]), "f1": m.mean([f for _, f in v])}
             for k, v in sorted(by_kind.items(), key=lambda kv: -len(kv[1]))}
     every = [x for v in by_kind.values() for x in v]
     total = {"questions": len(every), "em": m.mean([e for e, _ in every]), "f1": m.mean([f for _, f in every])}
-    return {"split": part, "all": total, "by_answer_type": rows, "errors": dict(errors.most_common())}
+    return {"benchmark": benchmark, "split": part if benchmark == "squad" else "all", "reader": reader_name(),
+            "all": total, "by_answer_type": rows, "errors": dict(errors.most_common())}
 
 
 def squad_open(settings: Settings, part: str = "test", limit: int | None = None, seed: int = 0,
@@ -82,6 +96,8 @@ def squad_abstain(settings: Settings, part: str = "test", limit: int | None = No
     reliability = [{"confidence": f"{b / 10:.1f}-{(b + 1) / 10:.1f}", "questions": int((bins == b).sum()),
                     "mean_confidence": float(conf[bins == b].mean()), "right": float(right[bins == b].mean())}
                    for b in range(10) if (bins == b).any()]
+    # expected calibration error: the question-weighted gap between confidence and accuracy per bin
+    ece = float(sum(r["questions"] * abs(r["mean_confidence"] - r["right"]) for r in reliability) / max(1, len(conf)))
     if plot:
         _plot(curve, reliability, threshold(), plot)
     switch = {}  # the answer from the most confident read passage, if it beats the first's by a margin
@@ -94,7 +110,7 @@ def squad_abstain(settings: Settings, part: str = "test", limit: int | None = No
             if settings.choose_by_confidence else "top passage", "unanswerable": int((~answerable).sum()),
             "threshold": threshold(), "at_threshold": _at(threshold(), conf, answerable, f1),
             "never_abstain": _at(0.0, conf, answerable, f1), "switch_margins": switch,
-            "reliability": reliability, "curve": curve}
+            "expected_calibration_error": round(ece, 4), "reliability": reliability, "curve": curve}
 
 
 def _at(t: float, conf: np.ndarray, answerable: np.ndarray, f1: np.ndarray) -> dict:
@@ -134,21 +150,28 @@ def _plot(curve: list[dict], reliability: list[dict], chosen: float, path: Path)
 
 
 def followups(settings: Settings, path: Path, k: int = 5) -> dict:
-    """Follow-up cases: answer and top-source hit rates of the last turn, with the chat so far or alone.
+    """Follow-up cases: answer and top-source hit rates of the last turn, with the chat so far as (question,
+    answer) pairs, as the earlier questions alone (ask() answers them itself), or with no history.
 
-    The history is built as the chat builds it: each earlier turn is asked in turn and its answer kept.
+    The pair history is built as the chat builds it: each earlier turn is asked in turn and its answer kept.
     """
     cases = [c for c in load_questions(path) if c.turns]
-    qa = QA(settings)
     out = {}
-    for label, use in (("with history", True), ("without history", False)):
-        answers, sources = [], []
+    for label in ("pair history", "question-only history", "without history"):
+        qa = QA(settings)  # a fresh cache of earlier answers per mode
+        answers, sources, missed = [], [], []
         for case in cases:
             history: list = []
-            for turn in case.turns if use else ():
-                history.append((turn, qa.ask(turn, k=k, history=history).answer))
+            if label == "pair history":
+                for turn in case.turns:
+                    history.append((turn, qa.ask(turn, k=k, history=history).answer))
+            elif label == "question-only history":
+                history = list(case.turns)
             a = qa.ask(case.question, k=k, history=history or None)
             answers.append(m.token_f1(a.answer, case.answers) >= 0.5)
             sources.append(bool(a.passages) and a.passages[0].source == case.source)
-        out[label] = {"cases": len(cases), "answer_hit": m.mean(answers), "source_hit@1": m.mean(sources)}
+            if not answers[-1]:
+                missed.append(f"{case.question!r} -> {a.answer!r} (want {case.answers[0]!r})")
+        out[label] = {"cases": len(cases), "answer_hit": m.mean(answers), "right": int(sum(answers)),
+                      "source_hit@1": m.mean(sources), "missed": missed}
     return out

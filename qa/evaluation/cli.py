@@ -10,7 +10,7 @@ from pathlib import Path
 from qa.cli import common_options, settings_from
 from qa.config import INT8_MODEL, REPO_ROOT
 
-ANSWER_TASKS = ("squad-reader", "squad-open", "squad-abstain", "followups", "fit-reader", "fit-calibration")
+ANSWER_TASKS = ("squad-reader", "shifts-reader", "squad-open", "squad-abstain", "followups", "fit-reader", "fit-calibration")
 DATASETS_HELP = "datasets folder (default: $QA_DATASETS_DIR, else ../shared/datasets)"
 
 
@@ -216,6 +216,8 @@ def _cmd_bench_answers(args) -> int:
     command = "python -m qa " + " ".join(sys.argv[1:])
     if args.task == "squad-reader":
         out = ev.squad_reader(settings, args.split, args.limit, args.seed, progress, datasets=datasets)
+    elif args.task == "shifts-reader":  # SQuADShifts new_wiki: never trained or tuned on
+        out = ev.squad_reader(settings, "all", args.limit, args.seed, progress, datasets, "squadshifts")
     elif args.task == "squad-open":
         out = ev.squad_open(settings, args.split, args.limit, args.seed, progress=progress, datasets=datasets)
     elif args.task == "squad-abstain":

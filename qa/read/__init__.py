@@ -9,6 +9,7 @@ from typing import Sequence
 
 import numpy as np
 
+from qa.read import neural
 from qa.read.expected import expected
 from qa.read.nlp import parse
 from qa.read.similarity import sentence_similarities
@@ -18,6 +19,10 @@ from qa.types import Hit, Query
 
 WEIGHTS_FILE = Path(__file__).with_name("weights.json")
 READ_LIMIT = 3  # passages read per question; the rest keep their retrieval order
+# "neural": the trained span reader (qa.read.neural) when its artifact is shipped; "features": the spaCy
+# candidate phrases scored by weights.json (the SQuAD reader-alone F1 is 0.517 against the neural one's, see
+# the README).
+READERS = ("neural", "features")
 
 
 @functools.lru_cache(maxsize=1)
@@ -38,13 +43,19 @@ class PassageRead:
     rank: int  # retrieval rank
     score: float = 0.0  # linear score of its best span
     prob: float = 0.0  # that span's share of the softmax over every candidate read
-    features: SpanFeatures | None = None  # that span's features; None when the passage has no candidate
+    features: SpanFeatures | None = None  # that span's features (feature reader only)
+    null: float | None = None  # the neural reader's "answer not in this passage" score (neural reader only)
+
+    @property
+    def spanned(self) -> bool:
+        """True when the passage has a best span."""
+        return self.features is not None or self.null is not None
 
     @property
     def answer(self) -> str | None:
         """The text of its best span (None when it has none)."""
         h = self.hit
-        return h.text[h.answer_start:h.answer_end] if self.features is not None else None
+        return h.text[h.answer_start:h.answer_end] if self.spanned else None
 
 
 @dataclass(frozen=True)
@@ -91,8 +102,11 @@ def score_texts(q: Question, texts: Sequence[str], weights: np.ndarray | None = 
     return out
 
 
-def best_span(question_text: str, text: str) -> tuple[int, int] | None:
+def best_span(question_text: str, text: str, reader: str | None = None) -> tuple[int, int] | None:
     """Offsets of the answer span in one given passage (the reader alone, as in SQuAD)."""
+    if reader_name(reader) == "neural":
+        span = neural.reader().read(question_text, text)
+        return (span.start, span.end) if span is not None else None
     (c, s), = score_texts(analyse(question_text), [text])
     return c.spans[int(np.argmax(s))] if len(s) else None
 
@@ -102,12 +116,53 @@ def _softmax(x: np.ndarray) -> np.ndarray:
     return e / e.sum()
 
 
+def reader_name(reader: str | None = None) -> str:
+    """The reader to use: `reader`, else $QA_READER, else "neural" when its artifact is shipped."""
+    import os
+
+    name = reader or os.environ.get("QA_READER") or ("neural" if neural.available() else "features")
+    if name not in READERS:
+        raise ValueError(f"unknown reader {name!r}; one of {READERS}")
+    return name
+
+
+def warm_up(reader: str | None = None) -> None:
+    """Load the reader now (the span reader's ONNX session, exported first if not cached; or spaCy)."""
+    if reader_name(reader) == "neural":
+        neural.reader().read("Warm up the reader?", "The reader warms up.")
+    else:
+        parse(["Warm up the reader."], cache=False)
+
+
+def read_neural(hits: Sequence[Hit], query: Query, limit: int = READ_LIMIT) -> list[PassageRead]:
+    """The neural reader's best span of each of the first `limit` hits, in retrieval order."""
+    head = list(hits[:limit])
+    # The reader reads a sentence: the follow-up with its pronoun resolved, else the question as asked
+    # (carried words appended to it would read as part of the question).
+    plain = " ".join((query.question, *query.carried))
+    asked = query.search_text if query.search_text != plain else query.question
+    spans = neural.reader().read_all(asked, [h.text for h in head])
+    scores = np.array([s.score for s in spans if s is not None] or [0.0])
+    probs, k, out = _softmax(scores), 0, []
+    for rank, (h, span) in enumerate(zip(head, spans)):
+        if span is None:
+            out.append(PassageRead(replace(h, highlight_start=0, highlight_end=len(h.text)), rank))
+            continue
+        sa, sb = neural.sentence_around(h.text, span.start, span.end)
+        h = replace(h, highlight_start=sa, highlight_end=sb, answer_start=span.start, answer_end=span.end)
+        out.append(PassageRead(h, rank, span.score, float(probs[k]), None, span.null))
+        k += 1
+    return out
+
+
 def read_passages(hits: Sequence[Hit], query: Query, limit: int = READ_LIMIT, encoder=None,
-                  question_vector: np.ndarray | None = None) -> list[PassageRead]:
+                  question_vector: np.ndarray | None = None, reader: str | None = None) -> list[PassageRead]:
     """The best span of each of the first `limit` hits, in retrieval order.
 
     `question_vector`: query.search_text as `encoder` encoded it for retrieval, if at hand.
     """
+    if reader_name(reader) == "neural":
+        return read_neural(hits, query, limit)
     head = list(hits[:limit])
     q = analyse(query.question, query.carried, query.inherited_kind, query.search_text)
     scored = score_texts(q, [h.text for h in head], encoder=encoder, question_vector=question_vector)
@@ -138,25 +193,28 @@ def _reading(ranked: Sequence[PassageRead], rest: Sequence[Hit], first: int = 0)
     if first:  # promoted by the reader: it ties the passage it displaced, so the list stays best first
         order[0] = replace(order[0], hit=replace(order[0].hit, score=ranked[0].hit.score))
     all_hits = tuple(p.hit for p in order) + tuple(rest)
-    return Reading(all_hits, order[0], gap) if order[0].features is not None else Reading(all_hits)
+    return Reading(all_hits, order[0], gap) if order[0].spanned else Reading(all_hits)
 
 
 def read(hits: Sequence[Hit], query: Query, limit: int = READ_LIMIT, weight: float | None = None,
-         encoder=None, question_vector: np.ndarray | None = None) -> Reading:
+         encoder=None, question_vector: np.ndarray | None = None, reader: str | None = None) -> Reading:
     """The best span of the first passage after re-ranking, that passage moved first (ask() lets
     qa.decide choose among every read passage's span instead)."""
-    return options(hits, query, limit, weight, encoder, question_vector)[0]
+    return options(hits, query, limit, weight, encoder, question_vector, reader)[0]
 
 
 def options(hits: Sequence[Hit], query: Query, limit: int = READ_LIMIT, weight: float | None = None,
-            encoder=None, question_vector: np.ndarray | None = None) -> list[Reading]:
+            encoder=None, question_vector: np.ndarray | None = None, reader: str | None = None) -> list[Reading]:
     """One Reading per read passage with a span, the re-ranked first passage's first; [no answer] if none."""
     if not hits:
         return [Reading(())]
-    weight = reader_model()[1] if weight is None else weight
-    ranked = rerank(read_passages(hits, query, limit, encoder, question_vector), weight)
+    name = reader_name(reader)
+    # The re-rank weight was fitted for the feature reader's probabilities; the neural reader keeps the
+    # retrieval order and lets qa.decide choose among the passages' spans.
+    weight = (reader_model()[1] if name == "features" else 0.0) if weight is None else weight
+    ranked = rerank(read_passages(hits, query, limit, encoder, question_vector, name), weight)
     rest = hits[limit:]
-    found = [_reading(ranked, rest, i) for i, p in enumerate(ranked) if p.features is not None]
-    if not found or ranked[0].features is None:
+    found = [_reading(ranked, rest, i) for i, p in enumerate(ranked) if p.spanned]
+    if not found or not ranked[0].spanned:
         found.insert(0, _reading(ranked, rest))
     return found

