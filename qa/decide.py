@@ -11,10 +11,12 @@ from typing import Callable, Sequence
 import numpy as np
 
 from qa.config import Settings
-from qa.read import Reading
+from qa.read import Reading, reader_name
 from qa.types import DateRange, Hit, Search
 
-CALIBRATION_FILE = Path(__file__).with_name("calibration.json")
+CALIBRATION_FILE = Path(__file__).with_name("calibration.json")  # the neural reader's
+# The feature reader's calibration (fitted on its own evidence, FEATURE_READER_FEATURES).
+CALIBRATION_FILES = {"neural": CALIBRATION_FILE, "features": Path(__file__).with_name("calibration-features.json")}
 TARGET_PRECISION = 0.95  # share of abstentions that must be questions the articles do not answer
 # A lower passage's span replaces the first passage's only when the confidence rates it this much more likely
 # right. `python -m qa bench-answers squad-abstain --split fit --limit 3000` prints the choice per margin:
@@ -26,27 +28,43 @@ SWITCH_MARGIN = 0.02
 # features of the feature reader (typed, cover, untyped) are gone: the span score subsumes them, and the ask
 # path then needs no parser.
 FEATURES = ("dense", "best_dense", "bm25", "reader_prob", "reader_score", "reader_margin", "rank", "gap")
+FEATURE_READER_FEATURES = ("dense", "best_dense", "bm25", "reader_prob", "reader_score", "typed", "cover", "rank",
+                           "untyped", "gap")
+FEATURE_SETS = {"neural": FEATURES, "features": FEATURE_READER_FEATURES}
 
 
 def features(reading: Reading, hits: Sequence[Hit]) -> np.ndarray:
-    """The confidence features of one answered question (see FEATURES)."""
+    """The confidence features of one answered question (see FEATURE_SETS, by the reader in use)."""
     top = reading.hits[0] if reading.hits else None
     dense = (top.dense_score or 0.0) if top else 0.0
     best = max((h.dense_score or 0.0 for h in hits), default=0.0)
     bm25 = math.log1p(max(0.0, top.bm25_score or 0.0)) if top else 0.0
     p = reading.passage  # None: no span, so no reader evidence
+    if reader_name() == "features":
+        f = p.features if p is not None else None
+        prob, score, typed, cover, rank, untyped = ((p.prob, p.score, f.typed, f.cover, float(p.rank), f.untyped)
+                                                    if f is not None else (0.0,) * 6)
+        return np.array([dense, best, bm25, prob, score, typed, cover, rank, untyped, reading.gap], dtype=np.float64)
     prob, score, margin, rank = ((p.prob, p.score, p.score - (p.null or 0.0), float(p.rank))
                                  if p is not None and p.spanned else (0.0,) * 4)
     return np.array([dense, best, bm25, prob, score, margin, rank, reading.gap], dtype=np.float64)
 
 
-@functools.lru_cache(maxsize=1)
 def model() -> dict:
-    """The fitted coefficients, scaling and threshold from calibration.json (see its "command")."""
-    data = json.loads(CALIBRATION_FILE.read_text(encoding="utf-8"))
-    if tuple(data["features"]) != FEATURES:
-        raise ValueError(f"{CALIBRATION_FILE.name} was fitted for other features; refit with {data['command']!r}")
+    """The fitted coefficients, scaling and threshold of the reader in use (see its file's "command")."""
+    return _model(reader_name())
+
+
+@functools.lru_cache(maxsize=2)
+def _model(name: str) -> dict:
+    path = CALIBRATION_FILES[name]
+    data = json.loads(path.read_text(encoding="utf-8"))
+    if tuple(data["features"]) != FEATURE_SETS[name]:
+        raise ValueError(f"{path.name} was fitted for other features; refit with {data['command']!r}")
     return {**data, **arrays(data)}
+
+
+model.cache_clear = _model.cache_clear  # as fitting code expects of the cached loader
 
 
 def arrays(m: dict) -> dict:
@@ -132,7 +150,7 @@ def fit(x: np.ndarray, y: np.ndarray, c: float = 1.0) -> dict:
     mean, scale = x.mean(axis=0), x.std(axis=0)
     scale[scale == 0] = 1.0
     lr = LogisticRegression(C=c, max_iter=1000).fit((x - mean) / scale, y)
-    return {"features": list(FEATURES), "mean": mean.round(6).tolist(), "scale": scale.round(6).tolist(),
+    return {"features": list(FEATURE_SETS[reader_name()]), "mean": mean.round(6).tolist(), "scale": scale.round(6).tolist(),
             "coef": lr.coef_[0].round(6).tolist(), "intercept": round(float(lr.intercept_[0]), 6)}
 
 

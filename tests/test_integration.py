@@ -110,8 +110,6 @@ def test_unanswerable_questions_abstain(seed_qa, question):
     assert answer.passages and all(h.answer_start is None for h in answer.passages)
 
 
-@pytest.mark.xfail(reason="the shipped step-600 span reader answers 'Vietnamese delegation' (issue 11: ship a "
-                          "later checkpoint)", strict=False)
 def test_followup_uses_the_previous_answer(seed_qa):
     first = seed_qa.ask("Who led the Vietnamese delegation to Singapore in 2023?")
     second = seed_qa.ask("Who did he meet from Russia?", history=[("Who led the Vietnamese delegation to "

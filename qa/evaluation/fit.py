@@ -170,6 +170,6 @@ def fit_calibration(settings: Settings, limit: int | None = None, progress: bool
                                             f"(positions 0,1 mod 4), {len(found.x)} questions",
                  threshold_rule=f"most abstentions with abstention precision >= {calibrate.TARGET_PRECISION} "
                                 f"on the fitting split (precision {precision:.3f}, recall {recall:.3f})")
-    calibrate.CALIBRATION_FILE.write_text(_dump(model), encoding="utf-8")
+    calibrate.CALIBRATION_FILES[read_mod.reader_name()].write_text(_dump(model), encoding="utf-8")
     calibrate.model.cache_clear()
     return model
