@@ -25,7 +25,7 @@ class Ranking:
     """How fused passage scores become the ranking: recency prior and per-article aggregation."""
 
     # prior = recency_weight * exp(-age_days / recency_days), added to the fused score (in [0, 1]);
-    # fitted on the RealTimeQA dev questions (qa.evaluation.realtimeqa --fit), see README
+    # first guesses; to be fitted on the RealTimeQA dev questions with qa.evaluation.realtimeqa_fit (README)
     recency_weight: float = 0.3
     recency_days: float = 30.0
     # an article scores its best passage plus article_damp times the sum of its next ones (up to 3)

@@ -43,7 +43,7 @@ def candidates(qa, corpus, q: Question, as_of, mode: str) -> Candidates:
     query = understand(q.question, (), as_of)
     vector = qa.encoder.encode([query.search_text])[0]
     found = retrieve(index, vector, query.bm25_text, 10_000, query.dates, mode, qa.settings, as_of=query.as_of,
-                     recency=False, ranking=Ranking(recency_weight=0.0, per_article=False))
+                     recency=query.recency, ranking=Ranking(recency_weight=0.0, per_article=False))
     rows = np.asarray(found.rows, dtype=np.int64)
     d = index.passages.dates[rows].astype(np.float64) if len(rows) else np.zeros(0)
     age = np.where(d > 0, as_of.toordinal() - d, np.nan)

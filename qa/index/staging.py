@@ -55,7 +55,7 @@ class StagedEncoder:
         np.savez(tmp, keys=keys, vectors=vectors, model=np.array(self.name))
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
-        os.replace(tmp, self.folder / f"{name}.npz")
+        os.rename(tmp, self.folder / f"{name}.npz")  # atomic; the name is new (os.replace is for CURRENT)
 
     def encode(self, texts: Sequence[str], batch_size: int = 32, progress: bool = False) -> np.ndarray:
         """Vectors of `texts`: saved ones reused, the rest encoded and saved a chunk at a time."""
