@@ -209,8 +209,9 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     progress = args.command in PROGRESS_COMMANDS
     logging.getLogger("qa").setLevel(logging.DEBUG if verbose else logging.INFO if progress else logging.WARNING)
-    if not verbose and not progress:
-        logging.getLogger("qa.index").setLevel(logging.INFO)  # building an index takes minutes: say so
+    if not verbose and not progress:  # building an index or the int8 encoder takes minutes: say so
+        for name in ("qa.index", "qa.embed.onnx"):
+            logging.getLogger(name).setLevel(logging.INFO)
     try:
         return args.run(args)
     except (QuestionError, CorpusError, ValueError, OSError) as exc:

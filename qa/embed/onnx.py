@@ -7,6 +7,7 @@ sentence-transformers pipeline (max 256 tokens).
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.metadata as md
 import logging
@@ -14,6 +15,7 @@ import os
 import shutil
 import tempfile
 import threading
+import warnings
 from pathlib import Path
 from typing import Sequence
 
@@ -72,20 +74,43 @@ def export_int8(source: Path, dest: Path) -> Path:
     with FileLock(str(dest.parent / ".export.lock"), timeout=1800):
         if dest.is_file():  # another process finished the export while we waited
             return dest
-        logger.info("exporting %s to int8 ONNX in %s (once)", source.name, dest.parent)
+        logger.info("preparing the fast int8 encoder, once (about a minute): exporting %s to %s",
+                    source.name, dest.parent)
         tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=dest.parent))
         try:
-            _export_fp32(source, tmp / "model.onnx")
-            from onnxruntime.quantization import QuantType, quantize_dynamic
+            with _quiet():
+                _export_fp32(source, tmp / "model.onnx")
+                from onnxruntime.quantization import QuantType, quantize_dynamic
 
-            quantize_dynamic(str(tmp / "model.onnx"), str(tmp / "int8.onnx"), per_channel=True,
-                             op_types_to_quantize=["MatMul"], weight_type=QuantType.QInt8)
+                quantize_dynamic(str(tmp / "model.onnx"), str(tmp / "int8.onnx"), per_channel=True,
+                                 op_types_to_quantize=["MatMul"], weight_type=QuantType.QInt8)
             with open(tmp / "int8.onnx", "rb") as f:
                 os.fsync(f.fileno())
             os.replace(tmp / "int8.onnx", dest)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     return dest
+
+
+class _DropRootRecords(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return False
+
+
+@contextlib.contextmanager
+def _quiet():
+    """Keep the exporters' own noise from the user: torch's TracerWarnings ("...will produce incorrect
+    results" for the shape checks of tracing, expected here) and onnxruntime's "consider pre-processing"
+    hint, which it logs on the root logger. qa's own loggers are not touched."""
+    drop = _DropRootRecords()
+    root = logging.getLogger()
+    root.addFilter(drop)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        root.removeFilter(drop)
 
 
 def _export_fp32(source: Path, path: Path) -> None:

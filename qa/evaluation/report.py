@@ -1,6 +1,8 @@
 """Evaluation output: a terminal table, and a Markdown report with a recall@k plot and the misses."""
 from __future__ import annotations
 
+import shutil
+
 from pathlib import Path
 from typing import Mapping
 
@@ -16,15 +18,33 @@ def _cell(v) -> str:
     return str(v)
 
 
-def table(rows: Mapping[str, Mapping], keys: tuple[str, ...] = TABLE_KEYS) -> str:
-    """A plain-text table: one row per name (set, mode or category), one column per metric present."""
+def table(rows: Mapping[str, Mapping], keys: tuple[str, ...] = TABLE_KEYS, width: int | None = None) -> str:
+    """A plain-text table: one row per name (set, mode or category), one column per metric present.
+
+    Columns that do not fit in `width` characters (default: the terminal's, at most 100) go to a further
+    block below, each block repeating the names.
+    """
+    width = width or min(100, shutil.get_terminal_size((100, 24)).columns)
     cols = [k for k in keys if any(k in r for r in rows.values())]
-    header = ["", *cols]
-    body = [[name, *(_cell(r.get(k)) for k in cols)] for name, r in rows.items()]
-    widths = [max(len(str(x[i])) for x in [header, *body]) for i in range(len(header))]
-    fmt = lambda cells: "  ".join(str(c).rjust(w) if i else str(c).ljust(w)  # noqa: E731
-                                  for i, (c, w) in enumerate(zip(cells, widths)))
-    return "\n".join([fmt(header), fmt(["-" * w for w in widths]), *(fmt(b) for b in body)])
+    cells = {k: [k, *(_cell(r.get(k)) for r in rows.values())] for k in cols}
+    names = ["", *rows]
+    name_w = max(len(str(n)) for n in names)
+    blocks, block, used = [], [], name_w
+    for k in cols:
+        w = max(len(str(c)) for c in cells[k])
+        if block and used + 2 + w > width:
+            blocks.append(block)
+            block, used = [], name_w
+        block.append((k, w))
+        used += 2 + w
+    blocks.append(block)
+    out = []
+    for block in blocks:
+        lines = [str(n).ljust(name_w) + "".join("  " + str(cells[k][i]).rjust(w) for k, w in block)
+                 for i, n in enumerate(names)]
+        lines.insert(1, "-" * name_w + "".join("  " + "-" * w for _, w in block))
+        out.append("\n".join(line.rstrip() for line in lines))
+    return "\n\n".join(out)
 
 
 def markdown_table(rows: Mapping[str, Mapping], keys: tuple[str, ...] = TABLE_KEYS) -> str:
