@@ -69,6 +69,10 @@ def register(sub) -> None:
     p.add_argument("--k", type=int, default=3, help="passages per reply")
     p.add_argument("--model", help=f"encoder (default: $QA_MODEL, else {INT8_MODEL})")
     p.add_argument("--timeout", type=float, default=600, help="stop after this many seconds")
+    p.add_argument("--churn", type=float, metavar="SECONDS",
+                   help="edit, add or delete an article every SECONDS while the clients ask; then report latency "
+                        "with and without a refresh running and compare every reply with a clean rebuild's "
+                        "(default: no churn)")
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
     p.add_argument("-v", "--verbose", action="store_true", help="log debug detail to stderr")
     p.set_defaults(run=_cmd_bench_load)
@@ -194,7 +198,7 @@ def _cmd_bench_load(args) -> int:
     from qa.evaluation.load import bench_load
 
     result = bench_load(requests=args.requests, concurrency=args.concurrency, articles=args.articles, k=args.k,
-                        model=args.model, timeout=args.timeout)
+                        model=args.model, timeout=args.timeout, churn_s=args.churn)
     if args.json:
         print(json.dumps(result, indent=2))
     else:
@@ -202,9 +206,16 @@ def _cmd_bench_load(args) -> int:
               f"({result['model']}, {result['articles']} articles, k={result['k']}): "
               f"{result['failures']} failed, {result['wrong_replies']} wrong; p50 {result['p50_ms']} ms, "
               f"p95 {result['p95_ms']} ms, max {result['max_ms']} ms; {result['throughput_rps']} req/s")
-        for line in result["errors"] + result["wrong"]:
+        if args.churn is not None:
+            print(f"churn every {args.churn}s: {result['changes']}, {result['refreshes']} refreshes; p95 "
+                  f"{result['p95_ms_during_refresh']} ms during a refresh ({result['requests_during_refresh']} "
+                  f"requests), {result['p95_ms_without_refresh']} ms without; settled in {result['settled_s']}s, "
+                  f"then {result['replies_unlike_a_clean_rebuild']} replies and "
+                  f"{result['answers_unlike_a_clean_rebuild']} answers unlike a clean rebuild's")
+        for line in result["errors"] + result["wrong"] + result.get("unlike", []):
             print(f"  {line}")
-    return 0 if result["failures"] == result["wrong_replies"] == 0 else 1
+    unlike = result.get("replies_unlike_a_clean_rebuild", 0) + result.get("answers_unlike_a_clean_rebuild", 0)
+    return 0 if result["failures"] == result["wrong_replies"] == unlike == 0 else 1
 
 
 def _cmd_bench_answers(args) -> int:

@@ -35,7 +35,7 @@ APP = Path(__file__).resolve().parents[2] / "app.py"
 MAX_REQUESTS = 10_000
 MAX_CONCURRENCY = 64
 _URL = re.compile(r"Running on local URL:\s*(http://\S+)")
-_SOURCE = re.compile(r"bench-\d{3}\.txt")
+_SOURCE = re.compile(r"bench-\d{3}\.txt(?= · score)")  # a passage card's source, not a name in a note
 
 _SYLLABLES = ["ka", "lo", "mi", "ren", "tu", "vas", "zor", "bel", "din", "qua", "sel", "tor", "nim", "paz",
               "hul", "gri"]
@@ -95,6 +95,7 @@ class Server:
     process: subprocess.Popen
     url: str = ""
     output: list[str] = field(default_factory=list)
+    times: list[float] = field(default_factory=list)  # when each line of output arrived (monotonic)
     started_s: float = 0.0
 
     def log(self) -> str:
@@ -127,6 +128,7 @@ def serve(corpus_dir: Path, index_dir: Path, model: str | None = None, timeout: 
 
     def pump():  # keep reading so the server never blocks on a full pipe
         for line in process.stdout:
+            server.times.append(time.monotonic())
             server.output.append(line)
             if not found.is_set() and (m := _URL.search(line)):
                 server.url = m.group(1).rstrip("/") + "/"
@@ -162,6 +164,8 @@ class Result:
     latency_ms: float | None
     reply_source: str | None = None
     error: str | None = None
+    started: float | None = None  # monotonic time the request was sent
+    reply: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -195,16 +199,17 @@ def run_load(url: str, cases: list[Case], concurrency: int, k: int = 3, timeout:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return Result(case, None, error="not sent: time limit reached")
-            t0 = time.perf_counter()
+            t0, started = time.perf_counter(), time.monotonic()
             try:
                 reply = client.submit(message=case.question, k=k, api_name="/chat").result(timeout=remaining)
             except Exception as exc:  # a failed request is a result to count, not a crash
-                return Result(case, None, error=" ".join(f"{type(exc).__name__}: {exc}".split())[:300])
+                return Result(case, None, error=" ".join(f"{type(exc).__name__}: {exc}".split())[:300],
+                              started=started)
             latency = (time.perf_counter() - t0) * 1e3
             if not isinstance(reply, str):
-                return Result(case, latency, error=f"reply is {type(reply).__name__}, not text")
+                return Result(case, latency, error=f"reply is {type(reply).__name__}, not text", started=started)
             m = _SOURCE.search(reply)
-            return Result(case, latency, reply_source=m.group() if m else None)
+            return Result(case, latency, reply_source=m.group() if m else None, started=started, reply=reply)
         finally:
             clients.put(client)
 
@@ -238,8 +243,11 @@ def _round(value: float | None) -> float | None:
 
 
 def bench_load(requests: int = 500, concurrency: int = 16, articles: int = 50, k: int = 3,
-               model: str | None = None, timeout: float = 600, seed: int = 0) -> dict:
-    """Run the whole benchmark in a temporary folder and return its summary."""
+               model: str | None = None, timeout: float = 600, seed: int = 0, churn_s: float | None = None) -> dict:
+    """Run the whole benchmark in a temporary folder and return its summary.
+
+    `churn_s`: change the corpus every this many seconds while the clients ask (see qa.evaluation.churn).
+    """
     if not 1 <= requests <= MAX_REQUESTS:
         raise ValueError(f"--requests must be between 1 and {MAX_REQUESTS}, got {requests}")
     if not 1 <= concurrency <= MAX_CONCURRENCY:
@@ -248,14 +256,25 @@ def bench_load(requests: int = 500, concurrency: int = 16, articles: int = 50, k
         raise ValueError(f"--articles must be between 2 and {16**3}, got {articles}")
     if not timeout > 0:
         raise ValueError(f"--timeout must be positive, got {timeout}")
+    if churn_s is not None and not churn_s >= 0.5:
+        raise ValueError(f"--churn must be at least 0.5 seconds, got {churn_s}")
     with tempfile.TemporaryDirectory(prefix="qa-bench-load-") as tmp:
         cases = write_corpus(Path(tmp) / "corpus", articles)
         rnd = random.Random(seed)
         plan = [cases[i % len(cases)] for i in range(requests)]
         rnd.shuffle(plan)
+        churned = {}
         with serve(Path(tmp) / "corpus", Path(tmp) / "index", model=model, timeout=timeout) as server:
             t0 = time.monotonic()
-            results = run_load(server.url, plan, concurrency, k=k, timeout=timeout)
+            if churn_s is None:
+                results = run_load(server.url, plan, concurrency, k=k, timeout=timeout)
+            else:
+                from qa.evaluation import churn
+
+                with churn.Churn(Path(tmp) / "corpus", cases, churn_s, seed) as changes:
+                    results = run_load(server.url, plan, concurrency, k=k, timeout=timeout)
             wall = time.monotonic() - t0
+            if churn_s is not None:
+                churned = churn.summary(results, server, changes, cases, Path(tmp), model, k, timeout)
         return {"model": model or load_settings().model, "concurrency": concurrency, "articles": articles, "k": k,
-                "server_start_s": round(server.started_s, 1), **summarize(results, wall)}
+                "server_start_s": round(server.started_s, 1), **summarize(results, wall), **churned}

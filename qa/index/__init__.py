@@ -38,18 +38,24 @@ logger = logging.getLogger(__name__)
 
 
 def ensure(settings: Settings, encoder: Encoder, source: CorpusSource | None = None, progress: bool = False,
-           force: bool = False, on_blocked: Callable[[], None] | None = None) -> Index:
+           force: bool = False, on_blocked: Callable[[], None] | None = None, current: Index | None = None) -> Index:
     """The index for the corpus (by default the folder settings.corpus_dir): loaded if fresh, else built.
 
     A build takes a lock, carries unchanged files over from the live generation and reuses the vectors
     of identical texts; `force` builds from nothing. `on_blocked` is called if another process holds the
-    lock, before waiting for it.
+    lock, before waiting for it. `current` is the live generation if the caller has it loaded already (it is
+    not read and checksummed again).
     """
     source = source if source is not None else FolderSource.from_settings(settings)
     index_dir = settings.index_dir
     source.check_outside(index_dir)
     files = source.fingerprint()
-    index, why = (None, "rebuild requested") if force else try_load(index_dir)
+    if force:
+        index, why = None, "rebuild requested"
+    elif current is not None and is_live(current.path) and not current.damaged():
+        index, why = current, None
+    else:
+        index, why = try_load(index_dir)
     if index is not None:
         why = stale_reason(index.manifest, settings, encoder.dim, files)
         if why is None:

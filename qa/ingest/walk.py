@@ -38,29 +38,48 @@ def walk(corpus_dir: Path, outside_links: bool = False, warn: bool = False) -> l
         raise CorpusError(f"cannot read corpus folder {Path(corpus_dir)}: {e.strerror or e}") from e
     real_root = os.path.realpath(root)
     found = []
-    for folder, dirs, names in os.walk(root, onerror=lambda e: logger.warning("skipping folder %s", e)):
-        dirs[:] = [d for d in dirs if not d.startswith(".")]
-        prefix = folder[len(root):].strip(os.sep).replace(os.sep, "/")
-        for name in names:
-            if name[:1] != "." and format_of(name):  # by whole ending: ".html.gz" is not ".gz"
-                rel, path = f"{prefix}/{name}" if prefix else name, os.path.join(folder, name)
-                if why := _refused(rel, path, real_root, outside_links):
+    folders = [(root, "")]
+    while folders:  # os.scandir, not os.walk: each entry says whether it is a link without another system call
+        folder, prefix = folders.pop()
+        try:
+            with os.scandir(folder) as entries:
+                entries = list(entries)
+        except OSError as e:
+            logger.warning("skipping folder %s", e)
+            continue
+        for entry in entries:
+            name = entry.name
+            if name[:1] == ".":
+                continue
+            rel = f"{prefix}/{name}" if prefix else name
+            if _is_folder(entry):
+                if not entry.is_symlink():  # a linked folder could loop
+                    folders.append((entry.path, rel))
+            elif format_of(name):  # by whole ending: ".html.gz" is not ".gz"
+                if why := _refused(rel, entry, real_root, outside_links):
                     if warn:
                         logger.warning("skipping %s: %s", shown(rel), why)
                     continue
-                found.append((rel, path))
+                found.append((rel, entry.path))
     found.sort(key=lambda item: item[0].split("/"))
     return found
 
 
-def _refused(name: str, path: str, real_root: str, outside_links: bool) -> str | None:
+def _is_folder(entry: os.DirEntry) -> bool:
+    try:
+        return entry.is_dir()
+    except OSError:
+        return False
+
+
+def _refused(name: str, entry: os.DirEntry, real_root: str, outside_links: bool) -> str | None:
     """Why a listed file is left out, or None."""
     try:
         name.encode("utf-8")
     except UnicodeEncodeError:  # undecodable bytes arrive as lone surrogates
         return "the file name is not valid UTF-8; rename the file"
-    if not outside_links and os.path.islink(path):
-        target = os.path.realpath(path)
+    if not outside_links and entry.is_symlink():
+        target = os.path.realpath(entry.path)
         if os.path.commonpath([target, real_root]) != real_root:
             return (f"a link to a file outside the corpus folder (set {OUTSIDE_LINKS_ENV}=1 to follow such "
                     f"links)")
