@@ -332,7 +332,9 @@ def render_answer(answer: Answer) -> str:
 
 # The answer line render_answer writes; reply_answer reads the answer back out of it.
 _SOURCES = re.compile(r"<div class=\"" + SOURCES_CLASS + r"\"[^>]*>([^<]*)</div>")
-_ANSWER_LINE = re.compile(r"<p class=\"" + ANSWER_CLASS + r"\"[^>]*><strong>([^<]{1,200})</strong></p>")
+_ANSWER_LINE = re.compile(r"<p class=\"" + ANSWER_CLASS + r"\"[^>]*><strong>([^<]{1,200})</strong></p>"
+                          # replies of the earlier page (a chat history restored from before this layout)
+                          r"|<strong>([^<]{1,200})</strong>\s*(?:·|&middot;|&#183;)\s*confidence")
 
 
 def reply_answer(reply) -> str | None:
@@ -340,7 +342,7 @@ def reply_answer(reply) -> str | None:
     text = message_text(reply)
     if text and "<" in text:
         m = _ANSWER_LINE.search(text)
-        return html.unescape(m.group(1)).strip() if m else None
+        return html.unescape(m.group(1) or m.group(2)).strip() if m else None
     return short_reply(text)
 
 
