@@ -49,7 +49,7 @@ class Tags(HTMLParser):
 def assert_inert(markup: str) -> Tags:
     """No script, image, link or event handler came through; the markup is visible as text instead."""
     page = Tags(markup)
-    assert {t for t, _ in page.tags} <= {"div", "p", "strong", "span", "br", "mark", "ul", "li"}, page.tags
+    assert {t for t, _ in page.tags} <= {"div", "p", "strong", "span", "br", "mark", "ul", "li", "details", "summary"}, page.tags
     assert not any(name.startswith("on") or "javascript:" in (value or "") for _, attrs in page.tags
                    for name, value in attrs.items())
     return page

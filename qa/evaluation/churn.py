@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from qa.evaluation.load import Case, _word
+from qa.evaluation.load_corpus import Case, _word
 
 MAX_CHANGES = 1000
 _STARTED = "refreshing the index in the background"
@@ -175,7 +175,7 @@ def summary(results: list, server, changes: Churn, cases: list[Case], tmp: Path,
             timeout: float) -> dict:
     """The churn figures: changes made, latency with and without a refresh running, replies after settling."""
     from qa.config import load_settings
-    from qa.evaluation.load import _percentile, _round
+    from qa.evaluation.load_corpus import _percentile, _round
 
     windows = refresh_windows(server.output, server.times)
     ok = [r for r in results if r.error is None and r.latency_ms is not None]

@@ -9,9 +9,7 @@ latency percentiles. Everything stays on this machine and is bounded in count an
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import logging
-import math
 import os
 import queue
 import random
@@ -28,6 +26,8 @@ from pathlib import Path
 from typing import Iterator
 
 from qa.config import load_settings
+from qa.render import reply_sources
+from qa.evaluation.load_corpus import Case, _percentile, _round, write_corpus
 
 logger = logging.getLogger(__name__)
 
@@ -35,50 +35,6 @@ APP = Path(__file__).resolve().parents[2] / "app.py"
 MAX_REQUESTS = 10_000
 MAX_CONCURRENCY = 64
 _URL = re.compile(r"Running on local URL:\s*(http://\S+)")
-_SOURCE = re.compile(r"bench-\d{3}\.txt(?= · score)")  # a passage card's source, not a name in a note
-
-_SYLLABLES = ["ka", "lo", "mi", "ren", "tu", "vas", "zor", "bel", "din", "qua", "sel", "tor", "nim", "paz",
-              "hul", "gri"]
-_GOODS = ["rice", "coffee", "silk", "pepper", "tea", "cashew", "rubber", "cocoa", "honey", "bamboo",
-          "ceramics", "cinnamon", "shrimp", "mango", "cotton", "lacquer", "salt", "timber", "orchid", "cheese"]
-_JOBS = ["teacher", "farmer", "engineer", "nurse", "fisherman", "carpenter", "baker", "pharmacist"]
-
-
-def _word(n: int, width: int = 3) -> str:
-    """A pronounceable invented word, unique for each n < 16**width."""
-    parts = []
-    for _ in range(width):
-        n, r = divmod(n, len(_SYLLABLES))
-        parts.append(_SYLLABLES[r])
-    return "".join(parts).capitalize()
-
-
-@dataclass(frozen=True)
-class Case:
-    """One benchmark question and the article file that must answer it."""
-
-    question: str
-    source: str
-    person: str
-
-
-def write_corpus(folder: Path, n: int) -> list[Case]:
-    """Write `n` articles, each about a different invented town, and return one question per article."""
-    folder.mkdir(parents=True, exist_ok=True)
-    cases = []
-    for i in range(n):
-        town, person = f"{_word(i)}ville", f"{_word(i * 7 + 1000)} {_word(i * 13 + 2000)}"
-        goods, job = _GOODS[i % len(_GOODS)], _JOBS[i % len(_JOBS)]
-        day = dt.date(2021, 1, 1) + dt.timedelta(days=i)
-        name = f"bench-{i:03d}.txt"
-        (folder / name).write_text(
-            f"{town} opens a {goods} cooperative\n\n{day.isoformat()}\n\n"
-            f"The {goods} cooperative of {town} opened its doors on Monday. It was founded by {person}, "
-            f"a local {job}, with savings from forty families.\n\n"
-            f"Residents of {town} said the cooperative would sell {goods} to the neighbouring districts "
-            f"and hire young workers from the valley.\n", encoding="utf-8")
-        cases.append(Case(question=f"Who founded the {goods} cooperative in {town}?", source=name, person=person))
-    return cases
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -173,14 +129,6 @@ class Result:
         return self.error is None and self.reply_source == self.case.source
 
 
-def _percentile(values: list[float], q: float) -> float | None:
-    """Nearest-rank percentile of `values` (q in 0..100)."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[max(0, min(len(ordered), math.ceil(q / 100 * len(ordered))) - 1)]
-
-
 def run_load(url: str, cases: list[Case], concurrency: int, k: int = 3, timeout: float = 600) -> list[Result]:
     """Send every case once through `concurrency` gradio clients (one session each, one request at a time)."""
     # gradio_client starts a telemetry thread unless this is "False" (its own argument cannot turn it off)
@@ -208,8 +156,9 @@ def run_load(url: str, cases: list[Case], concurrency: int, k: int = 3, timeout:
             latency = (time.perf_counter() - t0) * 1e3
             if not isinstance(reply, str):
                 return Result(case, latency, error=f"reply is {type(reply).__name__}, not text", started=started)
-            m = _SOURCE.search(reply)
-            return Result(case, latency, reply_source=m.group() if m else None, started=started, reply=reply)
+            shown = reply_sources(reply)  # the passages the reply shows, best first
+            return Result(case, latency, reply_source=shown[0].get("source") if shown else None, started=started,
+                          reply=reply)
         finally:
             clients.put(client)
 
@@ -236,10 +185,6 @@ def summarize(results: list[Result], wall_s: float) -> dict:
         "errors": sorted({r.error for r in failed})[:5],
         "wrong": [f"{r.case.question!r}: got {r.reply_source}, expected {r.case.source}" for r in wrong[:5]],
     }
-
-
-def _round(value: float | None) -> float | None:
-    return None if value is None else round(value, 1)
 
 
 def bench_load(requests: int = 500, concurrency: int = 16, articles: int = 50, k: int = 3,
