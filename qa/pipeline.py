@@ -177,7 +177,10 @@ class QA:
         key = (question, before, mode, day, id(self.current()))
 
         def compute(_keys):
-            a = self.ask(question, k=READ_LIMIT, history=list(before), mode=mode, as_of=day)
+            try:
+                a = self.ask(question, k=READ_LIMIT, history=list(before), mode=mode, as_of=day)
+            except QuestionError:  # an earlier turn the bot refused (empty, too long): it answered nothing
+                return [None]
             return [a.answer]
 
         return self._earlier.get_many([key], compute)[key]

@@ -208,3 +208,9 @@ def test_import_does_not_load_heavy_modules():
             "'transformers') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_a_refused_earlier_question_in_history_is_no_error(hash_qa):
+    """An earlier turn the bot refused (too long, empty) has no answer to resolve a follow-up with."""
+    answer = hash_qa.ask("Who resigned?", history=["why " * 600, "   "])
+    assert answer.question == "Who resigned?"
