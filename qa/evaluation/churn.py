@@ -171,23 +171,24 @@ def compare_with_rebuild(url: str, cases: list[Case], tmp: Path, model: str | No
             "unlike": (replies + answers)[:5]}
 
 
-def summary(results: list, server, changes: Churn, cases: list[Case], tmp: Path, model: str | None, k: int,
-            timeout: float) -> dict:
-    """The churn figures: changes made, latency with and without a refresh running, replies after settling."""
+def summary(quiet: list, busy: list, server, changes: Churn, cases: list[Case], tmp: Path, model: str | None,
+            k: int, timeout: float) -> dict:
+    """The churn figures: changes made, latency on a still and on a changing corpus, replies after settling."""
     from qa.config import load_settings
     from qa.evaluation.load import _percentile, _round
 
     windows = refresh_windows(server.output, server.times)
-    ok = [r for r in results if r.error is None and r.latency_ms is not None]
-    during = [r.latency_ms for r in ok if overlaps(r.started, r.latency_ms, windows)]
-    outside = [r.latency_ms for r in ok if not overlaps(r.started, r.latency_ms, windows)]
+    answered = [r for r in busy if r.error is None and r.latency_ms is not None]
+    still = [r.latency_ms for r in quiet if r.error is None and r.latency_ms is not None]
     settled_s = settle(server.url, server, cases[0], k, load_settings().refresh_interval_s, timeout)
     compared = compare_with_rebuild(server.url, cases, tmp, model, k)
     kinds = [what.split(" ")[0] for _, what in changes.changes]
+    durations = sorted(b - a for a, b in windows)
     return {"churn_every_s": changes.every_s, "changes": {kind: kinds.count(kind) for kind in sorted(set(kinds))},
-            "refreshes": len(windows), "refresh_s_median": _round(sorted(b - a for a, b in windows)[len(windows) // 2]
-                                                                  if windows else None),
-            "requests_during_refresh": len(during), "p95_ms_during_refresh": _round(_percentile(during, 95)),
-            "p95_ms_without_refresh": _round(_percentile(outside, 95)),
-            "replies_noting_a_refresh": sum(noted(r.reply) for r in ok), "settled_s": round(settled_s, 1),
+            "refreshes": len(windows), "refresh_s_median": _round(durations[len(durations) // 2] if windows else None),
+            "refresh_s_max": _round(durations[-1] if windows else None),
+            "p95_ms_still_corpus": _round(_percentile(still, 95)),
+            "p95_ms_changing_corpus": _round(_percentile([r.latency_ms for r in answered], 95)),
+            "requests_overlapping_a_refresh": sum(overlaps(r.started, r.latency_ms, windows) for r in answered),
+            "replies_noting_a_refresh": sum(noted(r.reply) for r in answered), "settled_s": round(settled_s, 1),
             **compared}

@@ -268,13 +268,15 @@ def bench_load(requests: int = 500, concurrency: int = 16, articles: int = 50, k
             t0 = time.monotonic()
             if churn_s is None:
                 results = run_load(server.url, plan, concurrency, k=k, timeout=timeout)
-            else:
+            else:  # half the requests on a still corpus, half while it changes: same server, same machine load
                 from qa.evaluation import churn
 
+                quiet = run_load(server.url, plan[:requests // 2], concurrency, k=k, timeout=timeout)
                 with churn.Churn(Path(tmp) / "corpus", cases, churn_s, seed) as changes:
-                    results = run_load(server.url, plan, concurrency, k=k, timeout=timeout)
+                    busy = run_load(server.url, plan[requests // 2:], concurrency, k=k, timeout=timeout)
+                results = quiet + busy
             wall = time.monotonic() - t0
             if churn_s is not None:
-                churned = churn.summary(results, server, changes, cases, Path(tmp), model, k, timeout)
+                churned = churn.summary(quiet, busy, server, changes, cases, Path(tmp), model, k, timeout)
         return {"model": model or load_settings().model, "concurrency": concurrency, "articles": articles, "k": k,
                 "server_start_s": round(server.started_s, 1), **summarize(results, wall), **churned}
