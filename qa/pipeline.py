@@ -115,6 +115,11 @@ class QA:
         index, self._asked.note = self._live.get(self.settings.refresh_wait_s)
         return index
 
+    @property
+    def refreshing(self) -> bool:
+        """True while the index is being refreshed in the background."""
+        return self._live.refreshing
+
     def index_note(self) -> str | None:
         """For the question this thread is answering: why its index may not match the corpus, or None."""
         return getattr(self._asked, "note", None)

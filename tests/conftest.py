@@ -86,8 +86,8 @@ def corpus(make_corpus) -> Path:
 
 @pytest.fixture
 def settings(corpus, tmp_path) -> Settings:
-    """Hash-encoder settings over the default corpus; the corpus is re-checked on every ask, and an ask waits
-    for the refresh a change needs (up to 60 s; serving's default waits 0.5 s and answers from the old index)."""
+    """Hash-encoder settings over the default corpus; the corpus is re-checked on every ask, and a question
+    waits for the refresh a change needs (the chat waits at most Settings().refresh_wait_s)."""
     return Settings(corpus_dir=corpus, index_dir=tmp_path / "idx", model="hash", chunk_words=30,
                     refresh_interval_s=0, refresh_wait_s=60)
 

@@ -16,12 +16,14 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from qa.config import Settings
 from qa.embed import HashingEncoder
 from qa.pipeline import QA
 from qa.render import render_answer
 from tests.conftest import write_article
 
 TIGERS = "How many tigers did rangers count?"
+WAIT = Settings().refresh_wait_s  # how long the chat's questions wait for a refresh (the tests' settings wait more)
 FLOODS = "How many people died in the Ha Giang floods?"
 
 
@@ -56,7 +58,7 @@ def timed(fn, *args, **kwargs):
 
 def test_questions_are_answered_from_the_old_index_while_a_refresh_runs(settings):
     encoder = GatedEncoder("counted nine")
-    qa = QA(settings, encoder=encoder)
+    qa = QA(settings, encoder=encoder, refresh_wait_s=WAIT)
     assert getattr(qa.ask(FLOODS), "index_note", None) is None
     first = qa.index()
     add_tigers(settings)
@@ -76,7 +78,7 @@ def test_questions_are_answered_from_the_old_index_while_a_refresh_runs(settings
     assert all(a.passages[0].source == "floods.txt" and a.index_note and t < 5 for a, t in answers)
     encoder.gate.set()
     deadline = time.monotonic() + 30
-    while qa._live.refreshing and time.monotonic() < deadline:
+    while qa.refreshing and time.monotonic() < deadline:
         time.sleep(0.02)
     after = qa.ask(TIGERS)
     assert sources(after)[0] == "tigers.txt" and after.index_note is None
@@ -84,8 +86,8 @@ def test_questions_are_answered_from_the_old_index_while_a_refresh_runs(settings
     assert refreshed.manifest["refresh"] == {"carried_rows": len(first), "new_rows": 1, "parsed_files": 1}
 
 
-def test_a_small_change_is_in_the_next_answer(settings):
-    qa = QA(settings)  # the default wait: long enough for a change this small
+def test_a_change_refreshed_within_the_wait_is_in_the_next_answer(settings):
+    qa = QA(settings, refresh_wait_s=2)  # this refresh takes 0.05-0.25 s here (WAIT is 0.5 s)
     qa.ask(FLOODS)
     add_tigers(settings)
     answer = qa.ask(TIGERS)
@@ -123,7 +125,7 @@ def _ask_within(qa: QA, question: str, seconds: float):
 
 
 def test_a_suspended_indexer_holding_the_lock_blocks_no_one(settings, suspend_indexer):
-    running = QA(settings)
+    running = QA(settings, refresh_wait_s=WAIT)
     running.ask(FLOODS)
     indexer = suspend_indexer()
     add_tigers(settings)
@@ -131,11 +133,11 @@ def test_a_suspended_indexer_holding_the_lock_blocks_no_one(settings, suspend_in
     assert answer is not None, "a question waited for the suspended indexer's lock"
     assert "tigers.txt" not in sources(answer)
     assert answer.index_note.startswith("The index is being refreshed by another process")
-    fresh = _ask_within(QA(settings), FLOODS, 10)  # a new process (the chat restarted) answers too
+    fresh = _ask_within(QA(settings, refresh_wait_s=WAIT), FLOODS, 10)  # a new process (the chat restarted) answers too
     assert fresh is not None and fresh.passages[0].source == "floods.txt" and fresh.index_note
     indexer.kill()  # the indexer is killed: its lock is released, the refresh goes on
     indexer.wait(10)
     deadline = time.monotonic() + 30
-    while running._live.refreshing and time.monotonic() < deadline:
+    while running.refreshing and time.monotonic() < deadline:
         time.sleep(0.02)
     assert sources(running.ask(TIGERS))[0] == "tigers.txt"

@@ -213,13 +213,36 @@ def bench_load(requests: int = 500, concurrency: int = 16, articles: int = 50, k
             t0 = time.monotonic()
             if churn_s is None:
                 results = run_load(server.url, plan, concurrency, k=k, timeout=timeout)
-            else:
+            else:  # half the requests on a still corpus, half while it changes: same server, same machine load
                 from qa.evaluation import churn
 
-                with churn.Churn(Path(tmp) / "corpus", cases, churn_s, seed) as changes:
-                    results = run_load(server.url, plan, concurrency, k=k, timeout=timeout)
+                quiet = run_load(server.url, plan[:requests // 2], concurrency, k=k, timeout=timeout)
+                with churn.Churn(Path(tmp) / "corpus", [c.source for c in cases], churn_s, seed) as changes:
+                    busy = run_load(server.url, plan[requests // 2:], concurrency, k=k, timeout=timeout)
+                results = quiet + busy
             wall = time.monotonic() - t0
             if churn_s is not None:
-                churned = churn.summary(results, server, changes, cases, Path(tmp), model, k, timeout)
+                churned = _churn_summary(quiet, busy, server, changes, cases, Path(tmp), model, k, timeout)
         return {"model": model or load_settings().model, "concurrency": concurrency, "articles": articles, "k": k,
                 "server_start_s": round(server.started_s, 1), **summarize(results, wall), **churned}
+
+
+def _churn_summary(quiet: list[Result], busy: list[Result], server: Server, changes, cases: list[Case], tmp: Path,
+                   model: str | None, k: int, timeout: float) -> dict:
+    """Changes made, p95 on the still and on the changing corpus, and the replies once the server settled."""
+    from qa.evaluation import churn
+
+    windows = churn.refresh_windows(server.output, server.times)
+    answered = [r for r in busy if r.error is None and r.latency_ms is not None]
+    still = [r.latency_ms for r in quiet if r.error is None and r.latency_ms is not None]
+    settled_s = churn.settle(server.url, server, cases[0].question, k, load_settings().refresh_interval_s, timeout)
+    compared = churn.compare_with_rebuild(server.url, [c.question for c in cases], tmp, model, k)
+    kinds = [what.split(" ")[0] for _, what in changes.changes]
+    durations = sorted(b - a for a, b in windows) or [None]
+    return {"churn_every_s": changes.every_s, "changes": {kind: kinds.count(kind) for kind in sorted(set(kinds))},
+            "refreshes": len(windows), "refresh_s_median": _round(durations[len(durations) // 2]),
+            "refresh_s_max": _round(durations[-1]), "p95_ms_still_corpus": _round(_percentile(still, 95)),
+            "p95_ms_changing_corpus": _round(_percentile([r.latency_ms for r in answered], 95)),
+            "requests_overlapping_a_refresh": sum(churn.overlaps(r.started, r.latency_ms, windows) for r in answered),
+            "replies_noting_a_refresh": sum(churn.noted(r.reply) for r in answered), "settled_s": round(settled_s, 1),
+            **compared}
