@@ -181,6 +181,8 @@ def test_read_only_index_folder_answers_from_the_index_it_has(settings, caplog, 
     assert [r.levelname for r in caplog.records if "could not be refreshed" in r.getMessage()] == ["WARNING"]
     assert qa.ask(FLOODS).index_note == answer.index_note  # not retried at once: one warning, the same note
     assert live(settings.index_dir) == before
+    with pytest.raises(OSError, match="Read-only"):  # asked to bring the index up to date, it says it cannot
+        qa.index()
 
 
 # ---- 12: a build killed just before its switch ---------------------------------------------------

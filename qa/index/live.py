@@ -99,9 +99,10 @@ class LiveIndex:
     def get(self, wait: float | None = None, progress: bool = False) -> tuple[Index, str | None]:
         """The index to answer from, and a note when it may not match the corpus (else None).
 
-        `wait` None waits for any refresh the corpus needs; a number of seconds waits at most that long from
-        the refresh's start (see the module docstring for the first call).
+        `wait` None waits for any refresh the corpus needs, and raises its error if it failed; a number of
+        seconds waits at most that long from the refresh's start (see the module docstring for the first call).
         """
+        strict = wait is None
         wait = None if wait is not None and math.isinf(wait) else wait
         with self._lock:
             if self._index is not None and (why := self._index.damaged()):
@@ -120,8 +121,12 @@ class LiveIndex:
         with self._lock:
             if self._index is None:
                 raise job.error if job is not None and job.error is not None else IndexLoadError("no index")
-            if job is not None and job.done.is_set() and isinstance(job.error, CorpusError):
-                raise job.error  # the corpus itself is unusable: the user must hear it, as before
+            error = job.error if job is not None and job.done.is_set() else None
+            if strict and job is None and self._failed is not None:
+                error = self._failed.error  # not retried yet: still the reason the index is stale
+            # an unusable corpus is the user's to hear, as before; index() wants the corpus as it is now
+            if error is not None and (strict or isinstance(error, CorpusError)):
+                raise error
             self._served = True
             return self._index, self._note()
 
