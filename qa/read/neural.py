@@ -67,15 +67,10 @@ def cached_path(directory: Path = MODEL_DIR) -> Path:
     return cache_dir() / "onnx" / f"span-reader-{cache_key(directory)}" / "reader-int8.onnx"
 
 
-def build_torch(directory: Path = MODEL_DIR, base: Path | None = None):
-    """The fp32 reader as a torch module: base weights with the artifact's LoRA merged in (no peft)."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    import torch
-    from safetensors.torch import load_file
-    from transformers import AutoModel
 
-    cfg = config(directory)
-    enc = AutoModel.from_pretrained(str(base or model_dir()), attn_implementation="eager")
+def span_reader_class():
+    """The span reader as a torch module class: encoder + linear span head -> (start_logits, end_logits)."""
+    import torch
 
     class SpanReader(torch.nn.Module):
         """Encoder + linear span head: (start_logits, end_logits), each (batch, tokens)."""
@@ -91,7 +86,20 @@ def build_torch(directory: Path = MODEL_DIR, base: Path | None = None):
             start, end = self.qa_outputs(h).unbind(-1)
             return start, end
 
-    model = SpanReader(enc, enc.config.hidden_size)
+    return SpanReader
+
+
+def build_torch(directory: Path = MODEL_DIR, base: Path | None = None):
+    """The fp32 reader as a torch module: base weights with the artifact's LoRA merged in (no peft)."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    import torch
+    from safetensors.torch import load_file
+    from transformers import AutoModel
+
+    cfg = config(directory)
+    enc = AutoModel.from_pretrained(str(base or model_dir()), attn_implementation="eager")
+
+    model = span_reader_class()(enc, enc.config.hidden_size)
     tensors = load_file(str(directory / ARTIFACT_WEIGHTS))
     scale = cfg["lora"]["alpha"] / cfg["lora"]["r"]
     params = dict(enc.named_parameters())

@@ -13,23 +13,10 @@ from qa.evaluation.reader.common import LORA_TARGET, base_model_path
 
 
 def make_reader_class():
-    import torch
+    """The runtime's span reader class (qa.read.neural), trained here."""
+    from qa.read.neural import span_reader_class
 
-    class SpanReader(torch.nn.Module):
-        """Encoder + linear span head: (start_logits, end_logits), each (batch, tokens)."""
-
-        def __init__(self, encoder, hidden: int):
-            super().__init__()
-            self.encoder = encoder
-            self.qa_outputs = torch.nn.Linear(hidden, 2)
-
-        def forward(self, input_ids, attention_mask, token_type_ids):
-            h = self.encoder(input_ids=input_ids, attention_mask=attention_mask,
-                             token_type_ids=token_type_ids).last_hidden_state
-            start, end = self.qa_outputs(h).unbind(-1)
-            return start, end
-
-    return SpanReader
+    return span_reader_class()
 
 
 def new_training_model(r: int = 16, alpha: int = 32, dropout: float = 0.05, seed: int = 13):
