@@ -1,25 +1,10 @@
-"""Answer -> chat-reply HTML (and its plain-text copy) for the Gradio Chatbot, and back: the one module that knows the page's HTML.
-
-Pure string functions; no gradio import. A reply reads top-down: the answer, how far to trust it, the
-best passage with its article's title (linked when the article has a url), then the other passages
-collapsed and grouped by article. A hidden `.qa-copy` block holds the reply as plain text: the page's
-copy button puts that on the clipboard instead of the HTML (see app.py's COPY_JS).
-
-The Chatbot runs every message through Markdown (marked, GFM), a `$$` LaTeX pass and an HTML
-sanitizer. The reply is therefore one HTML block with no blank lines (a blank line would end the
-block and switch Markdown back on), and every piece of article text is HTML-escaped with the
-Markdown- and LaTeX-active characters turned into numeric entities: marked passes entities through
-untouched and the browser shows them as the plain characters.
-"""
+"""The pieces of a chat reply: escaping, highlighting, confidence in words, passage cards, snippets and groups."""
 from __future__ import annotations
 
-import html
-import json
 import re
 from typing import Sequence
 
-from qa.history import message_text, short_reply, turns
-from qa.types import Answer, Hit, Turn
+from qa.types import Hit
 
 SNIPPET_CHARS = 200
 ABSTAIN_TEXT = "The articles don't answer this."
@@ -248,117 +233,3 @@ def _heading(text: str) -> str:
     return f"<p style=\"{_HEAD}\">{escape(text)}</p>"
 
 
-def render_text(answer: Answer) -> str:
-    """The reply as plain text for a document or an email: the answer, its trust, its source and the sentence."""
-    hits = tuple(answer.passages)
-    lines: list[str] = []
-    if answer.abstained or answer.answer is None:
-        lines.append(ABSTAIN_TEXT if answer.abstained else "Best matching passage:" if hits
-                     else "No matching passages found.")
-        if answer.abstained and answer.reason:
-            lines.append(f"Why: {answer.reason}.")
-        if answer.abstained and hits:
-            lines.append("Closest passage (it does not answer the question):")
-    else:
-        lines += [answer.answer, f"{confidence_words(answer.confidence)}."]
-    if hits:
-        best = hits[0]
-        source = ", ".join([best.title or "(untitled)", *_facts(best)[:-1]])
-        lines.append(f"Source: {source} — {_url(best) or best.source}")
-        a, b = _window(best)
-        lines.append(f"\"{' '.join(best.text[a:b].split())}\"")
-    return "\n".join(lines)
-
-
-def _copy_block(answer: Answer) -> str:
-    """The plain text, hidden, with line breaks as entities so the HTML block stays one line."""
-    return (f"<div class=\"{COPY_CLASS}\" style=\"display:none\" hidden>"
-            f"{escape(render_text(answer)).replace(chr(10), '&#10;')}</div>")
-
-
-def _sources_block(hits: Sequence[Hit]) -> str:
-    """The passages' ids and files as hidden JSON, read back by reply_sources (for feedback)."""
-    found = [{"source": h.source, "article_id": h.article_id, "passage_id": h.passage_id,
-              "title": h.title, "url": h.url} for h in hits]
-    return f"<div class=\"{SOURCES_CLASS}\" style=\"display:none\" hidden>{escape(json.dumps(found))}</div>"
-
-
-def reply_sources(reply) -> list[dict]:
-    """The passages a reply of render_answer showed (source, article_id, passage_id, title, url), best first."""
-    text = message_text(reply) or ""
-    m = _SOURCES.search(text)
-    try:
-        found = json.loads(html.unescape(m.group(1))) if m else []
-    except ValueError:
-        return []
-    return [f for f in found if isinstance(f, dict)] if isinstance(found, list) else []
-
-
-def render_answer(answer: Answer) -> str:
-    """The chat reply for `answer` as one Markdown-safe HTML block: the answer first, then its source."""
-    hits = tuple(answer.passages)
-    best = hits[0] if hits else None
-    parts: list[str] = []
-    if answer.index_note:
-        parts.append(_note(answer.index_note))
-    limited = f"limited to articles from {answer.date_filter}" if answer.date_filter else ""
-    if answer.abstained:
-        parts.append(f"<p>{escape(ABSTAIN_TEXT)}</p>")
-        if limited:
-            parts.append(_note(limited[0].upper() + limited[1:]))
-        if answer.reason:
-            parts.append(_note(f"Why: {answer.reason}."))
-        if hits:
-            parts.append(_more(None, hits, f"Closest passages (they do not answer the question): "
-                                           f"{_count(hits, None)}"))
-        return f"<div>{''.join(parts)}{_copy_block(answer)}{_sources_block(hits)}</div>"
-    if answer.answer is not None:
-        parts.append(f"<p class=\"{ANSWER_CLASS}\" style=\"{_ANSWER}\"><strong>{escape(answer.answer)}</strong></p>")
-        parts.append(_note(confidence_words(answer.confidence) + (f" · {limited}" if limited else "")))
-    elif hits:
-        parts.append(_heading("Best matching passage"))
-        if limited:
-            parts.append(_note(limited[0].upper() + limited[1:]))
-    else:
-        parts.append(f"<p>{escape('No matching passages found.')}</p>")
-    if answer.reason:
-        parts.append(_note(answer.reason))
-    if best:
-        parts.append(_best_card(best))
-        more = _count(hits[1:], best)
-        parts.append(_more(best, hits[1:], f"The full passage{', ' + more if more else ''}"))
-    return f"<div>{''.join(parts)}{_copy_block(answer)}{_sources_block(hits)}</div>"
-
-
-# The answer line render_answer writes; reply_answer reads the answer back out of it.
-_SOURCES = re.compile(r"<div class=\"" + SOURCES_CLASS + r"\"[^>]*>([^<]*)</div>")
-_ANSWER_LINE = re.compile(r"<p class=\"" + ANSWER_CLASS + r"\"[^>]*><strong>([^<]{1,200})</strong></p>"
-                          # replies of the earlier page (a chat history restored from before this layout)
-                          r"|<strong>([^<]{1,200})</strong>\s*(?:·|&middot;|&#183;)\s*confidence")
-
-
-def reply_answer(reply) -> str | None:
-    """The answer a chat reply shows: the bold answer of render_answer's HTML, or a short plain reply."""
-    text = message_text(reply)
-    if text and "<" in text:
-        m = _ANSWER_LINE.search(text)
-        return html.unescape(m.group(1) or m.group(2)).strip() if m else None
-    return short_reply(text)
-
-
-def _question_text(message):
-    """A user message as the user typed it (app.py shows questions HTML-escaped)."""
-    if isinstance(message, dict) and message.get("role") == "user" and isinstance(message.get("content"), str):
-        return {**message, "content": html.unescape(message["content"])}
-    return message
-
-
-def plain_history(history: Sequence | None) -> tuple[Turn, ...]:
-    """The chat so far (Gradio messages or pairs) as plain turns, each reply's answer read back from its HTML."""
-    return turns([_question_text(m) for m in history or []], reply_answer)
-
-
-def render_error(message: str) -> str:
-    """A one-line, escaped error message as a chat reply (the chat stays usable: never an exception)."""
-    line = " ".join(str(message).split()) or "Something went wrong."
-    return f"<div><p style=\"color:#c0392b\"><strong>Error:</strong> {escape(line)}</p></div>"
