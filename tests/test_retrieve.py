@@ -274,3 +274,67 @@ def test_recent_pool_brings_recent_candidates(tiny):
     pooled = run(tiny, question, k=50, mode="bm25", candidates=1, as_of=as_of, recency=True, ranking=ranking)
     assert set(plain.rows) <= set(pooled.rows)
     assert any(index.passages[r].published >= as_of - dt.timedelta(days=1) for r in pooled.rows)
+
+
+# --- article-level evidence -------------------------------------------------------------------------------
+
+def test_grouped_term_counts_are_whole_article_bm25():
+    from qa.index.bm25 import Lexical
+
+    passages = ["the harbour bridge opened", "designed by Holm and Vester", "the bridge cost little",
+                "a storm closed the port", "ferries stopped for a day"]
+    articles = ["the harbour bridge opened designed by Holm and Vester the bridge cost little",
+                "a storm closed the port ferries stopped for a day"]
+    whole = Lexical.build(articles)
+    grouped = Lexical.build(passages).articles(np.array([0, 0, 0, 1, 1]), 2)
+    for q in ("bridge designed", "storm port", "bridge storm", "unknownword"):
+        assert np.allclose(grouped.scores(q), whole.scores(q), atol=1e-6), q
+
+
+def test_index_keeps_whole_article_bm25_per_article(tiny):
+    from qa.index.stories import article_numbers
+
+    index, _ = tiny
+    numbers = article_numbers(index)
+    assert numbers is not None and index.articles is not None
+    assert index.articles.size == int(numbers.max()) + 1 == len({p.article_id for p in index.passages})
+    assert (index.path / "bm25-articles").is_dir() and "bm25-articles/" in " ".join(index.manifest["checksums"])
+
+
+def test_article_evidence_lifts_the_article_whose_passages_all_match(tiny):
+    index, _ = tiny
+    # a question whose words spread over one article's passages: whole-article evidence weighs them together
+    first = index.passages[0]
+    rows = [r for r in range(len(index)) if index.passages[r].article_id == first.article_id]
+    words = [index.passages[r].text.split()[3] for r in rows[:3]]
+    question = " ".join(words)
+    base = Ranking(recency_weight=0.0, article_terms=0.0, article_bm25=0.0)
+    lifted = Ranking(recency_weight=0.0, article_terms=1.0, article_bm25=1.0)
+    plain = run(tiny, question, k=50, mode="bm25", ranking=base)
+    found = run(tiny, question, k=50, mode="bm25", ranking=lifted)
+    assert index.passages[found.rows[0]].article_id == first.article_id
+    assert found.scores[0] >= plain.scores[0]
+
+
+def test_index_without_article_bm25_still_ranks(tmp_path):
+    import json
+    import shutil
+
+    from qa.index.store import load
+
+    for name, (title, date, paragraphs) in ARTICLES.items():
+        write_article(tmp_path / "corpus", name, title, date, *paragraphs)
+    settings = Settings(corpus_dir=tmp_path / "corpus", index_dir=tmp_path / "idx", model="hash", chunk_words=30)
+    encoder = HashingEncoder()
+    built = index_mod.ensure(settings, encoder)
+    with_part = run((built, encoder), QUESTION, k=5, ranking=Ranking())
+    # an index written before the part existed: no folder, no checksums for it
+    shutil.rmtree(built.path / "bm25-articles")
+    manifest = json.loads((built.path / "manifest.json").read_text())
+    manifest["checksums"] = {k: v for k, v in manifest["checksums"].items() if not k.startswith("bm25-articles")}
+    (built.path / "manifest.json").write_text(json.dumps(manifest))
+    older = load(settings.index_dir)
+    assert older.articles is None
+    found = run((older, encoder), QUESTION, k=5, ranking=Ranking())
+    assert found.rows and set(found.rows) <= set(run((older, encoder), QUESTION, k=50).rows)
+    assert with_part.rows

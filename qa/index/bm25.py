@@ -101,6 +101,19 @@ class DocTerms:
         return DocTerms(indptr, np.concatenate([p.terms for p in parts]),
                         np.concatenate([p.counts for p in parts]), vocab)
 
+    def grouped(self, group: np.ndarray, n: int) -> "DocTerms":
+        """Documents made of consecutive groups of these (row i joins group[i]): term counts summed per group."""
+        group = np.asarray(group, dtype=np.int64)
+        if len(group) != len(self):
+            raise ValueError(f"{len(group)} group numbers for {len(self)} documents")
+        width = max(len(self.vocab), 1)
+        doc_of = np.repeat(group, np.diff(self.indptr))
+        keys, inverse = np.unique(doc_of * width + self.terms.astype(np.int64), return_inverse=True)
+        counts = np.bincount(inverse, weights=self.counts, minlength=len(keys)).astype(np.int32)
+        indptr = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(np.bincount(keys // width, minlength=n), out=indptr[1:])
+        return DocTerms(indptr, (keys % width).astype(np.int32), counts, self.vocab)
+
     def compact(self) -> "DocTerms":
         """Drop vocabulary entries no document uses (and renumber the rest)."""
         used = np.flatnonzero(np.bincount(self.terms, minlength=len(self.vocab)))
@@ -258,6 +271,17 @@ class Lexical:
         docs = self.doc_terms()
         if docs is not None:
             docs.save(folder / DOCS_FILE)
+
+    def articles(self, row_article: np.ndarray, n: int) -> "Lexical | None":
+        """BM25 over whole articles (row i belongs to article row_article[i]), from these passages' term counts.
+
+        An article's counts are its passages' summed (the one sentence passages share is counted twice), so
+        no text is tokenized again. None when this index keeps no term counts.
+        """
+        docs = self.doc_terms()
+        if docs is None or len(row_article) != len(docs):
+            return None
+        return Lexical(ScoreMatrix.from_docs(docs.grouped(row_article, n)))
 
     @classmethod
     def load(cls, folder: Path, lazy: bool = True) -> "Lexical":

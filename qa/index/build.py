@@ -14,8 +14,9 @@ from qa.index import refresh
 from qa.index.bm25 import Lexical
 from qa.index.manifest import build_settings, stale_reason, write_manifest
 from qa.index.passages import write_passages
+from qa.index.stories import ROWS_FILE as STORY_ROWS_FILE
 from qa.index.stories import write_stories
-from qa.index.store import BM25_DIR, FAISS_FILE, VECTORS_FILE, Index
+from qa.index.store import ARTICLE_BM25_DIR, BM25_DIR, FAISS_FILE, VECTORS_FILE, Index
 
 logger = logging.getLogger(__name__)
 
@@ -80,6 +81,12 @@ def write_parts(folder: Path, layout: refresh.Layout, texts: list[str], vectors:
     lexical = Lexical.rebuild(carry.lexical if carry else None, layout.old_rows, texts)
     (folder / BM25_DIR).mkdir()
     lexical.save(folder / BM25_DIR)
+    # whole-article BM25 from the passages' term counts (ranking evidence spread over an article's passages)
+    row_article = np.load(folder / STORY_ROWS_FILE, allow_pickle=False)
+    whole = lexical.articles(row_article, int(row_article.max()) + 1 if len(row_article) else 0)
+    if whole is not None:
+        (folder / ARTICLE_BM25_DIR).mkdir()
+        whole.save(folder / ARTICLE_BM25_DIR)
     if layout.sources:
         refresh.write_sources(layout.sources, folder)
     articles = (sum(len(s["keys"]) for s in layout.sources.values()) if layout.sources

@@ -17,6 +17,7 @@ from qa.index.passages import PassageStore
 VECTORS_FILE = "vectors.npy"
 FAISS_FILE = "dense.faiss"
 BM25_DIR = "bm25"
+ARTICLE_BM25_DIR = "bm25-articles"  # BM25 over whole articles (rows: the stories table's article numbers)
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,7 @@ class Index:
     dense: vec.Dense
     lexical: Lexical
     watched: tuple = ()  # files read at load only, watched for truncation (the disk copy must stay whole)
+    articles: Lexical | None = None  # whole-article BM25 (None: an index built before it was kept)
 
     def __len__(self) -> int:
         return len(self.passages)
@@ -44,8 +46,8 @@ class Index:
 
     def damaged(self) -> str | None:
         """Why a file this index reads on demand changed size since it was loaded, or None: a few fstat calls."""
-        parts = (self.passages, self.lexical, *self.watched) + ((self.vectors,) if isinstance(self.vectors, DiskArray)
-                                                               else ())
+        parts = (self.passages, self.lexical, *self.watched, *((self.articles,) if self.articles else ()),
+                 *((self.vectors,) if isinstance(self.vectors, DiskArray) else ()))
         return next((why for part in parts if (why := part.damaged())), None)
 
 
@@ -66,13 +68,14 @@ def load(index_dir: Path, verify_checksums: bool | None = None) -> Index:
         if dense.kind == "flat":  # no memory maps (see qa.index.ondisk): a flat index holds every vector already
             watched, vectors = (vectors.file,), vec.stored_vectors(dense)
         lexical = Lexical.load(path / BM25_DIR)
+        articles = Lexical.load(path / ARTICLE_BM25_DIR) if (path / ARTICLE_BM25_DIR).is_dir() else None
     except Exception as exc:  # any unreadable part means the generation is unusable
         raise IndexLoadError(f"cannot load index in {path}: {exc}") from exc
     n = manifest.get("passages")
     if not (len(passages) == len(vectors) == stored_rows == dense.ntotal == lexical.size == n):
         raise IndexLoadError(f"index parts disagree on the passage count in {path}")
     return Index(path=path, manifest=manifest, passages=passages, vectors=vectors, dense=dense,
-                 lexical=lexical, watched=watched)
+                 lexical=lexical, watched=watched, articles=articles)
 
 
 def try_load(index_dir: Path) -> tuple[Index | None, str | None]:

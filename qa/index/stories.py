@@ -159,6 +159,12 @@ def one_card(index, rows: np.ndarray, order: np.ndarray, k: int) -> np.ndarray:
     return np.asarray(kept, dtype=order.dtype)
 
 
+def article_numbers(index) -> np.ndarray | None:
+    """Each passage row's article number (rows of one article are consecutive), or None for an older index."""
+    table = _cached(str(index.path))
+    return None if table is None or len(table["rows"]) != len(index) else table["rows"]
+
+
 def _date(table: dict, row: int) -> str:
     return table["articles"][int(table["rows"][row])]["date"] or ""
 
