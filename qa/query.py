@@ -145,8 +145,14 @@ def _resolved(question: str, earlier: str, answer: str | None, names_answer: boo
 
 
 def _dates(text: str, as_of: dt.date | None):
-    """The range a question names, absolute first ("in 2019"), else relative to as_of ("last week")."""
+    """The range a question names, absolute first ("in 2019"), else relative to as_of ("last week").
+
+    A time that starts after as_of ("a 2024 White House bid", asked in 2022) names what the news is about,
+    not when it was published (nothing published after as_of is read): it sets no range.
+    """
     found = find_dates(text)
+    if found is not None and as_of is not None and found.start > as_of:
+        return None
     return found if found is not None or as_of is None else relative_dates(text, as_of)
 
 

@@ -209,6 +209,14 @@ def test_is_followup(question, followup):
 
 # --- as of -------------------------------------------------------------------------------------------------
 
+def test_a_time_after_as_of_is_a_topic_not_a_publication_range():
+    day = dt.date(2022, 11, 17)
+    q = understand("Which Republican announced a 2024 White House bid this week?", as_of=day)
+    assert q.dates is None and q.recency  # nothing from 2024 was published on the day it was asked
+    assert understand("Who won the 2022 midterms?", as_of=day).dates.label == "2022"  # a year under way
+    assert understand("Who won the 2024 election?").dates.label == "2024"  # no as_of: no "future"
+
+
 def test_as_of_resolves_relative_dates_and_sets_recency():
     import datetime as dt
 
