@@ -22,7 +22,7 @@ from qa.decide import decide
 from qa.read.lru import LRU
 from qa.read import READ_LIMIT, options
 from qa.read import warm_up as warm_reader
-from qa.retrieve import retrieve, to_hits
+from qa.retrieve import Ranking, retrieve, to_hits
 from qa.types import Answer, Search, Turn
 
 logger = logging.getLogger(__name__)
@@ -83,9 +83,11 @@ class QA:
     """Question answering over one corpus and index folder; safe to share between threads."""
 
     def __init__(self, settings: Settings | None = None, encoder: Encoder | None = None,
-                 source: CorpusSource | None = None, **overrides):
-        """`source` replaces the settings' corpus folder (articles in memory: qa.ingest.ArticlesSource)."""
+                 source: CorpusSource | None = None, ranking: Ranking | None = None, **overrides):
+        """`source` replaces the settings' corpus folder (articles in memory: qa.ingest.ArticlesSource);
+        `ranking` the fitted article ranking (plain baselines turn it off)."""
         self.settings = (settings or load_settings()).with_overrides(**overrides)
+        self.ranking = ranking or Ranking()
         self._encoder = encoder
         self.source = source if source is not None else FolderSource.from_settings(self.settings)
         self._live = LiveIndex(self.settings, lambda: self.encoder, self.source)
@@ -147,7 +149,7 @@ class QA:
         qvec = self.encoder.encode([query.search_text])[0]
         t2 = time.perf_counter()
         found = retrieve(index, qvec, query.bm25_text, k, query.dates, mode, self.settings, as_of=query.as_of,
-                         recency=query.recency)
+                         recency=query.recency, ranking=self.ranking)
         hits = tuple(to_hits(index, found))
         t3 = time.perf_counter()
         timings = {"index": (t1 - t0) * 1e3, "encode": (t2 - t1) * 1e3, "retrieve": (t3 - t2) * 1e3}

@@ -36,6 +36,7 @@ class Ranking:
     article_terms: float = 0.1
     article_bm25: float = 0.4
     per_article: bool = True  # one hit per article (its best passage)
+    # (Ranking(recency_weight=0, article_terms=0, article_bm25=0): plain fused scores, as baselines want)
     # with the prior on, each retriever also brings its best candidates from the last recent_pool_days (the
     # prior can only promote what was retrieved; years of same-topic articles crowd recent ones out)
     recent_pool_days: int = 60
@@ -152,6 +153,7 @@ def retrieve(index: Index, query_vector: np.ndarray | None, search_text: str, k:
     elif settings.fusion == "rrf":
         table = fuse_rrf([dense_rows, bm25_rows], settings.rrf_k)
         fused = np.array([table[r] for r in rows.tolist()], dtype=np.float32)
+        fused = fused / fused.max()  # on [0, 1] like the other fusions, as the prior and article evidence expect
     else:
         fused = fuse_linear(dense_scores, bm25_scores, settings.dense_weight)
     fused = np.asarray(fused, dtype=np.float32)

@@ -12,11 +12,13 @@ from qa.evaluation.primed import PrimedEncoder
 from qa.ingest import ArticlesSource
 from qa.evaluation.questions import misses, prime_cases, run, summarize
 from qa.pipeline import QA
+from qa.retrieve import Ranking
 
 logger = logging.getLogger(__name__)
 
 # Plain components as in the published baselines: whole documents, no title, one vector each.
 PLAIN = dict(chunk_words=100_000, chunk_chars=10**9, chunk_overlap_sentences=0, embed_title=False)
+PLAIN_RANKING = Ranking(recency_weight=0.0, article_terms=0.0, article_bm25=0.0)  # the fused score alone
 RUNS = (  # (row name, plain index?, mode, fusion)
     ("BM25 (plain)", True, "bm25", "rrf"),
     ("dense (plain)", True, "dense", "rrf"),
@@ -50,7 +52,8 @@ def bench_quality(name: str, settings: Settings, explicit_index: Path | None = N
         s = replace(s, fusion=fusion or settings.fusion,
                     index_dir=(explicit_index / ("plain" if plain else "ours")) if explicit_index
                     else bench_index_dir(name, s))
-        qa = QA(s, encoder=encoder, source=ArticlesSource(articles, files))
+        qa = QA(s, encoder=encoder, source=ArticlesSource(articles, files),
+                ranking=PLAIN_RANKING if plain else None)
         results = run(qa, cases, k=k, mode=mode, read=False, progress=progress, label=label)
         rows[label] = summarize(results, read=False)
         if label == "ours: hybrid":
