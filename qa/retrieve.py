@@ -212,10 +212,12 @@ def by_article(articles: list, rows: np.ndarray, fused: np.ndarray, damp: float,
     out = np.asarray(fused, dtype=np.float32).copy()
     for score, first, _ in scored:
         out[first] = score
-    rest = sorted((i for _, _, others in scored for i in others), key=lambda i: (-fused[i], int(rows[i])))
+    # the other passages carry their article's bonus too, so within an article the gaps stay those of the
+    # passages' own scores (the reader's re-ranking weighs a passage's answer against them)
+    rest = sorted((i for _, _, others in scored for i in others), key=lambda i: (-(fused[i] + extra[i]), int(rows[i])))
     floor = min(t[0] for t in scored)
     for i in rest:  # ranked after every article's best passage, so scored no higher than the last of them
-        out[i] = min(out[i], floor)
+        out[i] = min(float(fused[i] + extra[i]), floor)
     return np.asarray([t[1] for t in scored] + rest, dtype=np.int64), out
 
 
