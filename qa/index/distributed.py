@@ -219,9 +219,10 @@ class RayStagedEncoder(StagedEncoder):
             return
         actors = self.workers or cluster_cpus()
         batch = min(MAX_BATCH, max(MIN_BATCH, math.ceil(len(todo) / (actors * BATCHES_PER_ACTOR))))
+        blocks = math.ceil(len(todo) / batch)
+        actors = min(actors, blocks)
         _data_context(progress or self.progress)
-        ds = ray.data.from_items([{"row": i, "text": texts[i]} for i in todo],
-                                 override_num_blocks=math.ceil(len(todo) / batch))
+        ds = ray.data.from_items([{"row": i, "text": texts[i]} for i in todo], override_num_blocks=blocks)
         ds = ds.map_batches(EncodeActor, batch_size=batch, concurrency=actors, num_cpus=1,
                             fn_constructor_kwargs=dict(model=self.name, folder=str(self.folder),
                                                        batch_size=batch_size),
