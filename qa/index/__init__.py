@@ -21,7 +21,6 @@ import contextlib
 import logging
 from typing import Callable, Iterator
 
-from qa.chunk import chunk_articles
 from qa.config import Settings
 from qa.embed import Encoder
 from qa.index import refresh
@@ -95,7 +94,7 @@ def ensure(settings: Settings, encoder: Encoder, source: CorpusSource | None = N
 
 
 def _stages(settings: Settings, source: CorpusSource, encoder: Encoder, staging, progress: bool):
-    """(source, staged encoder, chunk function) of a build: in this process, or on Ray (settings.ray_address).
+    """(source, staged encoder, chunk function or None) of a build: here, or on Ray (settings.ray_address).
 
     Either way the encoder saves its vectors a chunk at a time under staging/, so a killed build resumes.
     """
@@ -103,7 +102,7 @@ def _stages(settings: Settings, source: CorpusSource, encoder: Encoder, staging,
         from qa.index.distributed import ray_build  # imports ray: only for a cluster build
 
         return ray_build(settings, source, encoder, staging, progress)
-    return contextlib.nullcontext((source, StagedEncoder(encoder, staging), chunk_articles))
+    return contextlib.nullcontext((source, StagedEncoder(encoder, staging), None))  # None: chunk_articles
 
 
 @contextlib.contextmanager

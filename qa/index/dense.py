@@ -1,7 +1,8 @@
-"""Dense search over normalised passage vectors: exact (flat) for small indexes, HNSW for large ones.
+"""Dense search over normalised passage vectors: exact (flat) for small indexes, HNSW for large, IVF-PQ for huge.
 
 The index type follows the size (choose_kind). An HNSW index keeps int8 codes (faiss SQ8) to save memory,
-so its candidates are re-scored exactly from the float vectors. Each HNSW slot records the passage row it
+and an IVF-PQ index (tens of millions of rows) 32-byte product codes; both have their candidates re-scored
+exactly from the float vectors (read from disk). Each HNSW slot records the passage row it
 holds: an update appends new passages as new slots and marks removed ones dead (-1) instead of rebuilding
 the graph, until too many are dead. Searches restricted to a subset of rows (the date filter) scan small
 subsets exactly and pass larger ones to FAISS as an id selector.
@@ -29,7 +30,17 @@ EXACT_SUBSET_LIMIT = 20_000
 # An HNSW walk restricted to a subset holding at least this share of the rows finds its neighbours
 # (recall@10 0.96-1.0 measured at 5-10%) in a few ms, sooner than gathering even a few thousand rows.
 GRAPH_FILTER_SHARE = 0.05
-KINDS = ("flat", "hnsw")
+# Above this, HNSW's graph and int8 codes (656 bytes a vector, measured at 1M: 6.6 GB at 10M) give way to
+# IVF-PQ: an inverted file over an HNSW coarse quantizer, 4-bit PQ codes scanned with SIMD ("fast scan": 64
+# sub-vectors of 6 dimensions, 32 bytes). 8-bit PQ codes took 100x longer to train here, for no recall
+# the exact re-score does not restore.
+IVF_LIMIT = 2_000_000
+IVF_PQ_M = 64
+IVF_TRAIN_PER_LIST = 16  # k-means sample: the lists need to be roughly right, not optimal
+IVF_NPROBE = 32  # lists scanned per query (python -m qa bench vectors10m: recall vs latency at 10M)
+IVF_RERANK = 10  # IVF-PQ fetches IVF_RERANK * k candidates by PQ distance, then re-scores them exactly
+IVF_MAX_NPROBE = 512
+KINDS = ("flat", "hnsw", "ivfpq")
 
 
 def _threads(n: int | None) -> None:
@@ -44,8 +55,36 @@ def _threads(n: int | None) -> None:
 
 
 def choose_kind(n: int) -> str:
-    """The index type for n vectors: exact below FLAT_LIMIT, HNSW from there on."""
-    return "flat" if n < FLAT_LIMIT else "hnsw"
+    """The index type for n vectors: exact below FLAT_LIMIT, HNSW below IVF_LIMIT, IVF-PQ from there on."""
+    return "flat" if n < FLAT_LIMIT else "hnsw" if n < IVF_LIMIT else "ivfpq"
+
+
+def ivf_lists(n: int) -> int:
+    """Inverted lists for n vectors: the power of two nearest sqrt(n), 64 to 65,536."""
+    return int(min(65_536, max(64, 2 ** round(np.log2(max(n, 1) ** 0.5)))))
+
+
+def new_ivfpq(dim: int, n: int):
+    """An untrained IVF-PQ index sized for n vectors (L2 on unit vectors orders as the inner product does)."""
+    import faiss
+
+    return faiss.index_factory(dim, f"IVF{ivf_lists(n)}_HNSW32,PQ{IVF_PQ_M}x4fs")
+
+
+def train_ivfpq(index, sample: np.ndarray) -> None:
+    """Train the coarse quantizer and the product codes on a sample (IVF_TRAIN_PER_LIST points a list)."""
+    import faiss
+
+    _threads(None)
+    faiss.extract_index_ivf(index).cp.niter = 10  # k-means iterations: the lists need to be roughly right
+    index.train(np.ascontiguousarray(sample, dtype=np.float32))
+
+
+def kind_of(index) -> str:
+    """The KINDS name of a FAISS index."""
+    import faiss
+
+    return "hnsw" if isinstance(index, faiss.IndexHNSW) else "ivfpq" if isinstance(index, faiss.IndexIVF) else "flat"
 
 
 class Dense:
@@ -56,7 +95,7 @@ class Dense:
 
         self.index = index
         self.rows = None if rows is None else np.asarray(rows, dtype=np.int64)  # None: slot i holds row i
-        self.kind = "hnsw" if isinstance(index, faiss.IndexHNSW) else "flat"
+        self.kind = kind_of(index)
         self._live = int(index.ntotal if self.rows is None else (self.rows >= 0).sum())
         self._slot_of: np.ndarray | None = None
 
@@ -105,6 +144,10 @@ def build(vectors: np.ndarray, kind: str = "flat") -> Dense:
     dim = vectors.shape[1]
     if kind == "flat":
         index = faiss.IndexFlatIP(dim)
+    elif kind == "ivfpq":
+        index = new_ivfpq(dim, len(vectors))
+        step = max(1, len(vectors) // (IVF_TRAIN_PER_LIST * ivf_lists(len(vectors))))
+        train_ivfpq(index, vectors[::step])
     else:
         index = faiss.IndexHNSWSQ(dim, faiss.ScalarQuantizer.QT_8bit, HNSW_M, faiss.METRIC_INNER_PRODUCT)
         index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
@@ -229,13 +272,18 @@ def search(dense: Dense, vectors: np.ndarray, query: np.ndarray, k: int, subset:
         rows = dense.to_rows(slots[0])
         keep = rows >= 0  # FAISS pads with -1 when fewer than k ids pass the filter
         return scores[0][keep], rows[keep]
-    fetch = RERANK * k
+    fetch = (IVF_RERANK if dense.kind == "ivfpq" else RERANK) * k
     if sel is None and dense.dead:  # dead slots take places in the result: ask for more
         fetch += int(np.ceil(fetch * dense.dead / max(dense.ntotal, 1)))
-    ef = max(ef_search or HNSW_EF_SEARCH, fetch)
-    if subset is not None:  # a filter discards most of what the graph walk visits: widen the walk
-        ef = max(ef, min(int(ef * (dense.ntotal / max(len(subset), 1)) ** 0.5), MAX_FILTERED_EF))
-    params = faiss.SearchParametersHNSW(sel=sel, efSearch=ef)
+    # a filter discards most of what the walk or the lists give: widen them by sqrt(1 / share)
+    widen = 1.0 if subset is None else (dense.ntotal / max(len(subset), 1)) ** 0.5
+    if dense.kind == "ivfpq":
+        nprobe = min(int(IVF_NPROBE * widen), IVF_MAX_NPROBE, dense.index.nlist)
+        params = faiss.SearchParametersIVF(sel=sel, nprobe=nprobe)
+    else:
+        ef = max(ef_search or HNSW_EF_SEARCH, fetch)
+        ef = max(ef, min(int(ef * widen), MAX_FILTERED_EF)) if subset is not None else ef
+        params = faiss.SearchParametersHNSW(sel=sel, efSearch=ef)
     _, slots = dense.index.search(q, fetch, params=params)
     del bits  # the selector reads it until the search returns
     rows = dense.to_rows(slots[0])

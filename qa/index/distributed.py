@@ -243,11 +243,10 @@ class RayStagedEncoder(StagedEncoder):
 @contextlib.contextmanager
 def ray_build(settings: Settings, source, encoder: Encoder, staging: Path,
               progress: bool = False) -> Iterator[tuple[object, StagedEncoder, object]]:
-    """(source, staged encoder, chunk function) for an index build whose parsing and encoding run on Ray."""
+    """(source, staged encoder, chunk function or None) for a build whose parsing and encoding run on Ray."""
     with session(settings.ray_address or LOCAL):
+        chunk = None  # articles already in memory: nothing to parse, chunked by the driver
         if isinstance(source, FolderSource):
             source = RaySource(source, settings, progress)
             chunk = source.chunk
-        else:  # articles already in memory: nothing to parse
-            from qa.chunk import chunk_articles as chunk
         yield source, RayStagedEncoder(encoder, staging, progress=progress), chunk

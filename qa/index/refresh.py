@@ -81,7 +81,7 @@ def write_sources(sources: dict, folder: Path) -> None:
 
 def plan(source: CorpusSource, files: dict, chunk_words: int, overlap: int, previous_files: dict | None = None,
          previous_sources: dict | None = None, chunk_chars: int = MAX_CHARS,
-         chunk: Callable[..., list[Passage]] = chunk_articles) -> Layout:
+         chunk: Callable[..., list[Passage]] | None = None) -> Layout:
     """Read new and changed parts of the corpus, carry over unchanged ones: the rows of the next generation.
 
     `files` is the source's fingerprint now; `previous_files` and `previous_sources` are the live
@@ -89,6 +89,7 @@ def plan(source: CorpusSource, files: dict, chunk_words: int, overlap: int, prev
     chunk_articles' signature (a cluster build passes one that returns what its workers chunked).
     """
     previous_files, previous_sources = previous_files or {}, previous_sources or {}
+    chunk = chunk or chunk_articles
 
     def unchanged(name: str) -> list[str] | None:
         """The article keys of a file the previous generation holds as it is now, or None."""
