@@ -466,3 +466,31 @@ def test_ivfpq_update_appends_new_rows(monkeypatch):
     updated = vec.update(dense, v, np.concatenate([np.arange(2000), np.full(1000, -1)]))
     assert updated.index is lists and updated.kind == "ivfpq" and updated.ntotal == 3000
     assert vec.search(updated, v, v[2500], 1)[1].tolist() == [2500]
+
+
+def test_scale_bench_streams_the_synthetic_vectors_and_keeps_the_exact_top(tmp_path):
+    from qa.evaluation.speed import scale
+
+    q, chunks = scale.synthetic_chunks(2500, 5, dim=16)
+    parts = list(chunks)
+    assert [len(p) for p in parts] == [2500] and np.allclose(np.linalg.norm(parts[0], axis=1), 1, atol=1e-5)
+    x = parts[0]
+    best = (np.full((5, 10), -np.inf, np.float32), np.zeros((5, 10), np.int64))
+    for start in range(0, len(x), 700):  # chunk by chunk, as the 10M run does
+        best = scale._merge_top(*best, q @ x[start:start + 700].T, start)
+    assert best[1].tolist() == [exact_top(x, qq, 10).tolist() for qq in q]
+
+
+@pytest.mark.parametrize("share", [0.3, 0.01], ids=["post-filtered", "bitmap"])
+def test_ivfpq_date_filter_paths_keep_to_the_subset_and_find_its_top(ivf_data, monkeypatch, share):
+    v, dense, queries = ivf_data
+    monkeypatch.setattr(vec, "EXACT_SUBSET_LIMIT", 0)  # no exact scan: FAISS's paths only
+    subset = np.flatnonzero(np.random.default_rng(2).random(len(v)) < share).astype(np.int64)
+    recall = []
+    for q in queries[:10]:
+        _, rows = vec.search(dense, v, q, 10, subset=subset)
+        assert set(rows.tolist()) <= set(subset.tolist())
+        recall.append(len(set(rows.tolist()) & set(exact_top(v, q, 10, subset).tolist())) / 10)
+    assert np.mean(recall) >= 0.9
+    _, rows = vec.search(dense, v, queries[0], 10, subset=subset[::-1].copy())  # unsorted: the bitmap
+    assert set(rows.tolist()) <= set(subset.tolist())

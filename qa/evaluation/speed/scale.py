@@ -68,7 +68,7 @@ def _build(n: int, q: np.ndarray, chunks, work: Path, say) -> dict:
             with Timer() as t:
                 vec.train_ivfpq(index, x[: vec.IVF_TRAIN_PER_LIST * vec.ivf_lists(n)])
             t_train = t.s
-            say(f"vectors10m: trained {vec.ivf_lists(n)} lists on {min(len(x), vec.IVF_TRAIN_PER_LIST * vec.ivf_lists(n)):,} "
+            say(f"scale: trained {vec.ivf_lists(n)} lists on {min(len(x), vec.IVF_TRAIN_PER_LIST * vec.ivf_lists(n)):,} "
                 f"vectors in {t.s:.0f} s")
         with Timer() as t:
             index.add(x)
@@ -83,7 +83,7 @@ def _build(n: int, q: np.ndarray, chunks, work: Path, say) -> dict:
         t_truth += t.s
         row += len(x)
         if row % 1_000_000 == 0:
-            say(f"vectors10m: {row:,} of {n:,} vectors added ({t_add:.0f} s adding so far)")
+            say(f"scale: {row:,} of {n:,} vectors added ({t_add:.0f} s adding so far)")
     vectors.flush()
     del vectors
     faiss.write_index(index, str(work / "ivfpq.faiss"))
@@ -108,7 +108,7 @@ def bench_scale(n: int, queries: int, work: Path, say, nprobes=(16, 32, 64)) -> 
     q, chunks = synthetic_chunks(n, queries)
     built = {}
     if not ((work / "ivfpq.faiss").is_file() and (work / "truth.npz").is_file()):  # a rerun reuses a finished one
-        say(f"vectors10m: building IVF-PQ over {n:,} synthetic vectors, {CHUNK:,} at a time, in {work}")
+        say(f"scale: building IVF-PQ over {n:,} synthetic vectors, {CHUNK:,} at a time, in {work}")
         with Timer() as t:
             built = _build(n, q, chunks, work, say)
         built["build_s"] = rnd(t.s, 1)
@@ -128,7 +128,7 @@ def bench_scale(n: int, queries: int, work: Path, say, nprobes=(16, 32, 64)) -> 
                          "recall@10": rnd(np.mean(r_all), 4),
                          "date_filter": {"rows": len(subset), "p50_ms": rnd(median(t_f), 3),
                                          "p95_ms": rnd(pct(t_f, 95), 3), "recall@10": rnd(np.mean(r_f), 4)}})
-            say(f"vectors10m: nprobe {nprobe}: {rows[-1]}")
+            say(f"scale: nprobe {nprobe}: {rows[-1]}")
     finally:
         vec.IVF_NPROBE = saved
     index_bytes = (work / "ivfpq.faiss").stat().st_size
