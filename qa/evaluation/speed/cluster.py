@@ -84,7 +84,7 @@ def bench_ray(settings: Settings, datasets: Path, cfg: dict, work: Path, say) ->
     first_s, _ = _run_child(["ask", question, "--corpus", str(corpus), "--index", str(work / "ray-index-ray_2_workers")],
                             env)
     return {
-        "corpus": f"{len(docs):,} SQuAD dev/SQuADShifts paragraphs as dated articles", "passages": passages,
+        "corpus": f"{len(docs):,} SQuAD dev, SQuADShifts and NFCorpus texts as dated articles", "passages": passages,
         "repeats": cfg["ray_repeats"], "cpus": os.cpu_count(), "load_average": rnd(os.getloadavg()[0]),
         "build_s": {mode: [rnd(t, 1) for t in times] for mode, times in runs.items()},
         "passages_per_s": {mode: rnd(v, 1) for mode, v in rate.items()},
