@@ -46,6 +46,7 @@ def test_cli_builds_on_a_local_ray_and_stops_it(tmp_path, capsys):
 def local_ray(tmp_path_factory):
     """One local Ray with 2 CPUs for the tests below (a build uses a running Ray and leaves it running)."""
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    os.environ.setdefault("RAY_worker_niceness", "0")
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
              _temp_dir=str(tmp_path_factory.mktemp("ray")),
              runtime_env={"env_vars": {"PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"}})

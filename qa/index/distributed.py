@@ -54,6 +54,7 @@ def session(address: str) -> Iterator[None]:
     env_vars = {"HF_HUB_OFFLINE": "1", "RAY_USAGE_STATS_ENABLED": "0"}
     temp = None
     if address == LOCAL:  # the workers run from this machine's copy of qa
+        os.environ.setdefault("RAY_worker_niceness", "0")  # Ray's default 15 starves the build on a busy machine
         temp = tempfile.mkdtemp(prefix="qa-ray-")  # Ray's sockets and logs, removed after the run
         path = os.pathsep.join(filter(None, [str(package.parent), os.environ.get("PYTHONPATH")]))
         ray.init(num_cpus=os.cpu_count() or 1, include_dashboard=False, _temp_dir=temp, log_to_driver=False,

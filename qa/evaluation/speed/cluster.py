@@ -36,6 +36,7 @@ def _on_ray(workers: int, settings: Settings, encoder, folder: Path) -> tuple[fl
     import ray
 
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    os.environ.setdefault("RAY_worker_niceness", "0")  # as qa.index.distributed.session: the baseline's priority
     temp = folder.parent / f"ray-tmp-{workers}"
     with Timer() as t_start:
         ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False, _temp_dir=str(temp),
