@@ -104,6 +104,9 @@ def register(sub) -> None:
     p = sub.add_parser("index", help="build or refresh the index")
     common_options(p)
     p.add_argument("--rebuild", action="store_true", help="rebuild from scratch")
+    p.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
+                   help="parse and embed on a Ray cluster at ADDRESS (no address: a local Ray with this "
+                        "machine's CPUs; default: $QA_RAY, else in this process)")
     p.set_defaults(run=_cmd_index)
     p = sub.add_parser("ask", help="answer one question")
     common_options(p)
@@ -139,7 +142,7 @@ def _cmd_index(args) -> int:
     from qa.ingest.formats import Tally
     from qa.pipeline import QA
 
-    settings, tally = settings_from(args), Tally()
+    settings, tally = settings_from(args).with_overrides(ray_address=args.ray), Tally()
     index = QA(settings, source=FolderSource.from_settings(settings, tally)).index(progress=True, force=args.rebuild)
     m = index.manifest
     print(f"index ready: {m['passages']} passages from {m['articles']} articles "

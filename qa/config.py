@@ -56,6 +56,9 @@ class Settings:
     # Symlinks in the corpus folder are followed only to files inside it, unless this allows any target
     follow_outside_links: bool = False
     batch_size: int = 32
+    # Build on a Ray cluster (qa.index.distributed): its address, or "local" for a Ray started for the build
+    # with this machine's CPUs; None builds in this process. Serving is the same either way.
+    ray_address: str | None = None
     max_file_mb: int = 32  # larger .txt/.md/.json files are skipped with a warning
 
     def with_overrides(self, **kwargs) -> "Settings":
@@ -70,6 +73,7 @@ def load_settings(**overrides) -> Settings:
         corpus_dir=_env_path("QA_CORPUS_DIR", base.corpus_dir),
         index_dir=_env_path("QA_INDEX_DIR", base.index_dir),
         model=os.environ.get("QA_MODEL") or base.model,
+        ray_address=os.environ.get("QA_RAY") or base.ray_address,
         follow_outside_links=os.environ.get("QA_FOLLOW_OUTSIDE_LINKS", "").strip().lower() in ("1", "true", "yes"),
     )
     return base.with_overrides(**env).with_overrides(**overrides)

@@ -11,7 +11,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 PACKAGE = REPO / "qa"
-HEAVY = ("torch", "gradio", "sentence_transformers")
+HEAVY = ("torch", "gradio", "sentence_transformers", "ray")
 
 
 def module_names() -> dict[str, Path]:

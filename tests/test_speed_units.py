@@ -423,3 +423,74 @@ def test_bench_vectors_reports_recall_and_baseline(tmp_path, monkeypatch):
     assert "synthetic" in row["data"] and row["date_filter"]["recall@10"] >= 0.9
     rows = summary_rows({"vector_search": [row]})
     assert any("3,000 synthetic" in r[0] for r in rows)
+
+
+# ---- IVF-PQ (tens of millions of vectors): chosen by size, re-scored exactly, date filter, updates --------
+
+def test_ivfpq_is_chosen_above_the_ivf_limit():
+    assert vec.choose_kind(vec.IVF_LIMIT - 1) == "hnsw" and vec.choose_kind(vec.IVF_LIMIT) == "ivfpq"
+    assert vec.ivf_lists(10_000_000) == 4096 and vec.ivf_lists(100) == 64
+
+
+@pytest.fixture(scope="module")
+def ivf_data():
+    from qa.evaluation.speed.vectors import synthetic_vectors
+
+    v, queries = synthetic_vectors(5000)
+    return v, vec.build(v, "ivfpq"), queries[:30]
+
+
+def test_ivfpq_recall_filter_and_round_trip(ivf_data, tmp_path):
+    v, dense, queries = ivf_data
+    assert dense.kind == "ivfpq" and dense.ntotal == len(v)
+    recall = np.mean([len(set(vec.search(dense, v, q, 10)[1].tolist()) & set(exact_top(v, q, 10).tolist())) / 10
+                      for q in queries])
+    assert recall >= 0.95
+    scores, rows = vec.search(dense, v, queries[0], 10)
+    np.testing.assert_allclose(scores, v[rows] @ queries[0], rtol=1e-5)  # re-scored exactly
+    subset = np.arange(0, len(v), 3, dtype=np.int64)  # a third of the rows: FAISS's selector, not a scan
+    _, rows = vec.search(dense, v, queries[1], 10, subset=subset)
+    assert set(rows.tolist()) <= set(subset.tolist()) and len(rows) == 10
+    vec.save(dense, tmp_path / "d.faiss")
+    assert vec.load(tmp_path / "d.faiss").kind == "ivfpq"
+
+
+def test_ivfpq_update_appends_new_rows(monkeypatch):
+    from qa.evaluation.speed.vectors import synthetic_vectors
+
+    monkeypatch.setattr(vec, "FLAT_LIMIT", 500)
+    monkeypatch.setattr(vec, "IVF_LIMIT", 1000)
+    v, _ = synthetic_vectors(3000)
+    dense = vec.build(v[:2000], "ivfpq")
+    lists = dense.index
+    updated = vec.update(dense, v, np.concatenate([np.arange(2000), np.full(1000, -1)]))
+    assert updated.index is lists and updated.kind == "ivfpq" and updated.ntotal == 3000
+    assert vec.search(updated, v, v[2500], 1)[1].tolist() == [2500]
+
+
+def test_scale_bench_streams_the_synthetic_vectors_and_keeps_the_exact_top(tmp_path):
+    from qa.evaluation.speed import scale
+
+    q, chunks = scale.synthetic_chunks(2500, 5, dim=16)
+    parts = list(chunks)
+    assert [len(p) for p in parts] == [2500] and np.allclose(np.linalg.norm(parts[0], axis=1), 1, atol=1e-5)
+    x = parts[0]
+    best = (np.full((5, 10), -np.inf, np.float32), np.zeros((5, 10), np.int64))
+    for start in range(0, len(x), 700):  # chunk by chunk, as the 10M run does
+        best = scale._merge_top(*best, q @ x[start:start + 700].T, start)
+    assert best[1].tolist() == [exact_top(x, qq, 10).tolist() for qq in q]
+
+
+@pytest.mark.parametrize("share", [0.3, 0.01], ids=["post-filtered", "bitmap"])
+def test_ivfpq_date_filter_paths_keep_to_the_subset_and_find_its_top(ivf_data, monkeypatch, share):
+    v, dense, queries = ivf_data
+    monkeypatch.setattr(vec, "EXACT_SUBSET_LIMIT", 0)  # no exact scan: FAISS's paths only
+    subset = np.flatnonzero(np.random.default_rng(2).random(len(v)) < share).astype(np.int64)
+    recall = []
+    for q in queries[:10]:
+        _, rows = vec.search(dense, v, q, 10, subset=subset)
+        assert set(rows.tolist()) <= set(subset.tolist())
+        recall.append(len(set(rows.tolist()) & set(exact_top(v, q, 10, subset).tolist())) / 10)
+    assert np.mean(recall) >= 0.9
+    _, rows = vec.search(dense, v, queries[0], 10, subset=subset[::-1].copy())  # unsorted: the bitmap
+    assert set(rows.tolist()) <= set(subset.tolist())

@@ -56,8 +56,8 @@ def register(sub) -> None:
     p.add_argument("--quick", action="store_true", help="reduced sizes (100k vectors, not 1M): a few minutes")
     p.add_argument("--json", action="store_true", help="print every figure as JSON")
     p.add_argument("--datasets", type=Path, help=DATASETS_HELP)
-    p.add_argument("--only", nargs="+", choices=["encode", "ask", "corpus", "vectors", "cold"],
-                   help="run only these sections (default: every section)")
+    p.add_argument("--only", nargs="+", choices=["encode", "ask", "corpus", "vectors", "cold", "ray", "scale"],
+                   help="run only these sections (default: every section but ray and scale, the heavy ones)")
     p.add_argument("--work", type=Path, help="keep the benchmark's corpora and indexes in this folder "
                                              "(default: a temporary folder, removed afterwards)")
     p.set_defaults(run=_cmd_bench)

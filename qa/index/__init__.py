@@ -74,15 +74,15 @@ def ensure(settings: Settings, encoder: Encoder, source: CorpusSource | None = N
         stored = reuse.stored_keys() if reuse is not None else None
         sources = carried_sources(reuse, settings, encoder.dim, stored)
         carry = reuse if sources is not None else None
-        layout = refresh.plan(source, files, settings.chunk_words, settings.chunk_overlap_sentences,
-                              carry.manifest["files"] if carry else None, sources, settings.chunk_chars)
-        logger.info("%d passages: %d carried over, %d new from %d parsed files", len(layout.old_rows),
-                    layout.carried, len(layout.passages), layout.parsed)
-        texts = [p.embed_text(settings.embed_title) for p in layout.passages]
-        keys = refresh.text_keys(texts)
-        # saved a chunk at a time under staging/, so a killed build resumes where it stopped
-        staged = StagedEncoder(encoder, index_dir / STAGING_DIR)
-        new_vectors = embed_new(texts, keys, settings, staged, reuse, stored, progress)
+        with _stages(settings, source, encoder, index_dir / STAGING_DIR, progress) as (read, staged, chunk):
+            layout = refresh.plan(read, files, settings.chunk_words, settings.chunk_overlap_sentences,
+                                  carry.manifest["files"] if carry else None, sources, settings.chunk_chars,
+                                  chunk)
+            logger.info("%d passages: %d carried over, %d new from %d parsed files", len(layout.old_rows),
+                        layout.carried, len(layout.passages), layout.parsed)
+            texts = [p.embed_text(settings.embed_title) for p in layout.passages]
+            keys = refresh.text_keys(texts)
+            new_vectors = embed_new(texts, keys, settings, staged, reuse, stored, progress)
         carry = carry if layout.carried else None
         vectors = refresh.gather_vectors(layout, new_vectors, carry.vectors if carry else None)
         all_keys = refresh.gather_keys(layout, keys, stored if carry else None)
@@ -91,6 +91,18 @@ def ensure(settings: Settings, encoder: Encoder, source: CorpusSource | None = N
         staged.clear()
     # just written and checksummed: check sizes only, unless another build has replaced it since
     return load(index_dir, verify_checksums=None if current_path(index_dir) != written else False)
+
+
+def _stages(settings: Settings, source: CorpusSource, encoder: Encoder, staging, progress: bool):
+    """(source, staged encoder, chunk function or None) of a build: here, or on Ray (settings.ray_address).
+
+    Either way the encoder saves its vectors a chunk at a time under staging/, so a killed build resumes.
+    """
+    if settings.ray_address:
+        from qa.index.distributed import ray_build  # imports ray: only for a cluster build
+
+        return ray_build(settings, source, encoder, staging, progress)
+    return contextlib.nullcontext((source, StagedEncoder(encoder, staging), None))  # None: chunk_articles
 
 
 @contextlib.contextmanager

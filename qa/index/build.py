@@ -74,7 +74,7 @@ def write_parts(folder: Path, layout: refresh.Layout, texts: list[str], vectors:
     np.save(folder / VECTORS_FILE, vectors, allow_pickle=False)
     np.save(folder / refresh.KEYS_FILE, keys, allow_pickle=False)
     # a private copy of the live HNSW graph to extend (the loaded one may be serving searches)
-    old_dense = vec.load(carry.path / FAISS_FILE) if carry and carry.manifest.get("index_type") == "hnsw" \
+    old_dense = vec.load(carry.path / FAISS_FILE) if carry and carry.manifest.get("index_type") in ("hnsw", "ivfpq") \
         else None
     dense = vec.update(old_dense, vectors, layout.old_rows)
     vec.save(dense, folder / FAISS_FILE)

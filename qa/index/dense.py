@@ -1,7 +1,8 @@
-"""Dense search over normalised passage vectors: exact (flat) for small indexes, HNSW for large ones.
+"""Dense search over normalised passage vectors: exact (flat) for small indexes, HNSW for large, IVF-PQ for huge.
 
 The index type follows the size (choose_kind). An HNSW index keeps int8 codes (faiss SQ8) to save memory,
-so its candidates are re-scored exactly from the float vectors. Each HNSW slot records the passage row it
+and an IVF-PQ index (tens of millions of rows) 32-byte product codes; both have their candidates re-scored
+exactly from the float vectors (read from disk). Each HNSW slot records the passage row it
 holds: an update appends new passages as new slots and marks removed ones dead (-1) instead of rebuilding
 the graph, until too many are dead. Searches restricted to a subset of rows (the date filter) scan small
 subsets exactly and pass larger ones to FAISS as an id selector.
@@ -29,7 +30,22 @@ EXACT_SUBSET_LIMIT = 20_000
 # An HNSW walk restricted to a subset holding at least this share of the rows finds its neighbours
 # (recall@10 0.96-1.0 measured at 5-10%) in a few ms, sooner than gathering even a few thousand rows.
 GRAPH_FILTER_SHARE = 0.05
-KINDS = ("flat", "hnsw")
+# Above this, HNSW's graph and int8 codes (656 bytes a vector, measured at 1M: 6.6 GB at 10M) give way to
+# IVF-PQ: an inverted file over an HNSW coarse quantizer, 4-bit PQ codes scanned with SIMD ("fast scan": 64
+# sub-vectors of 6 dimensions, 32 bytes). 8-bit PQ codes took 100x longer to train here, for no recall
+# the exact re-score does not restore.
+IVF_LIMIT = 2_000_000
+IVF_PQ_M = 64
+IVF_TRAIN_PER_LIST = 16  # k-means sample: the lists need to be roughly right, not optimal
+IVF_NPROBE = 32  # lists scanned per query (python -m qa bench vectors10m: recall vs latency at 10M)
+IVF_RERANK = 10  # IVF-PQ fetches IVF_RERANK * k candidates by PQ distance, then re-scores them exactly
+IVF_MAX_NPROBE = 512
+# A subset holding at least this share of an IVF-PQ index's rows (a date filter over years of news) is
+# searched unfiltered for k / share times the candidates, kept if in the subset: a bitmap over 10M slots
+# costs 10-20 ms a query here, more than the whole search.
+IVF_POSTFILTER_SHARE = 0.02
+IVF_MAX_FETCH = 16_384
+KINDS = ("flat", "hnsw", "ivfpq")
 
 
 def _threads(n: int | None) -> None:
@@ -44,8 +60,42 @@ def _threads(n: int | None) -> None:
 
 
 def choose_kind(n: int) -> str:
-    """The index type for n vectors: exact below FLAT_LIMIT, HNSW from there on."""
-    return "flat" if n < FLAT_LIMIT else "hnsw"
+    """The index type for n vectors: exact below FLAT_LIMIT, HNSW below IVF_LIMIT, IVF-PQ from there on."""
+    return "flat" if n < FLAT_LIMIT else "hnsw" if n < IVF_LIMIT else "ivfpq"
+
+
+def ivf_lists(n: int) -> int:
+    """Inverted lists for n vectors: the power of two nearest sqrt(n), 64 to 65,536."""
+    return int(min(65_536, max(64, 2 ** round(np.log2(max(n, 1) ** 0.5)))))
+
+
+def new_ivfpq(dim: int, n: int):
+    """An untrained IVF-PQ index sized for n vectors, by inner product, its lists from spherical k-means.
+
+    Not L2: on unit vectors with weak clusters, L2 sends most of them to the few centroids nearest the
+    origin (measured: one list held 60% of 1M synthetic vectors, p50 20-30 ms at 10M).
+    """
+    import faiss
+
+    index = faiss.index_factory(dim, f"IVF{ivf_lists(n)}_HNSW32,PQ{IVF_PQ_M}x4fs", faiss.METRIC_INNER_PRODUCT)
+    faiss.extract_index_ivf(index).cp.spherical = True
+    return index
+
+
+def train_ivfpq(index, sample: np.ndarray) -> None:
+    """Train the coarse quantizer and the product codes on a sample (IVF_TRAIN_PER_LIST points a list)."""
+    import faiss
+
+    _threads(None)
+    faiss.extract_index_ivf(index).cp.niter = 10  # k-means iterations: the lists need to be roughly right
+    index.train(np.ascontiguousarray(sample, dtype=np.float32))
+
+
+def kind_of(index) -> str:
+    """The KINDS name of a FAISS index."""
+    import faiss
+
+    return "hnsw" if isinstance(index, faiss.IndexHNSW) else "ivfpq" if isinstance(index, faiss.IndexIVF) else "flat"
 
 
 class Dense:
@@ -56,7 +106,7 @@ class Dense:
 
         self.index = index
         self.rows = None if rows is None else np.asarray(rows, dtype=np.int64)  # None: slot i holds row i
-        self.kind = "hnsw" if isinstance(index, faiss.IndexHNSW) else "flat"
+        self.kind = kind_of(index)
         self._live = int(index.ntotal if self.rows is None else (self.rows >= 0).sum())
         self._slot_of: np.ndarray | None = None
 
@@ -105,6 +155,10 @@ def build(vectors: np.ndarray, kind: str = "flat") -> Dense:
     dim = vectors.shape[1]
     if kind == "flat":
         index = faiss.IndexFlatIP(dim)
+    elif kind == "ivfpq":
+        index = new_ivfpq(dim, len(vectors))
+        step = max(1, len(vectors) // (IVF_TRAIN_PER_LIST * ivf_lists(len(vectors))))
+        train_ivfpq(index, vectors[::step])
     else:
         index = faiss.IndexHNSWSQ(dim, faiss.ScalarQuantizer.QT_8bit, HNSW_M, faiss.METRIC_INNER_PRODUCT)
         index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
@@ -216,6 +270,10 @@ def search(dense: Dense, vectors: np.ndarray, query: np.ndarray, k: int, subset:
         return np.zeros(0, np.float32), np.zeros(0, np.int64)
     q = np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32)
     _threads(1)
+    if dense.kind == "ivfpq" and subset is not None and len(subset) >= IVF_POSTFILTER_SHARE * dense.ntotal:
+        found = _postfiltered(dense, vectors, query, q, k, subset)
+        if found is not None:
+            return found
     sel = bits = None
     if subset is not None:  # a bitmap over the slots: far cheaper to build and test than an id hash set
         mask = np.zeros(dense.index.ntotal, dtype=bool)
@@ -229,14 +287,37 @@ def search(dense: Dense, vectors: np.ndarray, query: np.ndarray, k: int, subset:
         rows = dense.to_rows(slots[0])
         keep = rows >= 0  # FAISS pads with -1 when fewer than k ids pass the filter
         return scores[0][keep], rows[keep]
-    fetch = RERANK * k
+    fetch = (IVF_RERANK if dense.kind == "ivfpq" else RERANK) * k
     if sel is None and dense.dead:  # dead slots take places in the result: ask for more
         fetch += int(np.ceil(fetch * dense.dead / max(dense.ntotal, 1)))
-    ef = max(ef_search or HNSW_EF_SEARCH, fetch)
-    if subset is not None:  # a filter discards most of what the graph walk visits: widen the walk
-        ef = max(ef, min(int(ef * (dense.ntotal / max(len(subset), 1)) ** 0.5), MAX_FILTERED_EF))
-    params = faiss.SearchParametersHNSW(sel=sel, efSearch=ef)
+    # a filter discards most of what the walk or the lists give: widen them by sqrt(1 / share)
+    widen = 1.0 if subset is None else (dense.ntotal / max(len(subset), 1)) ** 0.5
+    if dense.kind == "ivfpq":
+        nprobe = min(int(IVF_NPROBE * widen), IVF_MAX_NPROBE, dense.index.nlist)
+        params = faiss.SearchParametersIVF(sel=sel, nprobe=nprobe)
+    else:
+        ef = max(ef_search or HNSW_EF_SEARCH, fetch)
+        ef = max(ef, min(int(ef * widen), MAX_FILTERED_EF)) if subset is not None else ef
+        params = faiss.SearchParametersHNSW(sel=sel, efSearch=ef)
     _, slots = dense.index.search(q, fetch, params=params)
     del bits  # the selector reads it until the search returns
     rows = dense.to_rows(slots[0])
     return _exact(vectors, query, np.unique(rows[rows >= 0]), k)
+
+
+def _postfiltered(dense: Dense, vectors, query: np.ndarray, q: np.ndarray, k: int,
+                  subset: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """IVF-PQ top-k within a large sorted subset, from an unfiltered search for more; None if it finds too few."""
+    import faiss
+
+    if len(subset) > 1 and not bool(np.all(subset[1:] > subset[:-1])):
+        return None  # membership is a binary search: sorting a million rows would cost more than a bitmap
+    fetch = min(int(np.ceil(IVF_RERANK * k * dense.ntotal / len(subset))), IVF_MAX_FETCH)
+    fetch += int(np.ceil(fetch * dense.dead / max(dense.ntotal, 1)))
+    params = faiss.SearchParametersIVF(nprobe=min(IVF_NPROBE, dense.index.nlist))
+    _, slots = dense.index.search(q, fetch, params=params)
+    rows = dense.to_rows(slots[0])
+    rows = np.unique(rows[rows >= 0])
+    at = np.minimum(np.searchsorted(subset, rows), len(subset) - 1)
+    inside = rows[subset[at] == rows]
+    return _exact(vectors, query, inside, k) if len(inside) >= k else None

@@ -12,7 +12,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -80,13 +80,16 @@ def write_sources(sources: dict, folder: Path) -> None:
 
 
 def plan(source: CorpusSource, files: dict, chunk_words: int, overlap: int, previous_files: dict | None = None,
-         previous_sources: dict | None = None, chunk_chars: int = MAX_CHARS) -> Layout:
+         previous_sources: dict | None = None, chunk_chars: int = MAX_CHARS,
+         chunk: Callable[..., list[Passage]] | None = None) -> Layout:
     """Read new and changed parts of the corpus, carry over unchanged ones: the rows of the next generation.
 
     `files` is the source's fingerprint now; `previous_files` and `previous_sources` are the live
-    generation's fingerprint and per-file table (None: nothing can be carried over).
+    generation's fingerprint and per-file table (None: nothing can be carried over). `chunk` has
+    chunk_articles' signature (a cluster build passes one that returns what its workers chunked).
     """
     previous_files, previous_sources = previous_files or {}, previous_sources or {}
+    chunk = chunk or chunk_articles
 
     def unchanged(name: str) -> list[str] | None:
         """The article keys of a file the previous generation holds as it is now, or None."""
@@ -104,7 +107,7 @@ def plan(source: CorpusSource, files: dict, chunk_words: int, overlap: int, prev
             start, stop = previous_sources[part.name]["rows"]
             rows = np.arange(start, stop, dtype=np.int64)
         else:
-            new = chunk_articles(part.articles, chunk_words, overlap, chunk_chars)
+            new = chunk(part.articles, chunk_words, overlap, chunk_chars)
             passages += new
             rows = np.full(len(new), -1, dtype=np.int64)
             parsed += part.name is not None

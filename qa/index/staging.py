@@ -49,13 +49,7 @@ class StagedEncoder:
         return found
 
     def _save(self, keys: np.ndarray, vectors: np.ndarray) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        name = f"chunk-{time.time_ns()}-{os.getpid()}"
-        tmp = self.folder / f".{name}.tmp.npz"
-        np.savez(tmp, keys=keys, vectors=vectors, model=np.array(self.name))
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.rename(tmp, self.folder / f"{name}.npz")  # atomic; the name is new (os.replace is for CURRENT)
+        save_chunk(self.folder, self.name, keys, vectors)
 
     def encode(self, texts: Sequence[str], batch_size: int = 32, progress: bool = False) -> np.ndarray:
         """Vectors of `texts`: saved ones reused, the rest encoded and saved a chunk at a time."""
@@ -80,6 +74,14 @@ class StagedEncoder:
         if len(todo) + copies < len(texts):
             logger.info("resuming: %d of %d passage vectors already staged in %s",
                         len(texts) - len(todo) - copies, len(texts), self.folder)
+        self._encode_rows(texts, keys, todo, out, batch_size, progress)
+        for i in todo:
+            out[same[keys[i].tobytes()]] = out[i]
+        return out
+
+    def _encode_rows(self, texts: Sequence[str], keys: np.ndarray, todo: list[int], out: np.ndarray,
+                     batch_size: int, progress: bool) -> None:
+        """Encode texts[todo] into out[todo], saving a chunk at a time (a cluster build does this its own way)."""
         bar = None
         if progress:
             from tqdm import tqdm
@@ -98,13 +100,21 @@ class StagedEncoder:
                         len(texts) - left, len(texts), rate, left / max(rate, 1e-9) / 60)
         if bar is not None:
             bar.close()
-        for i in todo:
-            out[same[keys[i].tobytes()]] = out[i]
-        return out
 
     def clear(self) -> None:
         """Remove the staging folder (after the vectors are safely in a published generation)."""
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def save_chunk(folder: Path, model: str, keys: np.ndarray, vectors: np.ndarray) -> None:
+    """Save one chunk of vectors with their text keys under `folder` (temp file, fsync, rename)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    name = f"chunk-{time.time_ns()}-{os.getpid()}"
+    tmp = folder / f".{name}.tmp.npz"
+    np.savez(tmp, keys=keys, vectors=vectors, model=np.array(model))
+    with open(tmp, "rb") as f:
+        os.fsync(f.fileno())
+    os.rename(tmp, folder / f"{name}.npz")  # atomic; the name is new (os.replace is for CURRENT)
 
 
 def _encode_with_bar(inner, texts: list[str], batch_size: int, bar) -> np.ndarray:

@@ -47,12 +47,14 @@ class Part:
 
 def read_folder(corpus_dir: Path, max_bytes: int = MAX_BYTES,
                 unchanged: Callable[[str], Sequence[str] | None] | None = None,
-                outside_links: bool = False) -> Iterator[Part]:
+                outside_links: bool = False, parse: Callable[..., list[Article]] | None = None) -> Iterator[Part]:
     """The parts of every corpus file, in walk order; CorpusError at the end if no file gave an article.
 
     `unchanged(name)` gives the article keys of a file that need not be parsed again, or None;
-    `outside_links` follows symlinks to files outside the folder too.
+    `outside_links` follows symlinks to files outside the folder too; `parse` reads one file (parse_file's
+    signature: a cluster build passes one that returns what its workers parsed).
     """
+    parse = parse or parse_file
     seen: dict[str, str] = {}  # article key -> file that has it
     for name, path in walk(corpus_dir, outside_links, warn=True):
         old = unchanged(name) if unchanged else None
@@ -62,7 +64,7 @@ def read_folder(corpus_dir: Path, max_bytes: int = MAX_BYTES,
             continue
         notes: Counter = Counter()
         try:
-            articles = parse_file(Path(path), name, max_bytes, notes)
+            articles = parse(Path(path), name, max_bytes, notes)
         except IngestError as e:
             logger.warning("skipping %s: %s", shown(name), e.reason)
             yield Part(name, complete=False, skipped=e.reason, notes=tuple(notes.items()))

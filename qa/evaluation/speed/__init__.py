@@ -16,7 +16,9 @@ from qa.config import Settings
 from qa.evaluation.datasets import datasets_dir
 from qa.evaluation.speed.ask import bench_seed_ask
 from qa.evaluation.speed.cold import bench_cold_start
+from qa.evaluation.speed.cluster import bench_ray
 from qa.evaluation.speed.encode import bench_encode
+from qa.evaluation.speed.scale import bench_scale_sizes
 from qa.evaluation.speed.summary import summary_rows
 from qa.evaluation.speed.timing import rnd
 from qa.evaluation.speed.updates import bench_corpus
@@ -27,12 +29,16 @@ __all__ = ["run_bench", "summary_rows", "bench_vectors", "synthetic_vectors"]
 logger = logging.getLogger(__name__)
 
 FULL = dict(paragraphs=2000, questions=1000, encode_repeats=3, corpus_passages=10_000, asks=100,
-            vector_sizes=(100_000, 1_000_000), queries=200, cold_repeats=5, add_repeats=3)
+            vector_sizes=(100_000, 1_000_000), queries=200, cold_repeats=5, add_repeats=3,
+            ray_passages=20_000, ray_repeats=1, scale_sizes=(1_000_000, 10_000_000))
 QUICK = dict(paragraphs=150, questions=300, encode_repeats=3, corpus_passages=1_000, asks=30,
-             vector_sizes=(100_000,), queries=100, cold_repeats=2, add_repeats=2)
+             vector_sizes=(100_000,), queries=100, cold_repeats=2, add_repeats=2,
+             ray_passages=1_000, ray_repeats=1, scale_sizes=(100_000,))
 
 
 SECTIONS = ("encode", "ask", "corpus", "vectors", "cold")
+# heavy (tens of minutes, 16 GB of disk at 10M): run only when named, `bench --only ray scale`
+EXTRA_SECTIONS = ("ray", "scale")
 
 
 def run_bench(settings: Settings, quick: bool = False, say=lambda msg: None, work: Path | None = None,
@@ -56,7 +62,9 @@ def run_bench(settings: Settings, quick: bool = False, say=lambda msg: None, wor
                  ("ask", "ask_seed", lambda: bench_seed_ask(settings, cfg, work, say)),
                  ("corpus", "corpus", lambda: bench_corpus(settings, datasets, cfg, work, say)),
                  ("vectors", "vector_search", lambda: [bench_vectors(n, cfg, work, say) for n in cfg["vector_sizes"]]),
-                 ("cold", "cold_start", lambda: bench_cold_start(settings, cfg, work, say)))
+                 ("cold", "cold_start", lambda: bench_cold_start(settings, cfg, work, say)),
+                ("ray", "ray_build", lambda: bench_ray(settings, datasets, cfg, work, say)),
+                ("scale", "vector_search_at_scale", lambda: bench_scale_sizes(cfg, work, say, result)))
         for section, key, step in steps:
             if section in only:
                 try:
