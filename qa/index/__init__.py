@@ -14,6 +14,7 @@ A refresh parses only new and changed files and carries everything else over fro
     store.py      Index and load(); build.py the parts of a new generation; refresh.py what it carries over
     live.py       the index a running QA answers from, refreshed in a background thread
     passages.py, dense.py (FAISS), bm25.py   the three stores; ondisk.py reads their files without memory maps
+    distributed.py the Ray build path: parsing, chunking and embedding on a cluster (settings.ray_address)
 """
 from __future__ import annotations
 
