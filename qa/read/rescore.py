@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
@@ -41,29 +42,51 @@ def _cuts(spans, start: int, end: int) -> bool:
     return any(a < start < b or a < end < b for a, b in spans)
 
 
-def span_features(doc, exp: Expected, start: int, end: int, question_words: frozenset = frozenset()) -> np.ndarray:
+@dataclass(frozen=True)
+class Layout:
+    """What the features need of a parsed passage, gathered once for all its spans."""
+
+    ents: tuple  # (start_char, end_char, label) of each entity
+    chunks: tuple  # (start_char, end_char) of each noun phrase
+    starts: np.ndarray  # each token's first and end character
+    ends: np.ndarray
+    words: tuple  # each token's lowercased text when a content word, else ""
+    verbs: np.ndarray  # each token is a verb or auxiliary
+
+
+def layout(doc) -> Layout:
+    """The Layout of a parsed passage."""
+    return Layout(tuple((e.start_char, e.end_char, e.label_) for e in doc.ents),
+                  tuple((c.start_char, c.end_char) for c in doc.noun_chunks) if doc.has_annotation("DEP") else (),
+                  np.array([t.idx for t in doc], dtype=np.int64), np.array([t.idx + len(t) for t in doc], dtype=np.int64),
+                  tuple(t.lower_ if t.is_alpha and not t.is_stop else "" for t in doc),
+                  np.array([t.pos_ in ("VERB", "AUX") for t in doc], dtype=bool))
+
+
+def span_features(doc, exp: Expected, start: int, end: int, question_words: frozenset = frozenset(),
+                  lay: Layout | None = None) -> np.ndarray:
     """The FEATURES row of the span doc.text[start:end] for a question expecting `exp`."""
-    ents = [(e.start_char, e.end_char, e.label_) for e in doc.ents]
-    inside = {lab for a, b, lab in ents if a < end and b > start}
-    chunks = [(c.start_char, c.end_char) for c in doc.noun_chunks] if doc.has_annotation("DEP") else []
+    lay = lay or layout(doc)
+    touched = {(a, b, lab) for a, b, lab in lay.ents if a < end and b > start}
+    inside = {lab for *_, lab in touched}
     asks = bool(exp.labels)
     typed = asks and bool(inside & exp.labels)
-    toks = [t for t in doc if t.idx >= start and t.idx + len(t) <= end]
-    words = [t.lower_ for t in toks if t.is_alpha and not t.is_stop]
+    within = np.flatnonzero((lay.starts >= start) & (lay.ends <= end))
+    words = [lay.words[i] for i in within if lay.words[i]]
     text = doc.text[start:end]
     return np.array([
         typed,
         _PRIMARY.get(exp.kind) in inside,
         asks and bool(inside) and not typed,  # an entity, of another type than asked
         asks and not inside,  # the question asks for a type the span has no entity of
-        _cuts([(a, b) for a, b, _ in ents], start, end),
-        _cuts(chunks, start, end),
-        any((a, b) == (start, end) for a, b, *_ in (*ents, *chunks)),
+        _cuts([(a, b) for a, b, _ in lay.ents], start, end),
+        _cuts(lay.chunks, start, end),
+        any((a, b) == (start, end) for a, b, *_ in (*lay.ents, *lay.chunks)),
         bool(words) and all(w in question_words for w in words),  # only repeats the question
-        min(len({(a, b) for a, b, _ in ents if a < end and b > start}), 3) / 3,  # several names: a clause
+        min(len({(a, b) for a, b, _ in touched}), 3) / 3,  # several names: a clause
         any(text.count(o) != text.count(c) if o != c else text.count(o) % 2 for o, c in _PAIRS),
-        any(t.pos_ in ("VERB", "AUX") for t in toks) or "," in text or ";" in text,
-        min(len(toks), 20) / 20,
+        bool(lay.verbs[within].any()) or "," in text or ";" in text,
+        min(len(within), 20) / 20,
     ], dtype=np.float64)
 
 
@@ -71,7 +94,8 @@ def rows(doc, exp: Expected, spans: Sequence[neural.Span], question_words: froze
     """The FEATURES rows of a passage's n-best spans (doc: the parsed passage)."""
     if not spans:
         return np.zeros((0, len(FEATURES)))
-    return np.stack([span_features(doc, exp, s.start, s.end, question_words) for s in spans])
+    lay = layout(doc)
+    return np.stack([span_features(doc, exp, s.start, s.end, question_words, lay) for s in spans])
 
 
 def question_words(qdoc) -> frozenset:
