@@ -121,8 +121,7 @@ def reader_name(reader: str | None = None) -> str:
 
     The shipped neural reader (step 1300 of its training, n-best re-scored by answer type) beats the feature
     reader on SQuAD (F1 0.644 vs 0.481 on a 400-question sample) but not on the seed questions' EM (0.456 vs
-    0.491), abstains less precisely and is about 3x slower, so it is opt-in (QA_READER=neural) until a later
-    checkpoint wins on both.
+    0.491) and is about 3x slower, so it is opt-in (QA_READER=neural) until a later checkpoint wins on both.
     """
     import os
 
