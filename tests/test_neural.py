@@ -52,3 +52,57 @@ def test_sentence_around_finds_the_sentence_of_a_span():
     text = "First one here. Second has the answer 42 in it. Third."
     i = text.index("42")
     assert text[slice(*neural.sentence_around(text, i, i + 2))] == "Second has the answer 42 in it."
+
+
+def _features(question: str, text: str, answer: str):
+    from qa.read import rescore
+    from qa.read.expected import expected
+    from qa.read.nlp import parse
+
+    qdoc, doc = parse([question, text], cache=False)
+    start = text.index(answer)
+    row = rescore.span_features(doc, expected(qdoc), start, start + len(answer), rescore.question_words(qdoc))
+    return dict(zip(rescore.FEATURES, row))
+
+
+def test_rescoring_features_tell_the_type_asked_for_and_cut_names():
+    who = "Who led the Vietnamese delegation?"
+    assert _features(who, DELEGATION, "Luong Tam Quang")["primary"] == 1  # a person, for "who"
+    assert _features(who, DELEGATION, "Singapore")["primary"] == 0
+    cut = _features(who, DELEGATION, "Luong Tam")
+    assert cut["cuts_entity"] == 1 and cut["whole_phrase"] == 0
+    many = _features("How many people use the internet?", INTERNET, "77 million people, an equivalent of 79%")
+    assert many["clause"] == 1 and many["entities"] > 0
+    assert _features("What does it stand for?", "The AMMTC (ASEAN Meeting) met.", "ASEAN Meeting)")["unbalanced"] == 1
+
+
+def test_rescoring_picks_the_best_sum_and_keeps_the_logit_scale():
+    from qa.read import rescore
+
+    spans = [neural.Span(0, 5, 10.0, 1.0), neural.Span(6, 9, 9.5, 1.0)]
+    x = np.array([[0.0], [1.0]])
+    assert rescore.rescored(spans, x, None) == spans[0]  # unfitted: the reader's own best
+    best = rescore.rescored(spans, x, np.array([1.0]))
+    assert (best.start, best.end, best.score, best.null) == (6, 9, 10.5, 1.0)
+    assert rescore.rescored([], np.zeros((0, 1)), np.array([1.0])) is None
+
+
+def test_the_shipped_rescoring_was_fitted_for_the_shipped_reader():
+    import hashlib
+    import json
+
+    from qa.read import rescore
+
+    if not rescore.WEIGHTS_FILE.is_file():
+        pytest.skip("no re-scoring shipped")
+    data = json.loads(rescore.WEIGHTS_FILE.read_text())
+    weights = (neural.MODEL_DIR / neural.ARTIFACT_WEIGHTS).read_bytes()
+    assert data["artifact_sha256"] == hashlib.sha256(weights).hexdigest(), "refit with " + data["command"]
+    assert tuple(data["features"]) == rescore.FEATURES
+
+
+def test_nbest_is_sorted_distinct_and_starts_with_read():
+    spans = neural.reader().nbest("What percentage of the population uses the internet?", INTERNET, 5)
+    assert [s.score for s in spans] == sorted((s.score for s in spans), reverse=True)
+    assert len({(s.start, s.end) for s in spans}) == len(spans) <= 5
+    assert spans[0] == neural.reader().read("What percentage of the population uses the internet?", INTERNET)

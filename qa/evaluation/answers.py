@@ -175,3 +175,37 @@ def followups(settings: Settings, path: Path, k: int = 5) -> dict:
         out[label] = {"cases": len(cases), "answer_hit": m.mean(answers), "right": int(sum(answers)),
                       "source_hit@1": m.mean(sources), "missed": missed}
     return out
+
+
+def reader_latency(settings: Settings, path: Path, readers=("neural", "features"), rounds: int = 2) -> dict:
+    """Warm ask() p50/p95 in ms per reader, one process, the readers' rounds alternating over the questions.
+
+    Each reader answers every question once before timing (models loaded, passages parsed and cached).
+    """
+    import os
+    import time
+
+    cases = [c for c in load_questions(path) if not c.turns]
+    qa = QA(settings)
+    previous = os.environ.get("QA_READER")
+    times: dict[str, list[float]] = {r: [] for r in readers}
+    try:
+        for r in readers:
+            os.environ["QA_READER"] = r
+            for c in cases:
+                qa.ask(c.question, as_of=c.question_date)
+        for _ in range(rounds):
+            for r in readers:
+                os.environ["QA_READER"] = r
+                for c in cases:
+                    t0 = time.perf_counter()
+                    qa.ask(c.question, as_of=c.question_date)
+                    times[r].append((time.perf_counter() - t0) * 1000)
+    finally:
+        if previous is None:
+            os.environ.pop("QA_READER", None)
+        else:
+            os.environ["QA_READER"] = previous
+    return {"questions": len(cases), "rounds": rounds, "load_average": os.getloadavg()[0],
+            **{r: {"p50_ms": round(float(np.percentile(t, 50)), 1), "p95_ms": round(float(np.percentile(t, 95)), 1)}
+               for r, t in times.items()}}

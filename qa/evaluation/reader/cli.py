@@ -6,6 +6,7 @@ import argparse
 
 from qa.evaluation.reader.common import DEFAULT_RUN
 from qa.evaluation.reader.export import cmd_eval, cmd_export
+from qa.evaluation.reader.rescore import L2, cmd_fit_rescore
 from qa.evaluation.reader.train import cmd_train
 
 
@@ -55,8 +56,13 @@ def main(argv=None) -> None:
     x.add_argument("--onnx", action="store_true", help="also build fp32 + int8 ONNX")
     x.add_argument("--onnx-dir", default="")
     x.add_argument("--threads", type=int, default=2)
+    r = sub.add_parser("fit-rescore", help="fit the answer-type re-scoring of the n-best spans (qa.read.rescore)")
+    r.add_argument("--artifact", default="", help="artifact folder (default: the shipped qa/read/model)")
+    r.add_argument("--out", default="", help="default: rescore.json in the artifact folder")
+    r.add_argument("--l2", type=float, default=L2)
+    r.add_argument("--quiet", action="store_true")
     args = ap.parse_args(argv)
-    {"train": cmd_train, "eval": cmd_eval, "export": cmd_export}[args.cmd](args)
+    {"train": cmd_train, "eval": cmd_eval, "export": cmd_export, "fit-rescore": cmd_fit_rescore}[args.cmd](args)
 
 
 if __name__ == "__main__":

@@ -110,9 +110,8 @@ def export_artifact(ckpt: Path, out: Path) -> Path:
 
 
 def export_onnx(artifact_dir: Path, out_dir: Path, force: bool = False) -> tuple[Path, Path]:
-    """fp32 ONNX (torch.onnx.export) and its dynamic int8 quantisation (per-channel MatMul weights)."""
-    import torch
-    from onnxruntime.quantization import QuantType, quantize_dynamic
+    """The artifact's fp32 and int8 ONNX in `out_dir` (qa.read.neural.export_onnx), rebuilt when it changed."""
+    from qa.read.neural import export_onnx as export_reader_onnx
 
     out_dir.mkdir(parents=True, exist_ok=True)
     fp32, int8 = out_dir / "reader.onnx", out_dir / "reader-int8.onnx"
@@ -120,18 +119,11 @@ def export_onnx(artifact_dir: Path, out_dir: Path, force: bool = False) -> tuple
     stamp_file = out_dir / "artifact.sha256"
     if not force and fp32.is_file() and int8.is_file() and stamp_file.is_file() and stamp_file.read_text() == stamp:
         return fp32, int8
-    model = build_reader(Path(artifact_dir))
     tmp = Path(tempfile.mkdtemp(prefix=".tmp-onnx-", dir=out_dir))
     try:
-        example = tuple(torch.ones(1, 16, dtype=torch.long) for _ in INPUTS)
-        axes = {name: {0: "batch", 1: "tokens"} for name in (*INPUTS, "start_logits", "end_logits")}
-        with torch.no_grad():
-            torch.onnx.export(model, example, str(tmp / "reader.onnx"), dynamo=False, input_names=list(INPUTS),
-                              output_names=["start_logits", "end_logits"], dynamic_axes=axes, opset_version=17)
-        quantize_dynamic(str(tmp / "reader.onnx"), str(tmp / "reader-int8.onnx"), per_channel=True,
-                         op_types_to_quantize=["MatMul"], weight_type=QuantType.QInt8)
-        os.replace(tmp / "reader.onnx", fp32)
-        os.replace(tmp / "reader-int8.onnx", int8)
+        made = export_reader_onnx(build_reader(Path(artifact_dir)), tmp)
+        for path, dest in zip(made, (fp32, int8)):
+            os.replace(path, dest)
         stamp_file.write_text(stamp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

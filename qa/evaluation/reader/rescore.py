@@ -1,0 +1,84 @@
+"""Fitting the answer-type re-scoring of the span reader's n-best (qa.read.rescore) on SQuAD dev's fitting half.
+
+The questions are the reader training's SQuAD holdout: whole paragraphs of the fitting half (articles at
+positions 0,1 mod 4) that the reader never trained on, so its logits there are as sure as on new text.
+The weights maximise the likelihood of the best-F1 spans under a softmax over each question's n-best, with
+the reader's logit as a fixed offset (the sum stays on the logit scale the calibration reads).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from qa.evaluation.reader.common import ARTIFACT_WEIGHTS
+from qa.evaluation.reader.data import training_data
+
+L2 = 1e-2
+
+
+def examples(artifact: Path, progress: bool = True) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """(logits, feature rows, token F1s) of the n-best spans of each SQuAD holdout question."""
+    from tqdm import tqdm
+
+    from qa.evaluation.metrics import token_f1
+    from qa.read import neural, rescore
+
+    _, holdout = training_data()
+    cases = [e for e in holdout if e["source"] == "squad-dev-fit"]
+    reader = neural.SpanReader(artifact)
+    out = []
+    for ex in tqdm(cases, desc="n-best", disable=not progress, leave=False):
+        (spans, x), = rescore.candidates(ex["question"], [ex["context"]], reader=reader)
+        if spans:
+            f1 = np.array([token_f1(ex["context"][s.start:s.end], ex["answers"]) for s in spans])
+            out.append((np.array([s.score for s in spans]), x, f1))
+    return out
+
+
+def fit(data, l2: float = L2) -> np.ndarray:
+    """Weights w maximising sum log P(best-F1 spans) under softmax(logit + x @ w), with an L2 penalty."""
+    from scipy.optimize import minimize
+
+    used = [(z, x, (f1 >= f1.max() - 1e-9) / (f1 >= f1.max() - 1e-9).sum()) for z, x, f1 in data if f1.max() > 0]
+    dim = used[0][1].shape[1]
+
+    def loss(w):
+        total, grad = 0.0, np.zeros(dim)
+        for z, x, t in used:
+            s = z + x @ w
+            p = np.exp(s - s.max())
+            p /= p.sum()
+            total -= float(t @ np.log(p + 1e-12))
+            grad -= x.T @ (t - p)
+        return total / len(used) + l2 * w @ w, grad / len(used) + 2 * l2 * w
+
+    return minimize(loss, np.zeros(dim), jac=True, method="L-BFGS-B").x
+
+
+def top1(data, w: np.ndarray | None) -> dict:
+    """EM-like (F1 == 1) and mean F1 of the chosen span, without (w None) or with the re-scoring."""
+    f1 = [f[int(np.argmax(z + (x @ w if w is not None else 0.0)))] for z, x, f in data]
+    return {"exact": round(float(np.mean([f == 1.0 for f in f1])), 4), "f1": round(float(np.mean(f1)), 4)}
+
+
+def cmd_fit_rescore(args) -> None:
+    """Fit and write the re-scoring weights for an artifact (default: the shipped one)."""
+    from qa.read import neural, rescore
+
+    t0 = time.time()
+    artifact = Path(args.artifact) if args.artifact else neural.MODEL_DIR
+    data = examples(artifact, progress=not args.quiet)
+    w = fit(data, args.l2)
+    out = {"features": list(rescore.FEATURES), "weights": [round(float(v), 4) for v in w],
+           "command": "python -m qa.evaluation.reader fit-rescore" + (f" --artifact {args.artifact}" if args.artifact else ""),
+           "fitted_on": f"SQuAD v1.1 dev fitting half (positions 0,1 mod 4), the reader's holdout paragraphs: "
+                        f"{len(data)} questions, {neural.NBEST}-best spans each",
+           "artifact_sha256": hashlib.sha256((artifact / ARTIFACT_WEIGHTS).read_bytes()).hexdigest(),
+           "fit_before": top1(data, None), "fit_after": top1(data, w)}
+    dest = Path(args.out) if args.out else artifact / rescore.WEIGHTS_FILE.name
+    dest.write_text(json.dumps(out, indent=1) + "\n", encoding="utf-8")
+    print(json.dumps({**out, "written": str(dest), "seconds": round(time.time() - t0, 1)}))

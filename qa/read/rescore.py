@@ -1,0 +1,139 @@
+"""Re-scoring the neural reader's n-best spans with the answer type asked for and spaCy's entities and phrases.
+
+The span reader knows where the answer is but not always what it is: "77 million" for a share, an agency for
+a person, a title cut off inside a name. Each of its n-best spans gets its logit plus a few fitted weights on
+whether spaCy tags it with a label of the type the question asks for (qa.read.expected), and whether its ends
+fall on entity and noun-phrase boundaries. The weights (model/rescore.json) are fitted on SQuAD dev's fitting
+half by `python -m qa.evaluation.reader fit-rescore`; without the file the reader's own best span stands.
+"""
+from __future__ import annotations
+
+import functools
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from qa.read import neural
+from qa.read.expected import Expected
+
+WEIGHTS_FILE = neural.MODEL_DIR / "rescore.json"
+FEATURES = ("typed", "primary", "wrong_type", "untyped", "cuts_entity", "cuts_chunk", "whole_phrase", "in_question",
+            "entities", "unbalanced", "clause", "length")
+_PAIRS = ("()", "[]", '""')
+_PRIMARY = {"who": "PERSON", "when": "DATE", "where": "GPE"}  # the usual label of each answer kind
+
+
+@functools.lru_cache(maxsize=1)
+def weights(path: Path = WEIGHTS_FILE) -> np.ndarray | None:
+    """The fitted feature weights (added to the span logit), or None when none are shipped."""
+    if not path.is_file():
+        return None
+    data = json.loads(path.read_text(encoding="utf-8"))
+    if tuple(data["features"]) != FEATURES:
+        raise ValueError(f"{path.name} was fitted for other features; refit it with {data['command']!r}")
+    return np.asarray(data["weights"], dtype=np.float64)
+
+
+def _cuts(spans, start: int, end: int) -> bool:
+    """True when an end of [start, end) falls strictly inside one of the (start_char, end_char) spans."""
+    return any(a < start < b or a < end < b for a, b in spans)
+
+
+@dataclass(frozen=True)
+class Layout:
+    """What the features need of a parsed passage, gathered once for all its spans."""
+
+    ents: tuple  # (start_char, end_char, label) of each entity
+    chunks: tuple  # (start_char, end_char) of each noun phrase
+    starts: np.ndarray  # each token's first and end character
+    ends: np.ndarray
+    words: tuple  # each token's lowercased text when a content word, else ""
+    verbs: np.ndarray  # each token is a verb or auxiliary
+
+
+def layout(doc) -> Layout:
+    """The Layout of a parsed passage."""
+    return Layout(tuple((e.start_char, e.end_char, e.label_) for e in doc.ents),
+                  tuple((c.start_char, c.end_char) for c in doc.noun_chunks) if doc.has_annotation("DEP") else (),
+                  np.array([t.idx for t in doc], dtype=np.int64), np.array([t.idx + len(t) for t in doc], dtype=np.int64),
+                  tuple(t.lower_ if t.is_alpha and not t.is_stop else "" for t in doc),
+                  np.array([t.pos_ in ("VERB", "AUX") for t in doc], dtype=bool))
+
+
+def span_features(doc, exp: Expected, start: int, end: int, question_words: frozenset = frozenset(),
+                  lay: Layout | None = None) -> np.ndarray:
+    """The FEATURES row of the span doc.text[start:end] for a question expecting `exp`."""
+    lay = lay or layout(doc)
+    touched = {(a, b, lab) for a, b, lab in lay.ents if a < end and b > start}
+    inside = {lab for *_, lab in touched}
+    asks = bool(exp.labels)
+    typed = asks and bool(inside & exp.labels)
+    within = np.flatnonzero((lay.starts >= start) & (lay.ends <= end))
+    words = [lay.words[i] for i in within if lay.words[i]]
+    text = doc.text[start:end]
+    return np.array([
+        typed,
+        _PRIMARY.get(exp.kind) in inside,
+        asks and bool(inside) and not typed,  # an entity, of another type than asked
+        asks and not inside,  # the question asks for a type the span has no entity of
+        _cuts([(a, b) for a, b, _ in lay.ents], start, end),
+        _cuts(lay.chunks, start, end),
+        any((a, b) == (start, end) for a, b, *_ in (*lay.ents, *lay.chunks)),
+        bool(words) and all(w in question_words for w in words),  # only repeats the question
+        min(len({(a, b) for a, b, _ in touched}), 3) / 3,  # several names: a clause
+        any(text.count(o) != text.count(c) if o != c else text.count(o) % 2 for o, c in _PAIRS),
+        bool(lay.verbs[within].any()) or "," in text or ";" in text,
+        min(len(within), 20) / 20,
+    ], dtype=np.float64)
+
+
+def rows(doc, exp: Expected, spans: Sequence[neural.Span], question_words: frozenset = frozenset()) -> np.ndarray:
+    """The FEATURES rows of a passage's n-best spans (doc: the parsed passage)."""
+    if not spans:
+        return np.zeros((0, len(FEATURES)))
+    lay = layout(doc)
+    return np.stack([span_features(doc, exp, s.start, s.end, question_words, lay) for s in spans])
+
+
+def question_words(qdoc) -> frozenset:
+    """The question's lowercased content words (a span made only of them answers nothing)."""
+    return frozenset(t.lower_ for t in qdoc if t.is_alpha and not t.is_stop)
+
+
+def rescored(spans: Sequence[neural.Span], feature_rows: np.ndarray, w: np.ndarray | None) -> neural.Span | None:
+    """The best of a passage's n-best spans by logit + w . features, its score replaced by that sum."""
+    if not spans:
+        return None
+    if w is None:
+        return spans[0]
+    total = np.array([s.score for s in spans]) + feature_rows @ w
+    i = int(np.argmax(total))
+    s = spans[i]
+    return neural.Span(s.start, s.end, float(total[i]), s.null)
+
+
+def candidates(question: str, texts: Sequence[str], inherited_kind: str | None = None,
+               n: int = neural.NBEST, reader: neural.SpanReader | None = None
+               ) -> list[tuple[list[neural.Span], np.ndarray]]:
+    """Each text's n-best spans from `reader` (default: the shipped one), with their FEATURES rows."""
+    from qa.read.expected import expected
+    from qa.read.nlp import parse
+
+    qdoc = parse([question], cache=False)[0]
+    exp, qwords = expected(qdoc, inherited_kind), question_words(qdoc)
+    out = []
+    for text, doc in zip(texts, parse(list(texts))):
+        spans = (reader or neural.reader()).nbest(question, text, n)
+        out.append((spans, rows(doc, exp, spans, qwords)))
+    return out
+
+
+def read(question: str, texts: Sequence[str], inherited_kind: str | None = None) -> list[neural.Span | None]:
+    """Each text's answer span: the reader's n-best re-scored by answer type (its best span if unfitted)."""
+    w = weights()
+    if w is None:
+        return neural.reader().read_all(question, texts)
+    return [rescored(spans, x, w) for spans, x in candidates(question, texts, inherited_kind)]
