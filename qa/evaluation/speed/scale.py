@@ -128,7 +128,7 @@ def bench_scale(n: int, queries: int, work: Path, say, nprobes=(16, 32, 64)) -> 
         built["build_s"] = rnd(t.s, 1)
     dense = vec.load(work / "ivfpq.faiss")
     vectors = DiskArray(work / "vectors.npy")  # re-scored from disk, as a served index does
-    with np.load(work / "truth.npz") as z:
+    with np.load(work / "truth.npz", allow_pickle=False) as z:
         truth, ftruth, subset = z["top"], z["ftop"], z["inside"]
     cache = _warm(work / "vectors.npy", say)
     saved = vec.IVF_NPROBE
