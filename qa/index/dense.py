@@ -37,7 +37,7 @@ GRAPH_FILTER_SHARE = 0.05
 IVF_LIMIT = 2_000_000
 IVF_PQ_M = 64
 IVF_TRAIN_PER_LIST = 16  # k-means sample: the lists need to be roughly right, not optimal
-IVF_NPROBE = 32  # lists scanned per query (python -m qa bench vectors10m: recall vs latency at 10M)
+IVF_NPROBE = 32  # lists scanned per query (python -m qa bench --only scale: recall vs latency at 1M and 10M)
 IVF_RERANK = 10  # IVF-PQ fetches IVF_RERANK * k candidates by PQ distance, then re-scores them exactly
 IVF_MAX_NPROBE = 512
 # A subset holding at least this share of an IVF-PQ index's rows (a date filter over years of news) is
