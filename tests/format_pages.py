@@ -428,3 +428,17 @@ def warc_bytes(records: list[tuple[str, str | bytes, str]], gz: bool = True, bro
                 raw[:8] = b"XXXX/1.0"
         parts.append(bytes(raw))
     return b"".join(parts)
+
+
+def write_docx(path, key: str = "bakery") -> None:
+    """A Word file at `path` holding story `key`: its title as a heading, the byline, the date, the paragraphs."""
+    import docx
+
+    title, date, author, paragraphs = STORIES[key]
+    document = docx.Document()
+    document.add_heading(title, level=1)
+    document.add_paragraph(f"By {author}")
+    document.add_paragraph(date)
+    for p in paragraphs:
+        document.add_paragraph(p)
+    document.save(path)

@@ -32,19 +32,6 @@ FILES = {
 }
 
 
-def _docx(path, key):
-    import docx
-
-    title, date, author, paragraphs = fp.STORIES[key]
-    document = docx.Document()
-    document.add_heading(title, level=1)
-    document.add_paragraph(f"By {author}")
-    document.add_paragraph(date)
-    for p in paragraphs:
-        document.add_paragraph(p)
-    document.save(path)
-
-
 def write_every_format(folder):
     """One file per format, each holding its story (feeds two stories each)."""
     folder.mkdir()
@@ -56,7 +43,7 @@ def write_every_format(folder):
     page = fp.jsonld_page("tram", site="Montevara Post", url="https://montevara.example/news/tram")
     (folder / "f.warc.gz").write_bytes(fp.warc_bytes([("https://montevara.example/news/tram?ref=home", page,
                                                         "text/html; charset=utf-8")]))
-    _docx(folder / "g.docx", "choir")
+    fp.write_docx(folder / "g.docx", "choir")
     title, date, _, paragraphs = fp.STORIES["glacier"]
     (folder / "h.txt").write_text(f"{title}\n{date}\n\n" + "\n\n".join(paragraphs) + "\n")
     title, date, author, paragraphs = fp.STORIES["chess"]

@@ -220,16 +220,8 @@ def test_not_a_warc(tmp_path):
 # --- Word ------------------------------------------------------------------------------------------------
 
 def test_docx(tmp_path):
-    import docx
-
     title, date, author, paragraphs = fp.STORIES["bakery"]
-    document = docx.Document()
-    document.add_heading(title, level=1)
-    document.add_paragraph(f"By {author}")
-    document.add_paragraph(date)
-    for p in paragraphs:
-        document.add_paragraph(p)
-    document.save(tmp_path / "b.docx")
+    fp.write_docx(tmp_path / "b.docx", "bakery")
     [article] = read_docx(tmp_path / "b.docx", "b.docx", MB)
     assert (article.title, str(article.published), article.byline) == (title, date, author)
     assert article.text.split("\n\n") == paragraphs
