@@ -14,7 +14,6 @@ from qa.index import refresh
 from qa.index.bm25 import Lexical
 from qa.index.manifest import build_settings, stale_reason, write_manifest
 from qa.index.passages import write_passages
-from qa.index.stories import ROWS_FILE as STORY_ROWS_FILE
 from qa.index.stories import write_stories
 from qa.index.store import ARTICLE_BM25_DIR, BM25_DIR, FAISS_FILE, VECTORS_FILE, Index
 
@@ -70,7 +69,8 @@ def write_parts(folder: Path, layout: refresh.Layout, texts: list[str], vectors:
     `layout` carries over from `carry` have their records, term counts and (for HNSW) graph entries copied.
     """
     write_passages(layout.passages, folder, carry.passages if carry else None, layout.old_rows)
-    write_stories(folder, layout.old_rows, carry.path if carry else None)  # near-duplicate stories, no vectors
+    # near-duplicate stories, no vectors; each row's article number serves the whole-article BM25 below
+    row_article = write_stories(folder, layout.old_rows, carry.path if carry else None)
     np.save(folder / VECTORS_FILE, vectors, allow_pickle=False)
     np.save(folder / refresh.KEYS_FILE, keys, allow_pickle=False)
     # a private copy of the live HNSW graph to extend (the loaded one may be serving searches)
@@ -82,7 +82,6 @@ def write_parts(folder: Path, layout: refresh.Layout, texts: list[str], vectors:
     (folder / BM25_DIR).mkdir()
     lexical.save(folder / BM25_DIR)
     # whole-article BM25 from the passages' term counts (ranking evidence spread over an article's passages)
-    row_article = np.load(folder / STORY_ROWS_FILE, allow_pickle=False)
     whole = lexical.articles(row_article, int(row_article.max()) + 1 if len(row_article) else 0)
     if whole is not None:
         (folder / ARTICLE_BM25_DIR).mkdir()

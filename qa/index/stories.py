@@ -60,8 +60,9 @@ class _Lazy:
         return Article(a["id"], "", day, None, _text(self.store, a["row"], a["rows"]), a["source"])
 
 
-def write_stories(folder: Path, old_rows: np.ndarray, previous: Path | None = None) -> None:
-    """Group the articles of the generation in `folder` (passages already written) into stories.
+def write_stories(folder: Path, old_rows: np.ndarray, previous: Path | None = None) -> np.ndarray:
+    """Group the articles of the generation in `folder` (passages already written) into stories; return each
+    row's article number (what stories.rows.npy holds).
 
     `old_rows` maps each row to the previous generation's row it copies (-1: new); the signatures of
     articles copied whole from `previous` are reused, the others hashed from their passages.
@@ -106,6 +107,7 @@ def write_stories(folder: Path, old_rows: np.ndarray, previous: Path | None = No
     np.save(folder / ROWS_FILE, row_article, allow_pickle=False)
     np.save(folder / SIGS_FILE, matrix, allow_pickle=False)
     (folder / TABLE_FILE).write_text(json.dumps(table, ensure_ascii=False, separators=(",", ":")))
+    return row_article
 
 
 def _lean(matrix: np.ndarray) -> list:
