@@ -481,6 +481,18 @@ def test_scale_bench_streams_the_synthetic_vectors_and_keeps_the_exact_top(tmp_p
     assert best[1].tolist() == [exact_top(x, qq, 10).tolist() for qq in q]
 
 
+def test_scale_bench_trains_on_several_chunks_and_finds_the_true_neighbours(tmp_path, monkeypatch):
+    from qa.evaluation.speed import scale
+
+    monkeypatch.setattr(scale, "CHUNK", 2_000)  # the training sample (64 a list) spans several chunks
+    out = scale.bench_scale(12_000, 20, tmp_path, lambda msg: None, nprobes=(32,))
+    assert out["vectors"] == 12_000 and out["train_s"] >= 0
+    row = out["by_nprobe"][0]
+    assert row["recall@10"] >= 0.95 and row["date_filter"]["recall@10"] >= 0.9
+    again = scale.bench_scale(12_000, 20, tmp_path, lambda msg: None, nprobes=(32,))  # reuses the saved index
+    assert "train_s" not in again and again["by_nprobe"][0]["recall@10"] == row["recall@10"]
+
+
 @pytest.mark.parametrize("share", [0.3, 0.01], ids=["post-filtered", "bitmap"])
 def test_ivfpq_date_filter_paths_keep_to_the_subset_and_find_its_top(ivf_data, monkeypatch, share):
     v, dense, queries = ivf_data

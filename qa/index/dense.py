@@ -31,14 +31,16 @@ EXACT_SUBSET_LIMIT = 20_000
 # (recall@10 0.96-1.0 measured at 5-10%) in a few ms, sooner than gathering even a few thousand rows.
 GRAPH_FILTER_SHARE = 0.05
 # Above this, HNSW's graph and int8 codes (656 bytes a vector, measured at 1M: 6.6 GB at 10M) give way to
-# IVF-PQ: an inverted file over an HNSW coarse quantizer, 4-bit PQ codes scanned with SIMD ("fast scan": 64
-# sub-vectors of 6 dimensions, 32 bytes). 8-bit PQ codes took 100x longer to train here, for no recall
-# the exact re-score does not restore.
-# Measured (bench --only scale): recall@10 0.9955 at 1M but 0.635 at 10M with the spherical lists (0.958 with L2
-# lists, at 28.7 ms), cause not found yet; so HNSW, whose recall is known, serves up to 10M (6.6 GB of RAM).
+# IVF-PQ: an inverted file over about sqrt(n) lists from spherical k-means, found by an exact (flat) scan of the
+# centroids (0.2 ms a query at 4,096 lists), with 4-bit PQ codes scanned with SIMD ("fast scan": 64 sub-vectors
+# of 6 dimensions, 32 bytes). 8-bit PQ codes took 100x longer to train here, for no recall the exact re-score
+# does not restore. An HNSW coarse quantizer (by inner product, efSearch 16) put 20% of the true neighbours in
+# lists it did not probe at 10M, at add and at search time; k-means on 16 points a list put 10% more there
+# (bench --only scale: recall@10 0.635 at 10M; the list coverage of the true top 10 at nprobe 32 went 0.80 ->
+# 0.90 with a flat quantizer and 0.975 with 60 training points a list).
 IVF_LIMIT = 10_000_000
 IVF_PQ_M = 64
-IVF_TRAIN_PER_LIST = 16  # k-means sample: the lists need to be roughly right, not optimal
+IVF_TRAIN_PER_LIST = 64  # k-means sample (FAISS asks for >= 39 a list; 16 lost 10% of the neighbours)
 IVF_NPROBE = 32  # lists scanned per query (python -m qa bench --only scale: recall vs latency at 1M and 10M)
 IVF_RERANK = 10  # IVF-PQ fetches IVF_RERANK * k candidates by PQ distance, then re-scores them exactly
 IVF_MAX_NPROBE = 512
@@ -79,7 +81,7 @@ def new_ivfpq(dim: int, n: int):
     """
     import faiss
 
-    index = faiss.index_factory(dim, f"IVF{ivf_lists(n)}_HNSW32,PQ{IVF_PQ_M}x4fs", faiss.METRIC_INNER_PRODUCT)
+    index = faiss.index_factory(dim, f"IVF{ivf_lists(n)},PQ{IVF_PQ_M}x4fs", faiss.METRIC_INNER_PRODUCT)
     faiss.extract_index_ivf(index).cp.spherical = True
     return index
 

@@ -49,6 +49,22 @@ def _merge_top(best_s, best_i, scores, offset, k=10):
     return np.take_along_axis(s, top, 1), np.take_along_axis(i, top, 1)
 
 
+def _add(index, vectors, x, row, q, inside, top, ftop, t_add, t_truth):
+    """Add one chunk to the index and the vectors file, and merge it into the exact top 10 of each query."""
+    with Timer() as t:
+        index.add(x)
+    t_add += t.s
+    vectors[row:row + len(x)] = x
+    with Timer() as t:
+        scores = q @ x.T
+        top = _merge_top(*top, scores, row)
+        mask = inside[row:row + len(x)]
+        if mask.any():
+            ftop = _merge_top(*ftop, np.where(mask[None, :], scores, -np.inf).astype(np.float32), row)
+    t_truth += t.s
+    return t_add, t_truth, row + len(x), top, ftop
+
+
 def _build(n: int, q: np.ndarray, chunks, work: Path, say) -> dict:
     """Write the vectors file, fill the index, keep the ground truth; returns timings."""
     import faiss
@@ -61,29 +77,26 @@ def _build(n: int, q: np.ndarray, chunks, work: Path, say) -> dict:
     top = (np.full((nq, 10), -np.inf, np.float32), np.zeros((nq, 10), np.int64))
     ftop = (np.full((nq, 10), -np.inf, np.float32), np.zeros((nq, 10), np.int64))
     index = vec.new_ivfpq(DIM, n)
+    want = vec.IVF_TRAIN_PER_LIST * vec.ivf_lists(n)
     t_train = t_add = t_truth = 0.0
-    row = 0
+    row, pending = 0, []  # the first chunks are held until they make the training sample, then added
     for x in chunks:
-        if row == 0:
+        pending.append(x)
+        if not index.is_trained:
+            have = sum(len(c) for c in pending)
+            if have < want and have < n:
+                continue
+            sample = np.concatenate(pending)[:want]
             with Timer() as t:
-                vec.train_ivfpq(index, x[: vec.IVF_TRAIN_PER_LIST * vec.ivf_lists(n)])
+                vec.train_ivfpq(index, sample)
             t_train = t.s
-            say(f"scale: trained {vec.ivf_lists(n)} lists on {min(len(x), vec.IVF_TRAIN_PER_LIST * vec.ivf_lists(n)):,} "
-                f"vectors in {t.s:.0f} s")
-        with Timer() as t:
-            index.add(x)
-        t_add += t.s
-        vectors[row:row + len(x)] = x
-        with Timer() as t:
-            scores = q @ x.T
-            top = _merge_top(*top, scores, row)
-            mask = inside[row:row + len(x)]
-            if mask.any():
-                ftop = _merge_top(*ftop, np.where(mask[None, :], scores, -np.inf).astype(np.float32), row)
-        t_truth += t.s
-        row += len(x)
-        if row % 1_000_000 == 0:
-            say(f"scale: {row:,} of {n:,} vectors added ({t_add:.0f} s adding so far)")
+            say(f"scale: trained {vec.ivf_lists(n)} lists on {len(sample):,} vectors in {t.s:.0f} s")
+            del sample
+        for c in pending:
+            t_add, t_truth, row, top, ftop = _add(index, vectors, c, row, q, inside, top, ftop, t_add, t_truth)
+            if row % 1_000_000 == 0:
+                say(f"scale: {row:,} of {n:,} vectors added ({t_add:.0f} s adding so far)")
+        pending = []
     vectors.flush()
     del vectors
     faiss.write_index(index, str(work / "ivfpq.faiss"))
