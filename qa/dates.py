@@ -121,6 +121,11 @@ WEEKDAYS = "monday tuesday wednesday thursday friday saturday sunday".split()
 # Words that mean "the latest": the recency prior applies (qa.retrieve) but no range is set.
 RECENT = re.compile(r"\b(recent|recently|now|currently|current|latest|new|newly|upcoming|this (?:week|month)|"
                     r"(?:past|last) few (?:days|weeks)|ongoing|so far)\b", re.I)
+# Words that place the news in the days before it is asked ("this week", "on Tuesday"): beside a past year
+# ("the 2020 election ... this week") they say when it was reported, and the year says what it is about.
+NOW = re.compile(r"\b(this (?:week|month)|recently|currently|right now|(?:past|last) few (?:days|weeks)|"
+                 rf"today|yesterday|tonight|(?:this past|last|past) (?:week|weekend)|(?:on|last|this) (?:{'|'.join(WEEKDAYS)}))\b",
+                 re.I)
 _RELATIVE = re.compile(
     r"\b(?P<word>today|yesterday|tonight)\b"
     r"|\b(?P<which>last|past|previous) (?P<unit>week|month|year|weekend)\b"

@@ -6,7 +6,7 @@ import re
 from typing import Sequence
 
 from qa.dates import YEAR as _YEAR
-from qa.dates import find_dates, relative_dates
+from qa.dates import NEWS_LAG, NOW, find_dates, relative_dates
 from qa.types import Query, Turn
 
 # Words that point back to an earlier turn. "that/this/these/those" and "there" are checked in context below.
@@ -148,12 +148,18 @@ def _dates(text: str, as_of: dt.date | None):
     """The range a question names, absolute first ("in 2019"), else relative to as_of ("last week").
 
     A time that starts after as_of ("a 2024 White House bid", asked in 2022) names what the news is about,
-    not when it was published (nothing published after as_of is read): it sets no range.
+    not when it was published (nothing published after as_of is read): it sets no range. So does a past
+    year beside words for the last few days ("the 2020 election ... this week", asked in 2022): those say
+    when it was reported (their own range, or none and the recency prior).
     """
     found = find_dates(text)
-    if found is not None and as_of is not None and found.start > as_of:
+    if as_of is None:
+        return found
+    if found is not None and found.start > as_of:
         return None
-    return found if found is not None or as_of is None else relative_dates(text, as_of)
+    if found is not None and found.end < as_of - dt.timedelta(days=NEWS_LAG) and NOW.search(text):
+        return relative_dates(text, as_of)
+    return found if found is not None else relative_dates(text, as_of)
 
 
 def understand(question: str, history: Sequence[Turn] = (), as_of: dt.date | None = None) -> Query:

@@ -217,6 +217,20 @@ def test_a_time_after_as_of_is_a_topic_not_a_publication_range():
     assert understand("Who won the 2024 election?").dates.label == "2024"  # no as_of: no "future"
 
 
+def test_a_past_year_beside_words_for_the_last_days_is_a_topic():
+    day = dt.date(2022, 8, 19)
+    q = understand("Who testified about the 2020 election this week?", as_of=day)
+    assert q.dates is None and q.recency  # reported this week, about 2020
+    q = understand("What happened on Tuesday at the 2019 summit?", as_of=day)
+    assert q.dates.label == "on Tuesday" and q.dates.end == day
+    # without such words the year is when: the seed's "2023 delegation", and "new" is not such a word
+    assert understand("who led the 2023 delegation?", as_of=dt.date(2026, 11, 30)).dates.label == "2023"
+    assert understand("What new agreement was signed in 2023?", as_of=dt.date(2026, 11, 30)).dates.label == "2023"
+    # a year still under way is when, whatever else the question says
+    assert understand("Who was named 2022's Person of the Year this week?", as_of=dt.date(2022, 12, 9)).dates.label \
+        == "2022"
+
+
 def test_as_of_resolves_relative_dates_and_sets_recency():
     import datetime as dt
 
