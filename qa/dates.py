@@ -124,8 +124,8 @@ RECENT = re.compile(r"\b(recent|recently|now|currently|current|latest|new|newly|
 # Words that place the news in the days before it is asked ("this week", "on Tuesday"): beside a past year
 # ("the 2020 election ... this week") they say when it was reported, and the year says what it is about.
 NOW = re.compile(r"\b(this (?:week|month)|recently|currently|right now|(?:past|last) few (?:days|weeks)|"
-                 rf"today|yesterday|tonight|(?:this past|last|past) (?:week|weekend)|(?:on|last|this) (?:{'|'.join(WEEKDAYS)}))\b",
-                 re.I)
+                 r"today|yesterday|tonight|(?:this past|last|past) (?:week|weekend)|"
+                 rf"(?:on|last|this) (?:{'|'.join(WEEKDAYS)}))\b", re.I)
 _RELATIVE = re.compile(
     r"\b(?P<word>today|yesterday|tonight)\b"
     r"|\b(?P<which>last|past|previous) (?P<unit>week|month|year|weekend)\b"
