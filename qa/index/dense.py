@@ -37,11 +37,13 @@ GRAPH_FILTER_SHARE = 0.05
 # does not restore. An HNSW coarse quantizer (by inner product, efSearch 16) put 20% of the true neighbours in
 # lists it did not probe at 10M, at add and at search time; k-means on 16 points a list put 10% more there
 # (bench --only scale: recall@10 0.635 at 10M; the list coverage of the true top 10 at nprobe 32 went 0.80 ->
-# 0.90 with a flat quantizer and 0.975 with 60 training points a list).
-IVF_LIMIT = 10_000_000
+# 0.90 with a flat quantizer and 0.975 with 60 training points a list). Measured since: recall@10 1.0 at 1M
+# (p50 1.2 ms) and 0.98 at 10M (p50 2.8 ms; 0.96 with a 10% date filter) at nprobe 64, against HNSW's 0.9995
+# at 1M for 15x the memory, so IVF-PQ takes over from 2M.
+IVF_LIMIT = 2_000_000
 IVF_PQ_M = 64
 IVF_TRAIN_PER_LIST = 64  # k-means sample (FAISS asks for >= 39 a list; 16 lost 10% of the neighbours)
-IVF_NPROBE = 32  # lists scanned per query (python -m qa bench --only scale: recall vs latency at 1M and 10M)
+IVF_NPROBE = 64  # lists scanned per query (python -m qa bench --only scale: recall vs latency at 1M and 10M)
 IVF_RERANK = 10  # IVF-PQ fetches IVF_RERANK * k candidates by PQ distance, then re-scores them exactly
 IVF_MAX_NPROBE = 512
 # A subset holding at least this share of an IVF-PQ index's rows (a date filter over years of news) is

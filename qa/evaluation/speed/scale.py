@@ -162,7 +162,7 @@ def bench_scale(n: int, queries: int, work: Path, say, nprobes=(16, 32, 64)) -> 
     index_bytes = (work / "ivfpq.faiss").stat().st_size
     return {"vectors": n, "data": "synthetic clustered unit vectors (not embeddings of text)", "index_type": "ivfpq",
             "params": {"lists": int(dense.index.nlist), "codes": f"PQ{vec.IVF_PQ_M}x4 fast-scan",
-                       "rerank": f"{vec.IVF_RERANK}k candidates re-scored exactly from vectors.npy on disk",
+                       "rerank": f"{vec.IVF_RERANK} x k candidates re-scored exactly from vectors.npy on disk",
                        "default_nprobe": saved},
             "queries": len(q), "by_nprobe": rows, **built,
             "index_bytes_per_vector": rnd(index_bytes / n, 1), "vectors_file_bytes_per_vector": DIM * 4,
