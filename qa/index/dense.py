@@ -34,10 +34,10 @@ GRAPH_FILTER_SHARE = 0.05
 # IVF-PQ: an inverted file over about sqrt(n) lists from spherical k-means, found by an exact (flat) scan of the
 # centroids (0.2 ms a query at 4,096 lists), with 4-bit PQ codes scanned with SIMD ("fast scan": 64 sub-vectors
 # of 6 dimensions, 32 bytes). 8-bit PQ codes took 100x longer to train here, for no recall the exact re-score
-# does not restore. An HNSW coarse quantizer (by inner product, efSearch 16) put 20% of the true neighbours in
-# lists it did not probe at 10M, at add and at search time; k-means on 16 points a list put 10% more there
-# (bench --only scale: recall@10 0.635 at 10M; the list coverage of the true top 10 at nprobe 32 went 0.80 ->
-# 0.90 with a flat quantizer and 0.975 with 60 training points a list). Measured since: recall@10 1.0 at 1M
+# does not restore. Before, an HNSW coarse quantizer (by inner product, efSearch 16) and k-means on 16 points a
+# list lost a third of the neighbours at 10M (bench --only scale: recall@10 0.635): the probed lists held 0.635
+# of each query's true top 10 at nprobe 32; the same centroids scanned exactly, 0.80; lists retrained on 16
+# points a list, 0.90, and on 60, 0.975 (both found exactly). Measured since: recall@10 1.0 at 1M
 # (p50 1.2 ms) and 0.98 at 10M (p50 2.8 ms; 0.96 with a 10% date filter) at nprobe 64, against HNSW's 0.9995
 # at 1M for 15x the memory, so IVF-PQ takes over from 2M.
 IVF_LIMIT = 2_000_000
