@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from qa.evaluation.speed.timing import Timer, median, pct, rnd
+from qa.evaluation.speed.vectors import points, subtopics
 from qa.index import dense as vec
 from qa.index.ondisk import DiskArray
 
@@ -23,19 +24,12 @@ DIM = 384
 def synthetic_chunks(n: int, queries: int, dim: int = DIM, seed: int = 0):
     """(queries, iterator of vector chunks): vectors.synthetic_vectors' clustered data, made a chunk at a time."""
     rng = np.random.default_rng(seed)
-    topics = rng.standard_normal((max(1, n // 1000), dim)).astype(np.float32)
-    subs = topics[rng.integers(0, len(topics), max(1, n // 50))]
-    subs += 0.8 * rng.standard_normal(subs.shape).astype(np.float32)
-    del topics
-    q = subs[rng.integers(0, len(subs), queries)] + 0.9 * rng.standard_normal((queries, dim)).astype(np.float32)
-    q /= np.linalg.norm(q, axis=1, keepdims=True)
+    subs = subtopics(rng, n, dim)
+    q = points(rng, subs, queries)
 
     def chunks():
         for i in range(0, n, CHUNK):
-            m = min(n, i + CHUNK) - i
-            x = subs[rng.integers(0, len(subs), m)] + 0.9 * rng.standard_normal((m, dim)).astype(np.float32)
-            x /= np.linalg.norm(x, axis=1, keepdims=True)
-            yield x
+            yield points(rng, subs, min(n, i + CHUNK) - i)
 
     return q, chunks()
 

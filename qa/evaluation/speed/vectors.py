@@ -9,6 +9,21 @@ from qa.evaluation.speed.timing import Timer, median, pct, rnd
 from qa.index import dense as vec
 
 
+def subtopics(rng: np.random.Generator, n: int, dim: int) -> np.ndarray:
+    """The sub-topic centres of n synthetic vectors: about n / 1000 topics, n / 50 sub-topics around them."""
+    topics = rng.standard_normal((max(1, n // 1000), dim)).astype(np.float32)
+    subs = topics[rng.integers(0, len(topics), max(1, n // 50))]
+    subs += 0.8 * rng.standard_normal(subs.shape).astype(np.float32)
+    return subs
+
+
+def points(rng: np.random.Generator, subs: np.ndarray, m: int) -> np.ndarray:
+    """m unit vectors, each near a random sub-topic centre."""
+    x = subs[rng.integers(0, len(subs), m)] + 0.9 * rng.standard_normal((m, subs.shape[1])).astype(np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    return x
+
+
 def synthetic_vectors(n: int, dim: int = 384, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Clustered unit vectors (topics > sub-topics > points) and 'queries' drawn the same way, not stored.
 
@@ -17,17 +32,11 @@ def synthetic_vectors(n: int, dim: int = 384, seed: int = 0) -> tuple[np.ndarray
     no neighbourhoods at all, would be unlike any corpus).
     """
     rng = np.random.default_rng(seed)
-    topics = rng.standard_normal((max(1, n // 1000), dim)).astype(np.float32)
-    subs = topics[rng.integers(0, len(topics), max(1, n // 50))]
-    subs += 0.8 * rng.standard_normal(subs.shape).astype(np.float32)
+    subs = subtopics(rng, n, dim)
     x = np.empty((n, dim), dtype=np.float32)
     for i in range(0, n, 100_000):
-        m = min(n, i + 100_000) - i
-        x[i:i + m] = subs[rng.integers(0, len(subs), m)] + 0.9 * rng.standard_normal((m, dim)).astype(np.float32)
-    x /= np.linalg.norm(x, axis=1, keepdims=True)
-    q = subs[rng.integers(0, len(subs), 1000)] + 0.9 * rng.standard_normal((1000, dim)).astype(np.float32)
-    q /= np.linalg.norm(q, axis=1, keepdims=True)
-    return x, q
+        x[i:i + 100_000] = points(rng, subs, min(n, i + 100_000) - i)
+    return x, points(rng, subs, 1000)
 
 
 def bench_vectors(n: int, cfg: dict, work: Path, say) -> dict:
