@@ -294,8 +294,8 @@ def search(dense: Dense, vectors: np.ndarray, query: np.ndarray, k: int, subset:
         keep = rows >= 0  # FAISS pads with -1 when fewer than k ids pass the filter
         return scores[0][keep], rows[keep]
     fetch = (IVF_RERANK if dense.kind == "ivfpq" else RERANK) * k
-    if sel is None and dense.dead:  # dead slots take places in the result: ask for more
-        fetch += int(np.ceil(fetch * dense.dead / max(dense.ntotal, 1)))
+    if sel is None:
+        fetch = _past_dead(dense, fetch)
     # a filter discards most of what the walk or the lists give: widen them by sqrt(1 / share)
     widen = 1.0 if subset is None else (dense.ntotal / max(len(subset), 1)) ** 0.5
     if dense.kind == "ivfpq":
@@ -311,6 +311,11 @@ def search(dense: Dense, vectors: np.ndarray, query: np.ndarray, k: int, subset:
     return _exact(vectors, query, np.unique(rows[rows >= 0]), k)
 
 
+def _past_dead(dense: Dense, fetch: int) -> int:
+    """`fetch` widened by the share of dead slots, which take places in an unfiltered result."""
+    return fetch + int(np.ceil(fetch * dense.dead / max(dense.ntotal, 1)))
+
+
 def _postfiltered(dense: Dense, vectors, query: np.ndarray, q: np.ndarray, k: int,
                   subset: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     """IVF-PQ top-k within a large sorted subset, from an unfiltered search for more; None if it finds too few."""
@@ -318,8 +323,7 @@ def _postfiltered(dense: Dense, vectors, query: np.ndarray, q: np.ndarray, k: in
 
     if len(subset) > 1 and not bool(np.all(subset[1:] > subset[:-1])):
         return None  # membership is a binary search: sorting a million rows would cost more than a bitmap
-    fetch = min(int(np.ceil(IVF_RERANK * k * dense.ntotal / len(subset))), IVF_MAX_FETCH)
-    fetch += int(np.ceil(fetch * dense.dead / max(dense.ntotal, 1)))
+    fetch = _past_dead(dense, min(int(np.ceil(IVF_RERANK * k * dense.ntotal / len(subset))), IVF_MAX_FETCH))
     params = faiss.SearchParametersIVF(nprobe=min(IVF_NPROBE, dense.index.nlist))
     _, slots = dense.index.search(q, fetch, params=params)
     rows = dense.to_rows(slots[0])
