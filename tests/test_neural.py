@@ -106,3 +106,30 @@ def test_nbest_is_sorted_distinct_and_starts_with_read():
     assert [s.score for s in spans] == sorted((s.score for s in spans), reverse=True)
     assert len({(s.start, s.end) for s in spans}) == len(spans) <= 5
     assert spans[0] == neural.reader().read("What percentage of the population uses the internet?", INTERNET)
+
+
+def test_spans_at_scores_given_spans_from_the_windows_that_hold_them():
+    # two windows over "aa bb cc": the second starts at "bb"; a span is scored by the window holding it whole
+    w1 = neural.Window(np.array([0.0, 0.0, 1.0, 2.0, 0.0]), np.array([0.0, 0.0, 0.0, 3.0, 0.0]), 2,
+                       np.array([[0, 2], [3, 5]]))
+    w2 = neural.Window(np.array([0.0, 0.0, 5.0, 0.0, 0.0]), np.array([0.0, 0.0, 1.0, 4.0, 0.0]), 2,
+                       np.array([[3, 5], [6, 8]]))
+    got = {(s.start, s.end): s.score for s in neural.spans_at([w1, w2], [(0, 5), (3, 8), (3, 5), (0, 8), (1, 5)])}
+    assert got == {(0, 5): 4.0, (3, 8): 9.0, (3, 5): 6.0}  # (0, 8) spans no one window; (1, 5) is not on a token
+    assert all(s.null == 0.0 for s in neural.spans_at([w1, w2], [(0, 5)]))
+
+
+def test_names_inside_the_nbest_are_offered_to_the_rescoring():
+    from qa.read import rescore
+    from qa.read.nlp import parse
+
+    doc, = parse([DELEGATION], cache=False)
+    i = DELEGATION.index("Luong Tam Quang")
+    title = DELEGATION.rfind("Deputy", 0, i)
+    near = rescore.phrases(doc, [neural.Span(title, i + len("Luong Tam Quang"), 5.0, 0.0)])
+    assert (i, i + len("Luong Tam Quang")) in near
+    assert (title, i + len("Luong Tam Quang")) not in near  # the n-best span itself is not added again
+    (spans, x), = rescore.candidates("Who led the Vietnamese delegation?", [DELEGATION])
+    added = x[:, rescore.FEATURES.index("added")]
+    assert len(spans) == len(x) and added.any() and not added[0]  # the n-best first, the added after
+    assert all(DELEGATION[s.start:s.end].strip() for s in spans)

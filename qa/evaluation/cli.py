@@ -80,8 +80,10 @@ def register(sub) -> None:
     p = sub.add_parser("bench-answers", help="answer EM/F1, abstention and follow-ups; fit the reader models")
     common_options(p)
     p.add_argument("task", choices=ANSWER_TASKS, help="what to score, or which model to fit")
-    p.add_argument("--split", default="test", choices=["test", "fit", "all"],
-                   help="SQuAD articles scored: test (positions 2,3 mod 4), fit (0,1), all")
+    p.add_argument("--split", default=None, choices=["test", "fit", "all", "holdout"],
+                   help="SQuAD articles scored: test (positions 2,3 mod 4; the default), fit (0,1), all, or holdout "
+                        "(the fitting split's paragraphs the neural reader never trained on; fit-calibration's default "
+                        "for the neural reader, fit otherwise)")
     _sample_options(p)
     p.add_argument("--datasets", type=Path, help=DATASETS_HELP)
     p.add_argument("--questions", type=Path, default=REPO_ROOT / "eval" / "seed.jsonl",
@@ -226,13 +228,13 @@ def _cmd_bench_answers(args) -> int:
     progress, datasets = not args.json, args.datasets
     command = "python -m qa " + " ".join(sys.argv[1:])
     if args.task == "squad-reader":
-        out = ev.squad_reader(settings, args.split, args.limit, args.seed, progress, datasets=datasets)
+        out = ev.squad_reader(settings, args.split or "test", args.limit, args.seed, progress, datasets=datasets)
     elif args.task == "shifts-reader":  # SQuADShifts new_wiki: never trained or tuned on
         out = ev.squad_reader(settings, "all", args.limit, args.seed, progress, datasets, "squadshifts")
     elif args.task == "squad-open":
-        out = ev.squad_open(settings, args.split, args.limit, args.seed, progress=progress, datasets=datasets)
+        out = ev.squad_open(settings, args.split or "test", args.limit, args.seed, progress=progress, datasets=datasets)
     elif args.task == "squad-abstain":
-        out = ev.squad_abstain(settings, args.split, args.limit, args.seed, progress, args.plot, datasets)
+        out = ev.squad_abstain(settings, args.split or "test", args.limit, args.seed, progress, args.plot, datasets)
         if not args.json:
             out = {k: v for k, v in out.items() if k != "curve"}
     elif args.task == "followups":
@@ -240,8 +242,16 @@ def _cmd_bench_answers(args) -> int:
     else:
         from qa.evaluation import fit as answer_fit
 
-        fit = answer_fit.fit_reader if args.task == "fit-reader" else answer_fit.fit_calibration
-        out = fit(settings, args.limit, progress, command, datasets)
+        if args.split in ("test", "all"):
+            print(f"error: {args.task} fits on SQuAD dev's fitting split only (--split fit or holdout)", file=sys.stderr)
+            return 2
+        if args.task == "fit-reader":
+            out = answer_fit.fit_reader(settings, args.limit, progress, command, datasets)
+        else:
+            from qa.read import reader_name
+
+            part = args.split or ("holdout" if reader_name() == "neural" else "fit")
+            out = answer_fit.fit_calibration(settings, args.limit, progress, command, datasets, part)
     out = {"command": command, **out}
     print(json.dumps(out, indent=2, default=float))
     return 0

@@ -157,17 +157,21 @@ def confidence_examples(settings: Settings, part: str, limit: int | None, progre
 
 
 def fit_calibration(settings: Settings, limit: int | None = None, progress: bool = True,
-                    command: str = "", datasets: Path | None = None) -> dict:
-    """Fit and save calibration.json: P(answer right) and the abstention threshold, on the fitting split."""
-    found = confidence_examples(settings, "fit", limit, progress, datasets)
+                    command: str = "", datasets: Path | None = None, part: str = "fit") -> dict:
+    """Fit and save calibration.json: P(answer right) and the abstention threshold, on the fitting split
+    (`part` "fit", or "holdout": its paragraphs the neural reader never trained on)."""
+    if part not in ("fit", "holdout"):
+        raise ValueError(f"the calibration fits on SQuAD dev's fitting split only, not {part!r}")
+    found = confidence_examples(settings, part, limit, progress, datasets)
     # The model rates one passage's best span, whatever the passage's rank: fitted on every option.
     model = calibrate.fit(np.concatenate(found.x), np.concatenate(found.right).astype(int))
     fitted = {**model, **calibrate.arrays(model)}
     chosen = found.chosen(settings.choose_by_confidence, fitted)  # the threshold applies to ask()'s answer
     conf = [calibrate.confidence(row, fitted) for row in found.pick("x", chosen)]
     model["threshold"], precision, recall = calibrate.best_threshold(conf, found.answerable)
+    which = "the paragraphs the neural reader's training held out" if part == "holdout" else "all its questions"
     model.update(command=command, fitted_on=f"SQuAD v1.1 dev, half the articles indexed, fitting split "
-                                            f"(positions 0,1 mod 4), {len(found.x)} questions",
+                                            f"(positions 0,1 mod 4), {which}: {len(found.x)} questions",
                  threshold_rule=f"most abstentions with abstention precision >= {calibrate.TARGET_PRECISION} "
                                 f"on the fitting split (precision {precision:.3f}, recall {recall:.3f})")
     calibrate.CALIBRATION_FILES[read_mod.reader_name()].write_text(_dump(model), encoding="utf-8")

@@ -13,7 +13,16 @@ from qa.ingest import ArticlesSource
 from qa.pipeline import QA
 from qa.types import Article
 
-PARTS = {"fit": (0, 1), "test": (2, 3), "all": (0, 1, 2, 3)}  # article position mod 4
+PARTS = {"fit": (0, 1), "test": (2, 3), "all": (0, 1, 2, 3), "holdout": (0, 1)}  # article position mod 4
+# "holdout": the fitting split's questions on the paragraphs the neural reader's training held out
+# (qa.evaluation.reader.data.training_data), so fits on it see the reader as it is on new text.
+
+
+def reader_holdout() -> set[tuple[str, str]]:
+    """(question, paragraph text) of the neural reader's SQuAD holdout questions."""
+    from qa.evaluation.reader.data import training_data
+
+    return {(e["question"], e["context"]) for e in training_data()[1] if e["source"] == "squad-dev-fit"}
 
 
 def title_positions(articles) -> dict[str, int]:
@@ -26,6 +35,9 @@ def _split(part: str, limit: int | None, seed: int,
     articles, cases, fingerprint = load_benchmark("squad", datasets)
     pos = title_positions(articles)
     cases = [c for c in cases if pos[c.category] % 4 in PARTS[part]]
+    if part == "holdout":
+        held, text = reader_holdout(), {a.source: a.text for a in articles}
+        cases = [c for c in cases if (c.question, text[c.source]) in held]
     if limit is not None and limit < len(cases):
         cases = [cases[i] for i in sorted(np.random.default_rng(seed).choice(len(cases), limit, replace=False))]
     return articles, cases, fingerprint

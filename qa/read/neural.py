@@ -178,6 +178,53 @@ def best_span(start: np.ndarray, end: np.ndarray, context: np.ndarray,
     return top_spans(start, end, context, 1, max_tokens)[0]
 
 
+@dataclass(frozen=True)
+class Window:
+    """The reader's logits over one window: start and end logit per token, the first context token's
+    position, and each context token's (start, end) characters in the passage."""
+
+    start: np.ndarray
+    end: np.ndarray
+    first: int
+    offsets: np.ndarray  # (tokens, 2)
+
+    @property
+    def null(self) -> float:
+        """The [CLS] "not here" score of this window."""
+        return float(self.start[0] + self.end[0])
+
+
+def nbest_of(windows: Sequence[Window], text: str, n: int = NBEST) -> list[Span]:
+    """The `n` best spans over `windows` of `text`, best first; spans of punctuation alone are dropped."""
+    found: dict[tuple[int, int], float] = {}
+    null = max((w.null for w in windows), default=-np.inf)
+    for w in windows:
+        for score, a, b in top_spans(w.start, w.end, np.arange(w.first, w.first + len(w.offsets)), n + 2):
+            c0, c1 = int(w.offsets[a - w.first, 0]), int(w.offsets[b - w.first, 1])
+            if _WORD.search(text, c0, c1) and score > found.get((c0, c1), -np.inf):
+                found[(c0, c1)] = score
+    best = sorted(found.items(), key=lambda kv: -kv[1])[:n]
+    return [Span(c0, c1, score, null) for (c0, c1), score in best]
+
+
+def spans_at(windows: Sequence[Window], chars: Sequence[tuple[int, int]],
+             max_tokens: int = MAX_ANSWER_TOKENS) -> list[Span]:
+    """The reader's score of given character spans (each the best over the windows holding it whole); a span
+    whose ends do not fall on token boundaries in any window is left out."""
+    null = max((w.null for w in windows), default=-np.inf)
+    out = []
+    for c0, c1 in chars:
+        best = -np.inf
+        for w in windows:
+            a = np.flatnonzero(w.offsets[:, 0] == c0)
+            b = np.flatnonzero(w.offsets[:, 1] == c1)
+            if len(a) and len(b) and 0 <= b[-1] - a[0] < max_tokens:
+                best = max(best, float(w.start[w.first + a[0]] + w.end[w.first + b[-1]]))
+        if best > -np.inf:
+            out.append(Span(int(c0), int(c1), best, null))
+    return out
+
+
 class SpanReader:
     """The int8 ONNX span reader; each window runs alone (dynamic int8 scales activations per call)."""
 
@@ -215,26 +262,22 @@ class SpanReader:
             if w0 + room >= len(ids):
                 break
 
-    def nbest(self, question: str, text: str, n: int = NBEST) -> list[Span]:
-        """The `n` best spans of `text` over its windows, best first, each with the highest window's "not
-        here" score (a span two windows share keeps its better score)."""
-        found: dict[tuple[int, int], float] = {}
-        null = -np.inf
+    def logits(self, question: str, text: str) -> list[Window]:
+        """The reader's start/end logits over each window of `text` (windows with no text left out)."""
+        out = []
         for ids, types, first, offs in self._windows(question, text):
             if not offs:
                 continue
             with self._lock:
                 s, e = self.session.run(None, {"input_ids": ids[None], "attention_mask": np.ones_like(ids)[None],
                                                "token_type_ids": types[None]})
-            s, e = s[0], e[0]
-            null = max(null, float(s[0] + e[0]))
-            # a few extra per window: spans of punctuation alone are dropped below
-            for score, a, b in top_spans(s, e, np.arange(first, first + len(offs)), n + 2):
-                c0, c1 = offs[a - first][0], offs[b - first][1]
-                if _WORD.search(text, c0, c1) and score > found.get((c0, c1), -np.inf):  # punctuation answers nothing
-                    found[(c0, c1)] = score
-        best = sorted(found.items(), key=lambda kv: -kv[1])[:n]
-        return [Span(c0, c1, score, null) for (c0, c1), score in best]
+            out.append(Window(s[0], e[0], first, np.asarray(offs, dtype=np.int64).reshape(-1, 2)))
+        return out
+
+    def nbest(self, question: str, text: str, n: int = NBEST) -> list[Span]:
+        """The `n` best spans of `text` over its windows, best first, each with the highest window's "not
+        here" score (a span two windows share keeps its better score)."""
+        return nbest_of(self.logits(question, text), text, n)
 
     def read(self, question: str, text: str) -> Span | None:
         """The best span of `text` over its windows, with the highest window's "not here" score."""

@@ -21,7 +21,8 @@ from qa.read.expected import Expected
 
 WEIGHTS_FILE = neural.MODEL_DIR / "rescore.json"
 FEATURES = ("typed", "primary", "wrong_type", "untyped", "cuts_entity", "cuts_chunk", "whole_phrase", "in_question",
-            "entities", "unbalanced", "clause", "length")
+            "entities", "unbalanced", "clause", "length", "typed_entity", "added")
+EXTRA = 10  # at most this many entities and noun phrases added to a passage's n-best (see `phrases`)
 _PAIRS = ("()", "[]", '""')
 _PRIMARY = {"who": "PERSON", "when": "DATE", "where": "GPE"}  # the usual label of each answer kind
 
@@ -87,15 +88,40 @@ def span_features(doc, exp: Expected, start: int, end: int, question_words: froz
         any(text.count(o) != text.count(c) if o != c else text.count(o) % 2 for o, c in _PAIRS),
         bool(lay.verbs[within].any()) or "," in text or ";" in text,
         min(len(within), 20) / 20,
+        any((a, b) == (start, end) and lab in exp.labels for a, b, lab in lay.ents),  # exactly a name of the type
+        False,  # set by rows() for spans the n-best did not hold (`phrases`)
     ], dtype=np.float64)
 
 
-def rows(doc, exp: Expected, spans: Sequence[neural.Span], question_words: frozenset = frozenset()) -> np.ndarray:
-    """The FEATURES rows of a passage's n-best spans (doc: the parsed passage)."""
+def rows(doc, exp: Expected, spans: Sequence[neural.Span], question_words: frozenset = frozenset(),
+         added: int = 0) -> np.ndarray:
+    """The FEATURES rows of a passage's spans (doc: the parsed passage); the last `added` are `phrases`."""
     if not spans:
         return np.zeros((0, len(FEATURES)))
     lay = layout(doc)
-    return np.stack([span_features(doc, exp, s.start, s.end, question_words, lay) for s in spans])
+    x = np.stack([span_features(doc, exp, s.start, s.end, question_words, lay) for s in spans])
+    if added:
+        x[-added:, FEATURES.index("added")] = 1.0
+    return x
+
+
+def phrases(doc, spans: Sequence[neural.Span], limit: int = EXTRA) -> list[tuple[int, int]]:
+    """Entities and noun phrases the reader's n-best comes near but does not hold as spans: those inside an
+    n-best span ("Luong Tam Quang" in "Deputy Minister ... Luong Tam Quang") and those an n-best span cuts
+    (a name a span starts or ends inside), best n-best span first."""
+    have = {(s.start, s.end) for s in spans}
+    units = [(e.start_char, e.end_char) for e in doc.ents]
+    if doc.has_annotation("DEP"):
+        units += [(c.start_char, c.end_char) for c in doc.noun_chunks]
+    out: list[tuple[int, int]] = []
+    for s in spans:
+        for a, b in units:
+            near = (s.start <= a and b <= s.end) or (a < s.end and b > s.start)
+            if near and (a, b) not in have and (a, b) not in out:
+                out.append((a, b))
+                if len(out) >= limit:
+                    return out
+    return out
 
 
 def question_words(qdoc) -> frozenset:
@@ -125,9 +151,12 @@ def candidates(question: str, texts: Sequence[str], inherited_kind: str | None =
     qdoc = parse([question], cache=False)[0]
     exp, qwords = expected(qdoc, inherited_kind), question_words(qdoc)
     out = []
+    reader = reader or neural.reader()
     for text, doc in zip(texts, parse(list(texts))):
-        spans = (reader or neural.reader()).nbest(question, text, n)
-        out.append((spans, rows(doc, exp, spans, qwords)))
+        windows = reader.logits(question, text)
+        spans = neural.nbest_of(windows, text, n)
+        more = neural.spans_at(windows, phrases(doc, spans)) if spans else []
+        out.append((spans + more, rows(doc, exp, spans + more, qwords, len(more))))
     return out
 
 
