@@ -172,10 +172,16 @@ class QA:
         hits = decision.reading.hits[:k]
         if decision.abstained:  # keep the closest passages and their sentences, drop the rejected span
             hits = tuple(replace(h, answer_start=None, answer_end=None) for h in hits)
-        dates = found.query.dates
+        dates, reason = found.query.dates, decision.reason
+        # a past year named is preferred, not a filter (qa.retrieve.Ranking.named_year_bonus): say so when the
+        # passage shown first is a later one
+        preferred = bool(dates) and found.retrieval.date_preferred and bool(hits) and not dates.contains(
+            dt.date.fromisoformat(hits[0].date) if hits[0].date else None)
+        if preferred and not decision.abstained and reason is None:
+            reason = f"articles from {dates.label} first, then later ones, which may be about {dates.label}"
         return Answer(question=found.query.question, answer=decision.answer, confidence=decision.confidence,
-                      passages=hits, abstained=decision.abstained, reason=decision.reason,
-                      date_filter=dates.label if dates and found.retrieval.date_applied else None,
+                      passages=hits, abstained=decision.abstained, reason=reason,
+                      date_filter=dates.label if dates and found.retrieval.date_applied and not preferred else None,
                       timings_ms={key: round(v, 1) for key, v in timings.items()},
                       index_note=self.index_note())
 

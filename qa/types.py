@@ -123,6 +123,7 @@ class Retrieval:
     dense: tuple[float, ...]
     bm25: tuple[float, ...]
     date_applied: bool  # False when the question named dates but no article matched them
+    date_preferred: bool = False  # a past year named: its articles first, later ones (maybe about it) after
 
 
 @dataclass(frozen=True)

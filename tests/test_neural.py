@@ -76,6 +76,30 @@ def test_rescoring_features_tell_the_type_asked_for_and_cut_names():
     assert _features("What does it stand for?", "The AMMTC (ASEAN Meeting) met.", "ASEAN Meeting)")["unbalanced"] == 1
 
 
+def test_rescoring_knows_the_role_asked_for_and_whole_quotations():
+    passive = "A delegation led by the Danish architect Anna Holm visited the harbour."
+    who = "Who led the delegation?"
+    assert _features(who, passive, "the Danish architect Anna Holm")["role"] == 1  # "led by X" fills "who led"
+    assert _features(who, passive, "the harbour")["role"] == 0
+    assert _features(who, passive, "Danish")["role"] == 0
+    themed = 'The meeting had the theme "Cooperation in hard times" this year.'
+    theme = "What was the theme of the meeting?"
+    assert _features(theme, themed, "Cooperation in hard times")["quotation"] == 1
+    assert _features(theme, themed, '"Cooperation in hard times"')["quotation"] == 1
+    assert _features(theme, themed, "Cooperation")["quotation"] == 0
+
+
+def test_quotations_a_span_cuts_are_offered_whole():
+    from qa.read import rescore
+    from qa.read.nlp import parse
+
+    text = 'The meeting had the theme "Cooperation in hard times" this year.'
+    doc, = parse([text], cache=False)
+    start = text.index("Cooperation")
+    near = rescore.phrases(doc, [neural.Span(start, start + len("Cooperation in"), 5.0, 0.0)])
+    assert (start, start + len("Cooperation in hard times")) in near
+
+
 def test_rescoring_picks_the_best_sum_and_keeps_the_logit_scale():
     from qa.read import rescore
 

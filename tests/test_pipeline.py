@@ -75,12 +75,24 @@ def test_ask_finds_the_right_article(hash_qa, question, source):
 
 
 def test_date_filter_and_fallback_are_reported(hash_qa):
-    limited = hash_qa.ask("What happened in 2020?")
+    limited = hash_qa.ask("What happened in 2020?", as_of="2020-12-31")
     assert limited.date_filter == "2020"
     assert {h.date[:4] for h in limited.passages} == {"2020"}
+    # asked later, the year's articles come first and later ones (which may be about it) after them
+    later = hash_qa.ask("What happened in 2020?")
+    assert later.passages[0].date[:4] == "2020" and {h.date[:4] for h in later.passages} > {"2020"}
+    assert later.date_filter == "2020"  # what is shown first is from 2020; a later first passage gets a note
     fallback = hash_qa.ask("What happened in 1999?")
     assert fallback.date_filter is None
     assert "1999" in (fallback.reason or "") or fallback.abstained
+
+
+def test_a_later_article_shown_first_for_a_named_year_says_so(hash_qa):
+    answer = hash_qa.ask("When did the dragon bridge over the Han river open, as reported in 2020?")
+    first = answer.passages[0]
+    assert first.date[:4] > "2020"  # only a later article is about the bridge
+    assert answer.date_filter is None
+    assert answer.abstained or "articles from 2020 first, then later ones" in answer.reason
 
 
 def test_history_is_used(hash_qa):

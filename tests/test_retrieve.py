@@ -239,6 +239,25 @@ def test_nothing_published_after_as_of_is_used(tiny):
     assert run(tiny, QUESTION, as_of=cut - dt.timedelta(days=1)).rows == ()
 
 
+@pytest.mark.parametrize("mode", ["hybrid", "bm25"])
+def test_a_past_year_named_is_preferred_over_later_news_not_a_filter(tiny, mode):
+    index, _ = tiny
+    text = QUESTION + " minister floods"
+    soft = Ranking(per_article=False, named_year_bonus=0.5)
+    asked = dt.date(2024, 1, 1)
+    hard = run(tiny, text, k=10, dates=year(2021), mode=mode, as_of=asked,
+               ranking=Ranking(per_article=False, named_year_bonus=0.0))
+    assert {index.passages[r].published.year for r in hard.rows} == {2021}  # no bonus: a filter
+    found = run(tiny, text, k=10, dates=year(2021), mode=mode, as_of=asked, ranking=soft)
+    years = [index.passages[r].published.year for r in found.rows]
+    assert found.date_applied and found.date_preferred and years[0] == 2021
+    assert 2023 in years and 2020 not in years  # later news may be about 2021; earlier news cannot
+    # a year that has not ended when asked, or no day asked, stays a filter
+    for as_of in (dt.date(2021, 6, 1), None):
+        still = run(tiny, text, k=10, dates=year(2021), mode=mode, as_of=as_of, ranking=soft)
+        assert {index.passages[r].published.year for r in still.rows} == {2021}
+
+
 def test_recency_prior_moves_newer_articles_up(tiny):
     index, _ = tiny
     as_of = max(p.published for p in index.passages if p.published)

@@ -105,7 +105,7 @@ def _tree_distance(x, y) -> int:
     return 20
 
 
-def _phrase_ancestors(tok, depth: int = 3):
+def phrase_ancestors(tok, depth: int = 3):
     """Up to `depth` heads above a token within its noun phrase ("Minister of ... Luong Tam Quang")."""
     out = []
     while len(out) < depth and tok.dep_ in ("compound", "pobj", "prep", "appos", "nmod") and tok.head.i != tok.i:
@@ -115,7 +115,7 @@ def _phrase_ancestors(tok, depth: int = 3):
     return out
 
 
-def _role_match(root, exp: Expected, matched: set[int]) -> float:
+def role_match(root, exp: Expected, matched: set[int]) -> float:
     """1 when the candidate fills the wh-phrase's role for the question's verb."""
     if not exp.role:
         return 0.0
@@ -191,7 +191,7 @@ def _row(doc, a, b, a0, b0, label, q: Question, stats, best_cover, blocked, sim:
         cover=cover, best_sent=float(cover == best_cover), cover_gap=cover - best_cover, bigram=bigram,
         verb_found=verb_found, prox1=prox[0] / total, prox4=prox[1] / total, prox12=prox[2] / total,
         tree=tree / total, order=order / total,
-        role=_role_match(root, exp, idx),
+        role=role_match(root, exp, idx),
         attached=float(head.i in idx or (head.dep_ in ("prep", "agent") and head.head.i in idx)),
         appos=float((root.dep_ == "appos" and head.i in idx) or any(c.dep_ == "appos" and c.i in idx
                                                                     for c in root.children)),
@@ -206,7 +206,7 @@ def _row(doc, a, b, a0, b0, label, q: Question, stats, best_cover, blocked, sim:
         named=named * float(exp.naming), quoted=quoted, bracketed=bracketed,
         pp_fit=float(root.dep_ == "pobj" and head.lower_ in _PREPS.get(exp.kind, ())),
         modifier=float(root.dep_ in _MODIFIER_DEPS and head.i in idx),
-        role_inherited=float(any(_role_match(t, exp, idx) for t in _phrase_ancestors(root))),
+        role_inherited=float(any(role_match(t, exp, idx) for t in phrase_ancestors(root))),
         contains_typed=float(not typed and any(e.label_ in exp.labels for e in doc[a:b].ents)),
         acronym=_acronym(doc, a, b, blocked), primary_type=float(bool(label) and label == _PRIMARY.get(exp.kind)),
         sent_sim=sim, sim_gap=sim - best_sim, window_cover=window, window_gap=window - best_window)

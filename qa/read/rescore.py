@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -21,10 +22,11 @@ from qa.read.expected import Expected
 
 WEIGHTS_FILE = neural.MODEL_DIR / "rescore.json"
 FEATURES = ("typed", "primary", "wrong_type", "untyped", "cuts_entity", "cuts_chunk", "whole_phrase", "in_question",
-            "entities", "unbalanced", "clause", "length", "typed_entity", "added")
+            "entities", "unbalanced", "clause", "length", "typed_entity", "added", "quotation", "role", "role_inherited")
 EXTRA = 10  # at most this many entities and noun phrases added to a passage's n-best (see `phrases`)
 _PAIRS = ("()", "[]", '""')
 _PRIMARY = {"who": "PERSON", "when": "DATE", "where": "GPE"}  # the usual label of each answer kind
+_QUOTE = re.compile(r'"([^"\n]{2,300})"|\u201c([^\u201d\n]{2,300})\u201d')  # "..." or curly quotes
 
 
 @functools.lru_cache(maxsize=1)
@@ -53,6 +55,7 @@ class Layout:
     ends: np.ndarray
     words: tuple  # each token's lowercased text when a content word, else ""
     verbs: np.ndarray  # each token is a verb or auxiliary
+    quotes: tuple  # (start_char, end_char) of each quotation's content, without its quote marks
 
 
 def layout(doc) -> Layout:
@@ -61,7 +64,13 @@ def layout(doc) -> Layout:
                   tuple((c.start_char, c.end_char) for c in doc.noun_chunks) if doc.has_annotation("DEP") else (),
                   np.array([t.idx for t in doc], dtype=np.int64), np.array([t.idx + len(t) for t in doc], dtype=np.int64),
                   tuple(t.lower_ if t.is_alpha and not t.is_stop else "" for t in doc),
-                  np.array([t.pos_ in ("VERB", "AUX") for t in doc], dtype=bool))
+                  np.array([t.pos_ in ("VERB", "AUX") for t in doc], dtype=bool),
+                  quotations(doc.text))
+
+
+def quotations(text: str) -> tuple:
+    """(start_char, end_char) of the content of each quotation in text ("..." or curly quotes)."""
+    return tuple((m.start(g), m.end(g)) for m in _QUOTE.finditer(text) for g in (1, 2) if m.group(g))
 
 
 def span_features(doc, exp: Expected, start: int, end: int, question_words: frozenset = frozenset(),
@@ -90,7 +99,21 @@ def span_features(doc, exp: Expected, start: int, end: int, question_words: froz
         min(len(within), 20) / 20,
         any((a, b) == (start, end) and lab in exp.labels for a, b, lab in lay.ents),  # exactly a name of the type
         False,  # set by rows() for spans the n-best did not hold (`phrases`)
+        any(a - 1 <= start <= a and b <= end <= b + 1 for a, b in lay.quotes),  # a whole quotation
+        *_roles(doc, exp, start, end),
     ], dtype=np.float64)
+
+
+def _roles(doc, exp: Expected, start: int, end: int) -> tuple[bool, bool]:
+    """Whether the span's head fills the wh-phrase's role for the question's verb ("by X" for "who led"),
+    and whether a noun above it in its phrase does ("Luong Tam Quang" under "by Deputy Minister ...")."""
+    from qa.read.features import phrase_ancestors, role_match
+
+    span = doc.char_span(start, end, alignment_mode="expand") if exp.role else None
+    if span is None or not len(span):
+        return False, False
+    root = span.root
+    return bool(role_match(root, exp, set())), any(role_match(t, exp, set()) for t in phrase_ancestors(root))
 
 
 def rows(doc, exp: Expected, spans: Sequence[neural.Span], question_words: frozenset = frozenset(),
@@ -106,11 +129,11 @@ def rows(doc, exp: Expected, spans: Sequence[neural.Span], question_words: froze
 
 
 def phrases(doc, spans: Sequence[neural.Span], limit: int = EXTRA) -> list[tuple[int, int]]:
-    """Entities and noun phrases the reader's n-best comes near but does not hold as spans: those inside an
-    n-best span ("Luong Tam Quang" in "Deputy Minister ... Luong Tam Quang") and those an n-best span cuts
-    (a name a span starts or ends inside), best n-best span first."""
+    """Entities, quotations and noun phrases the reader's n-best comes near but does not hold as spans: those
+    inside an n-best span ("Luong Tam Quang" in "Deputy Minister ... Luong Tam Quang") and those an n-best span
+    cuts (a name or a quoted theme a span starts or ends inside), best n-best span first."""
     have = {(s.start, s.end) for s in spans}
-    units = [(e.start_char, e.end_char) for e in doc.ents]
+    units = [(e.start_char, e.end_char) for e in doc.ents] + list(quotations(doc.text))
     if doc.has_annotation("DEP"):
         units += [(c.start_char, c.end_char) for c in doc.noun_chunks]
     out: list[tuple[int, int]] = []
