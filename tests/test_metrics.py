@@ -208,3 +208,29 @@ def test_percentile_bad_q(q):
 @pytest.mark.parametrize("values, expected", [([1, 2, 3, 4], 2.5), ([0.1] * 10, 0.1), ([7], 7.0), ([], None)])
 def test_mean(values, expected):
     assert mean(values) == (None if expected is None else pytest.approx(expected))
+
+
+def test_reliability_bins_and_calibration_error_by_hand():
+    from qa.evaluation import metrics as m
+
+    table, ece = m.reliability([0.05, 0.15, 0.95, 0.91, 1.0], [0, 1, 1, 0, 1])
+    assert [(r["confidence"], r["questions"]) for r in table] == [("0.0-0.1", 1), ("0.1-0.2", 1), ("0.9-1.0", 3)]
+    top = table[-1]
+    assert top["mean_confidence"] == pytest.approx((0.95 + 0.91 + 1.0) / 3) and top["right"] == pytest.approx(2 / 3)
+    expected = (abs(0.05 - 0) + abs(0.15 - 1) + 3 * abs((0.95 + 0.91 + 1.0) / 3 - 2 / 3)) / 5
+    assert ece == pytest.approx(expected)
+    assert m.reliability([], []) == ([], 0.0)
+
+
+def test_realtimeqa_summary_rates_the_shown_answers():
+    import datetime as dt
+
+    from qa.evaluation.realtimeqa import Outcome, Question, summarize
+
+    qs = [Question(f"q{i}", (f"answer {i}",), frozenset({f"r{i}"}), dt.date(2024, 1, 1), str(i)) for i in range(3)]
+    outs = [Outcome(("r0",), "answer 0 here", "answer 0", False, 1.0, 0.9),
+            Outcome(("r1",), "nothing", "wrong", False, 1.0, 0.8),
+            Outcome(("r2",), "nothing", None, True, 1.0, 0.1)]  # abstained: not a shown answer
+    s = summarize(qs, outs, read=True)
+    assert [r["questions"] for r in s["reliability"]] == [1, 1]
+    assert s["expected_calibration_error"] == pytest.approx((abs(0.8 - 0) + abs(0.9 - 1)) / 2)

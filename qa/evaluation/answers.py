@@ -92,12 +92,7 @@ def squad_abstain(settings: Settings, part: str = "test", limit: int | None = No
     conf = np.array([confidence(row) for row in found.pick("x", chosen)])
     f1, right, answerable = found.pick("f1", chosen), found.pick("right", chosen), found.answerable
     curve = [_at(t, conf, answerable, f1) for t in np.round(np.arange(0.0, 1.0, 0.02), 2)]
-    bins = np.minimum((conf * 10).astype(int), 9)
-    reliability = [{"confidence": f"{b / 10:.1f}-{(b + 1) / 10:.1f}", "questions": int((bins == b).sum()),
-                    "mean_confidence": float(conf[bins == b].mean()), "right": float(right[bins == b].mean())}
-                   for b in range(10) if (bins == b).any()]
-    # expected calibration error: the question-weighted gap between confidence and accuracy per bin
-    ece = float(sum(r["questions"] * abs(r["mean_confidence"] - r["right"]) for r in reliability) / max(1, len(conf)))
+    reliability, ece = m.reliability(conf, right)
     if plot:
         _plot(curve, reliability, threshold(), plot)
     switch = {}  # the answer from the most confident read passage, if it beats the first's by a margin

@@ -127,6 +127,18 @@ def abstention_scores(abstained: Sequence[bool], answerable: Sequence[bool]) -> 
     }
 
 
+def reliability(confidence: Sequence[float], right: Sequence[float], bins: int = 10) -> tuple[list[dict], float]:
+    """The reliability table (per confidence bin: questions, mean confidence, share right) and the expected
+    calibration error (the question-weighted gap between confidence and accuracy over the bins)."""
+    conf, ok = np.asarray(confidence, dtype=np.float64), np.asarray(right, dtype=np.float64)
+    which = np.minimum((conf * bins).astype(int), bins - 1)
+    table = [{"confidence": f"{b / bins:.1f}-{(b + 1) / bins:.1f}", "questions": int((which == b).sum()),
+              "mean_confidence": float(conf[which == b].mean()), "right": float(ok[which == b].mean())}
+             for b in range(bins) if (which == b).any()]
+    ece = sum(r["questions"] * abs(r["mean_confidence"] - r["right"]) for r in table) / max(1, len(conf))
+    return table, float(ece)
+
+
 def percentile(values: Sequence[float], q: float) -> float | None:
     """q-th percentile (0..100) with numpy's linear interpolation; None for no values."""
     if not 0 <= q <= 100:

@@ -146,6 +146,7 @@ class Outcome:
     prediction: str | None
     abstained: bool
     latency_ms: float
+    confidence: float | None = None  # the answer's confidence (ours, reading)
 
 
 def ask_ours(qa, corpus: Corpus, q: Question, as_of: dt.date | None, mode: str, read: bool, k: int) -> Outcome:
@@ -153,12 +154,12 @@ def ask_ours(qa, corpus: Corpus, q: Question, as_of: dt.date | None, mode: str, 
     t0 = time.perf_counter()
     if read:
         answer = qa.ask(q.question, k=k, mode=mode, as_of=as_of)
-        hits, prediction, abstained = answer.passages, answer.answer, answer.abstained
+        hits, prediction, abstained, conf = answer.passages, answer.answer, answer.abstained, answer.confidence
     else:
-        hits, prediction, abstained = qa.search(q.question, k=k, mode=mode, as_of=as_of).hits, None, False
+        hits, prediction, abstained, conf = qa.search(q.question, k=k, mode=mode, as_of=as_of).hits, None, False, None
     latency = (time.perf_counter() - t0) * 1e3
     ranked = tuple(dict.fromkeys(corpus.record_id.get(h.article_id, h.article_id) for h in hits))
-    return Outcome(ranked, hits[0].text if hits else "", prediction, abstained, latency)
+    return Outcome(ranked, hits[0].text if hits else "", prediction, abstained, latency, conf)
 
 
 def summarize(questions: Sequence[Question], outcomes: Sequence[Outcome], read: bool) -> dict:
@@ -176,9 +177,15 @@ def summarize(questions: Sequence[Question], outcomes: Sequence[Outcome], read: 
         out["abstained"] = m.mean([float(o.abstained) for o in outcomes])
         shown = [f >= 0.5 for f, o in zip(f1, outcomes) if not o.abstained]
         out["precision_shown"] = m.mean([float(x) for x in shown]) if shown else None
+        # calibration of the shown answers: is "answers this sure are right" true on news? (right: F1 >= 0.5)
+        rated = [(o.confidence, float(f >= 0.5)) for f, o in zip(f1, outcomes)
+                 if not o.abstained and o.confidence is not None]
+        if rated:
+            table, ece = m.reliability(*zip(*rated))
+            out["expected_calibration_error"], out["reliability"] = ece, table
     lat = [o.latency_ms for o in outcomes]
     out["latency_p50_ms"], out["latency_p95_ms"] = m.percentile(lat, 50), m.percentile(lat, 95)
-    return {key: (round(v, 4) if isinstance(v, float) else v) for key, v in out.items()}
+    return {key: (round(v, 4) if isinstance(v, float) else v) for key, v in out.items()}  # (reliability: raw)
 
 
 def bench_realtimeqa(settings: Settings, explicit_index: Path | None = None, limit: int | None = None,
