@@ -233,4 +233,5 @@ def test_realtimeqa_summary_rates_the_shown_answers():
             Outcome(("r2",), "nothing", None, True, 1.0, 0.1)]  # abstained: not a shown answer
     s = summarize(qs, outs, read=True)
     assert [r["questions"] for r in s["reliability"]] == [1, 1]
-    assert s["expected_calibration_error"] == pytest.approx((abs(0.8 - 0) + abs(0.9 - 1)) / 2)
+    assert s["expected_calibration_error"] == pytest.approx((abs(0.8 - 0) + abs(0.9 - 1)) / 2, abs=1e-4)
+    assert s["gold_in_top3"] == 3 and s["right_when_gold_in_top3"] == pytest.approx(1 / 3, abs=1e-4)

@@ -174,6 +174,9 @@ def summarize(questions: Sequence[Question], outcomes: Sequence[Outcome], read: 
         out["em"] = m.mean([m.exact_match(o.prediction, q.answers) for q, o in zip(questions, outcomes)])
         out["f1"] = m.mean(f1)
         out["right_f1>=0.5"] = m.mean([float(f >= 0.5) for f in f1])
+        # the reader's own share: right among the questions whose gold article is among the first 3 shown
+        held = [float(f >= 0.5) for f, q, o in zip(f1, questions, outcomes) if q.supporting & set(o.ranked[:3])]
+        out["right_when_gold_in_top3"], out["gold_in_top3"] = m.mean(held), len(held)
         out["abstained"] = m.mean([float(o.abstained) for o in outcomes])
         shown = [f >= 0.5 for f, o in zip(f1, outcomes) if not o.abstained]
         out["precision_shown"] = m.mean([float(x) for x in shown]) if shown else None

@@ -119,9 +119,10 @@ def _softmax(x: np.ndarray) -> np.ndarray:
 def reader_name(reader: str | None = None) -> str:
     """The reader to use: `reader`, else $QA_READER, else the feature reader.
 
-    The shipped neural reader (step 1300 of its training, n-best re-scored by answer type) beats the feature
-    reader on SQuAD (F1 0.644 vs 0.481 on a 400-question sample) but not on the seed questions' EM (0.456 vs
-    0.491) and is about 3x slower, so it is opt-in (QA_READER=neural) until a later checkpoint wins on both.
+    The shipped neural reader (the end of its 2-epoch training, n-best re-scored by answer type) beats the
+    feature reader on SQuAD (F1 0.714 vs 0.481 on a 400-question sample), the seed questions (EM 0.526 vs 0.491)
+    and RealTimeQA (right 0.532 vs 0.336), but answers the canonical "who led the 2023 delegation?" with
+    "Vietnamese", so it stays opt-in (QA_READER=neural; README, "Neural reader").
     """
     import os
 
