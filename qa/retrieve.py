@@ -1,7 +1,8 @@
 """Dense + BM25 retrieval, fused, restricted to the question's dates and to what existed on its as-of day.
 
 With an as-of day, articles published after it are never used (they did not exist yet); a recency prior on
-an article's age (as_of - published) is added to the fused score unless the question names another time;
+an article's age (as_of - published) is added to the fused score unless the question names another time; a
+past year named is a preference over what was published from then to as_of (Ranking.named_year_bonus);
 passage scores are aggregated per article and the best passage of each article is shown.
 """
 from __future__ import annotations
