@@ -125,3 +125,26 @@ def test_question_date_is_read_and_checked(tmp_path):
     path.write_text('{"question": "Who won?", "question_date": "June 2022"}\n', encoding="utf-8")
     with pytest.raises(ValueError, match="question_date"):
         load_questions(path)
+
+
+def test_news_calibration_rows_come_from_realtimeqa_style_questions_asked_on_their_dates(tmp_path):
+    from qa.config import Settings
+    from qa.evaluation.fit import news_examples
+
+    folder = tmp_path / "datasets" / "realtimeqa"
+    folder.mkdir(parents=True)
+    articles = [{"id": "a1", "title": "Harbour bridge opens", "date": "2024-03-02",
+                 "text": "The Riverton harbour bridge opened on Saturday. It was designed by the firm Holm & Vester."},
+                {"id": "a2", "title": "Storm closes port", "date": "2024-05-10",
+                 "text": "A storm closed the port of Riverton for two days. Ferries stopped running on Friday."}]
+    (folder / "articles.jsonl").write_text("".join(json.dumps(a) + "\n" for a in articles))
+    questions = [{"question": "Which firm designed the Riverton harbour bridge?", "answers": ["Holm & Vester"],
+                  "supporting": ["a1"], "question_date": "2024-03-05", "question_id": "q1"},
+                 {"question": "What closed the port of Riverton?", "answers": ["A storm"],
+                  "supporting": ["a2"], "question_date": "2024-05-12", "question_id": "q2"}]
+    (folder / "questions-dev.jsonl").write_text("".join(json.dumps(q) + "\n" for q in questions))
+    xs, right = news_examples(Settings(model="hash"), progress=False, datasets=tmp_path / "datasets",
+                              index=tmp_path / "idx")
+    assert len(xs) == len(right) == 2
+    assert all(x.ndim == 2 and x.shape[0] == len(r) >= 1 for x, r in zip(xs, right))
+    assert all(r.dtype == bool for r in right)

@@ -89,6 +89,9 @@ def register(sub) -> None:
     p.add_argument("--questions", type=Path, default=REPO_ROOT / "eval" / "seed.jsonl",
                    help="question set for followups (default: eval/seed.jsonl)")
     p.add_argument("--plot", type=Path, help="squad-abstain: write the threshold curve PNG here (default: none)")
+    p.add_argument("--news", action="store_true",
+                   help="fit-calibration: fit on the RealTimeQA dev questions too (date given), so the confidence "
+                        "holds on news; the threshold is still chosen on SQuAD (default: SQuAD only)")
     p.add_argument("--answer-from", choices=["confident", "top"], default="confident",
                    help="answer with the most confident read passage's span (as ask() does) or the top "
                         "passage's")
@@ -251,7 +254,7 @@ def _cmd_bench_answers(args) -> int:
             from qa.read import reader_name
 
             part = args.split or ("holdout" if reader_name() == "neural" else "fit")
-            out = answer_fit.fit_calibration(settings, args.limit, progress, command, datasets, part)
+            out = answer_fit.fit_calibration(settings, args.limit, progress, command, datasets, part, args.news)
     out = {"command": command, **out}
     print(json.dumps(out, indent=2, default=float))
     return 0

@@ -156,22 +156,45 @@ def confidence_examples(settings: Settings, part: str, limit: int | None, progre
     return Options(xs, right, f1s, answers, np.array(answerable))
 
 
+def news_examples(settings: Settings, progress: bool = True, datasets: Path | None = None,
+                  index: Path | None = None) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Confidence-feature rows of every read option and whether it is right (F1 >= 0.5), for each RealTimeQA dev
+    question asked on its date over the benchmark's index (or `index`; dev may be fitted on, its SOURCE.md says)."""
+    from tqdm import tqdm
+
+    from qa.evaluation.realtimeqa import bench_settings, build_index, load_corpus, load_questions
+
+    qa = build_index(bench_settings(settings, index), load_corpus(datasets), progress)
+    xs, right = [], []
+    for q in tqdm(load_questions(datasets), desc="confidence features (realtimeqa dev)", disable=not progress,
+                  leave=False):
+        searched = qa.search(q.question, k=5, as_of=q.asked)
+        found = read_mod.options(searched.hits, searched.query, encoder=qa.encoder, question_vector=searched.vector)
+        if found:
+            xs.append(np.array([calibrate.features(r, searched.hits) for r in found]))
+            right.append(np.array([token_f1(r.answer, q.answers) >= 0.5 for r in found]))
+    return xs, right
+
+
 def fit_calibration(settings: Settings, limit: int | None = None, progress: bool = True,
-                    command: str = "", datasets: Path | None = None, part: str = "fit") -> dict:
+                    command: str = "", datasets: Path | None = None, part: str = "fit", news: bool = False) -> dict:
     """Fit and save calibration.json: P(answer right) and the abstention threshold, on the fitting split
-    (`part` "fit", or "holdout": its paragraphs the neural reader never trained on)."""
+    (`part` "fit", or "holdout": its paragraphs the neural reader never trained on), and with `news` on the
+    RealTimeQA dev questions too (the threshold is chosen on SQuAD, whose unanswerable questions it needs)."""
     if part not in ("fit", "holdout"):
         raise ValueError(f"the calibration fits on SQuAD dev's fitting split only, not {part!r}")
     found = confidence_examples(settings, part, limit, progress, datasets)
+    news_x, news_right = news_examples(settings, progress, datasets) if news else ([], [])
     # The model rates one passage's best span, whatever the passage's rank: fitted on every option.
-    model = calibrate.fit(np.concatenate(found.x), np.concatenate(found.right).astype(int))
+    model = calibrate.fit(np.concatenate(found.x + news_x), np.concatenate(found.right + news_right).astype(int))
     fitted = {**model, **calibrate.arrays(model)}
     chosen = found.chosen(settings.choose_by_confidence, fitted)  # the threshold applies to ask()'s answer
     conf = [calibrate.confidence(row, fitted) for row in found.pick("x", chosen)]
     model["threshold"], precision, recall = calibrate.best_threshold(conf, found.answerable)
     which = "the paragraphs the neural reader's training held out" if part == "holdout" else "all its questions"
+    also = f"; and the {len(news_x)} RealTimeQA dev questions, asked on their dates" if news else ""
     model.update(command=command, fitted_on=f"SQuAD v1.1 dev, half the articles indexed, fitting split "
-                                            f"(positions 0,1 mod 4), {which}: {len(found.x)} questions",
+                                            f"(positions 0,1 mod 4), {which}: {len(found.x)} questions{also}",
                  threshold_rule=f"most abstentions with abstention precision >= {calibrate.TARGET_PRECISION} "
                                 f"on the fitting split (precision {precision:.3f}, recall {recall:.3f})")
     calibrate.CALIBRATION_FILES[read_mod.reader_name()].write_text(_dump(model), encoding="utf-8")
