@@ -144,16 +144,22 @@ def confidence_examples(settings: Settings, part: str, limit: int | None, progre
     qa, _, cases = benchmark_qa(settings, "half", part, limit, datasets=datasets)
     xs, right, f1s, answers, answerable = [], [], [], [], []
     for case in tqdm(cases, desc=f"confidence features ({part})", disable=not progress, leave=False):
-        searched = qa.search(case.question, k=5)
-        query, qvec, hits = searched.query, searched.vector, searched.hits
-        found = read_mod.options(hits, query, encoder=qa.encoder, question_vector=qvec)
-        xs.append(np.array([calibrate.features(r, hits) for r in found]))
-        f1 = np.array([token_f1(r.answer, case.answers) for r in found])
+        x, f1, said = option_rows(qa, case.question, case.answers)
+        xs.append(x)
         f1s.append(f1)
         right.append((f1 >= 0.5) & case.answerable)
-        answers.append([r.answer for r in found])
+        answers.append(said)
         answerable.append(case.answerable)
     return Options(xs, right, f1s, answers, np.array(answerable))
+
+
+def option_rows(qa, question: str, golds, as_of=None) -> tuple[np.ndarray, np.ndarray, list[str | None]]:
+    """What ask() weighs for one question: the confidence-feature row of each read option, its token F1
+    against the golds, and its answer text."""
+    searched = qa.search(question, k=5, as_of=as_of)
+    found = read_mod.options(searched.hits, searched.query, encoder=qa.encoder, question_vector=searched.vector)
+    x = np.array([calibrate.features(r, searched.hits) for r in found])
+    return x, np.array([token_f1(r.answer, golds) for r in found]), [r.answer for r in found]
 
 
 def news_examples(settings: Settings, progress: bool = True, datasets: Path | None = None,
@@ -168,11 +174,10 @@ def news_examples(settings: Settings, progress: bool = True, datasets: Path | No
     xs, right = [], []
     for q in tqdm(load_questions(datasets), desc="confidence features (realtimeqa dev)", disable=not progress,
                   leave=False):
-        searched = qa.search(q.question, k=5, as_of=q.asked)
-        found = read_mod.options(searched.hits, searched.query, encoder=qa.encoder, question_vector=searched.vector)
-        if found:
-            xs.append(np.array([calibrate.features(r, searched.hits) for r in found]))
-            right.append(np.array([token_f1(r.answer, q.answers) >= 0.5 for r in found]))
+        x, f1, _ = option_rows(qa, q.question, q.answers, q.asked)
+        if len(f1):
+            xs.append(x)
+            right.append(f1 >= 0.5)
     return xs, right
 
 

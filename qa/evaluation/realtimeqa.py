@@ -188,7 +188,7 @@ def summarize(questions: Sequence[Question], outcomes: Sequence[Outcome], read: 
             out["expected_calibration_error"], out["reliability"] = ece, table
     lat = [o.latency_ms for o in outcomes]
     out["latency_p50_ms"], out["latency_p95_ms"] = m.percentile(lat, 50), m.percentile(lat, 95)
-    return {key: (round(v, 4) if isinstance(v, float) else v) for key, v in out.items()}  # (reliability: raw)
+    return {key: (round(v, 4) if isinstance(v, float) else v) for key, v in out.items()}
 
 
 def bench_realtimeqa(settings: Settings, explicit_index: Path | None = None, limit: int | None = None,

@@ -19,6 +19,7 @@ import numpy as np
 
 from qa.read import neural
 from qa.read.expected import Expected
+from qa.read.features import phrase_ancestors, role_match
 
 WEIGHTS_FILE = neural.MODEL_DIR / "rescore.json"
 FEATURES = ("typed", "primary", "wrong_type", "untyped", "cuts_entity", "cuts_chunk", "whole_phrase", "in_question",
@@ -107,8 +108,6 @@ def span_features(doc, exp: Expected, start: int, end: int, question_words: froz
 def _roles(doc, exp: Expected, start: int, end: int) -> tuple[bool, bool]:
     """Whether the span's head fills the wh-phrase's role for the question's verb ("by X" for "who led"),
     and whether a noun above it in its phrase does ("Luong Tam Quang" under "by Deputy Minister ...")."""
-    from qa.read.features import phrase_ancestors, role_match
-
     span = doc.char_span(start, end, alignment_mode="expand") if exp.role else None
     if span is None or not len(span):
         return False, False
@@ -117,25 +116,26 @@ def _roles(doc, exp: Expected, start: int, end: int) -> tuple[bool, bool]:
 
 
 def rows(doc, exp: Expected, spans: Sequence[neural.Span], question_words: frozenset = frozenset(),
-         added: int = 0) -> np.ndarray:
-    """The FEATURES rows of a passage's spans (doc: the parsed passage); the last `added` are `phrases`."""
+         added: int = 0, lay: Layout | None = None) -> np.ndarray:
+    """The FEATURES rows of a passage's spans (doc: the parsed passage, lay: its Layout if at hand); the last
+    `added` are `phrases`."""
     if not spans:
         return np.zeros((0, len(FEATURES)))
-    lay = layout(doc)
+    lay = lay or layout(doc)
     x = np.stack([span_features(doc, exp, s.start, s.end, question_words, lay) for s in spans])
     if added:
         x[-added:, FEATURES.index("added")] = 1.0
     return x
 
 
-def phrases(doc, spans: Sequence[neural.Span], limit: int = EXTRA) -> list[tuple[int, int]]:
+def phrases(doc, spans: Sequence[neural.Span], limit: int = EXTRA, lay: Layout | None = None
+            ) -> list[tuple[int, int]]:
     """Entities, quotations and noun phrases the reader's n-best comes near but does not hold as spans: those
     inside an n-best span ("Luong Tam Quang" in "Deputy Minister ... Luong Tam Quang") and those an n-best span
     cuts (a name or a quoted theme a span starts or ends inside), best n-best span first."""
+    lay = lay or layout(doc)
     have = {(s.start, s.end) for s in spans}
-    units = [(e.start_char, e.end_char) for e in doc.ents] + list(quotations(doc.text))
-    if doc.has_annotation("DEP"):
-        units += [(c.start_char, c.end_char) for c in doc.noun_chunks]
+    units = [(a, b) for a, b, _ in lay.ents] + list(lay.quotes) + list(lay.chunks)
     out: list[tuple[int, int]] = []
     for s in spans:
         for a, b in units:
@@ -178,8 +178,9 @@ def candidates(question: str, texts: Sequence[str], inherited_kind: str | None =
     for text, doc in zip(texts, parse(list(texts))):
         windows = reader.logits(question, text)
         spans = neural.nbest_of(windows, text, n)
-        more = neural.spans_at(windows, phrases(doc, spans)) if spans else []
-        out.append((spans + more, rows(doc, exp, spans + more, qwords, len(more))))
+        lay = layout(doc)
+        more = neural.spans_at(windows, phrases(doc, spans, lay=lay)) if spans else []
+        out.append((spans + more, rows(doc, exp, spans + more, qwords, len(more), lay)))
     return out
 
 

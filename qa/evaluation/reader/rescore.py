@@ -20,7 +20,7 @@ from qa.evaluation.reader.data import training_data
 L2 = 1e-2
 
 
-def examples(artifact: Path, progress: bool = True, sources: tuple = ("squad-dev-fit",)) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+def examples(artifact: Path, progress: bool = True) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """(logits, feature rows, token F1s) of the n-best spans of each SQuAD holdout question."""
     from tqdm import tqdm
 
@@ -28,7 +28,7 @@ def examples(artifact: Path, progress: bool = True, sources: tuple = ("squad-dev
     from qa.read import neural, rescore
 
     _, holdout = training_data()
-    cases = [e for e in holdout if not sources or e["source"] in sources]
+    cases = [e for e in holdout if e["source"] == "squad-dev-fit"]
     reader = neural.SpanReader(artifact)
     out = []
     for ex in tqdm(cases, desc="n-best", disable=not progress, leave=False):
