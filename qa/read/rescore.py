@@ -57,16 +57,22 @@ class Layout:
     words: tuple  # each token's lowercased text when a content word, else ""
     verbs: np.ndarray  # each token is a verb or auxiliary
     quotes: tuple  # (start_char, end_char) of each quotation's content, without its quote marks
+    text: str  # the passage (spaCy rebuilds Doc.text from its tokens on every access)
 
 
 def layout(doc) -> Layout:
     """The Layout of a parsed passage."""
+    starts, ends, words, verbs = [], [], [], []
+    for t in doc:  # one pass: each token access builds a Python object
+        starts.append(t.idx)
+        ends.append(t.idx + len(t))
+        words.append(t.lower_ if t.is_alpha and not t.is_stop else "")
+        verbs.append(t.pos_ in ("VERB", "AUX"))
+    text = doc.text
     return Layout(tuple((e.start_char, e.end_char, e.label_) for e in doc.ents),
                   tuple((c.start_char, c.end_char) for c in doc.noun_chunks) if doc.has_annotation("DEP") else (),
-                  np.array([t.idx for t in doc], dtype=np.int64), np.array([t.idx + len(t) for t in doc], dtype=np.int64),
-                  tuple(t.lower_ if t.is_alpha and not t.is_stop else "" for t in doc),
-                  np.array([t.pos_ in ("VERB", "AUX") for t in doc], dtype=bool),
-                  quotations(doc.text))
+                  np.array(starts, dtype=np.int64), np.array(ends, dtype=np.int64), tuple(words),
+                  np.array(verbs, dtype=bool), quotations(text), text)
 
 
 def quotations(text: str) -> tuple:
@@ -84,7 +90,7 @@ def span_features(doc, exp: Expected, start: int, end: int, question_words: froz
     typed = asks and bool(inside & exp.labels)
     within = np.flatnonzero((lay.starts >= start) & (lay.ends <= end))
     words = [lay.words[i] for i in within if lay.words[i]]
-    text = doc.text[start:end]
+    text = lay.text[start:end]
     return np.array([
         typed,
         _PRIMARY.get(exp.kind) in inside,

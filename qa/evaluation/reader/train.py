@@ -71,11 +71,13 @@ def cmd_train(args) -> None:
     logf = run_dir / "train.log"
     settings = {k: getattr(args, k) for k in ("max_len", "stride", "max_q", "batch", "epochs", "lr",
                                               "warmup", "weight_decay", "lora_r", "lora_alpha",
-                                              "lora_dropout", "seed", "ckpt_every", "val_every", "bucket")}
+                                              "lora_dropout", "seed", "ckpt_every", "val_every", "bucket",
+                                              "order_seed", "init_ckpt")}
     run_json = run_dir / "run.json"
     if run_json.is_file():
         old = json.loads(run_json.read_text())
-        diff = {k: (old.get(k), v) for k, v in settings.items() if old.get(k) != v}
+        added = {"order_seed": None, "init_ckpt": ""}  # settings newer than some runs: their defaults
+        diff = {k: (old.get(k, added.get(k)), v) for k, v in settings.items() if old.get(k, added.get(k)) != v}
         if diff and checkpoints(run_dir):
             raise SystemExit(f"settings differ from the run in {run_dir}: {diff}")
     settings.update(base_model=BASE_MODEL, base_path=str(base_model_path()),
@@ -135,6 +137,10 @@ def cmd_train(args) -> None:
         torch.set_rng_state(state["torch_rng"])
         step = int(state["step"])
         log(f"resumed from {path} at step {step}", logf)
+    elif args.init_ckpt:
+        load_trainable(model, load_file(str(Path(args.init_ckpt) / "trainable.safetensors")))
+        log(f"fresh schedule from the weights of {args.init_ckpt}: {n_train} trainable parameters, lr {args.lr}, "
+            f"warmup {warm} steps", logf)
     else:
         log(f"fresh start: {n_train} trainable parameters, lr {args.lr}, warmup {warm} steps", logf)
 
@@ -158,11 +164,12 @@ def cmd_train(args) -> None:
     stop = min(total, args.max_steps) if args.max_steps else total
     window_loss, window_t, window_n = 0.0, time.time(), 0
     lengths = np.array([len(x) for x in feats["input_ids"]])
+    order_seed = args.seed if args.order_seed is None else args.order_seed
     order_epoch, order = -1, None
     while step < stop:
         epoch, b = divmod(step, steps_per_epoch)
         if epoch != order_epoch:
-            order_epoch, order = epoch, epoch_batches(lengths, args.batch, args.seed, epoch, args.bucket)
+            order_epoch, order = epoch, epoch_batches(lengths, args.batch, order_seed, epoch, args.bucket)
         idx = order[b].tolist()
         threads = tuner.threads()
         if torch.get_num_threads() != threads:
