@@ -100,6 +100,21 @@ def test_quotations_a_span_cuts_are_offered_whole():
     assert (start, start + len("Cooperation in hard times")) in near
 
 
+def test_a_span_holding_a_quote_mark_is_completed_to_the_quotation():
+    from qa.read import rescore
+
+    text = 'The meeting had the theme "Cooperation in hard times" this year, "said" one.'
+    start, end = text.index("Cooperation"), text.index(" this year")
+    whole = (start, start + len("Cooperation in hard times"))
+    opened = rescore.completed(text, neural.Span(start - 1, start + len("Cooperation in"), 5.0, 0.0))
+    assert (opened.start, opened.end, opened.score) == (*whole, 5.0)
+    closed = rescore.completed(text, neural.Span(text.index("hard"), end, 4.0, 0.0))
+    assert (closed.start, closed.end) == whole
+    inside = neural.Span(start, start + len("Cooperation"), 3.0, 0.0)  # no mark held: the reader's own choice
+    assert rescore.completed(text, inside) == inside
+    assert rescore.completed(text, None) is None
+
+
 def test_rescoring_picks_the_best_sum_and_keeps_the_logit_scale():
     from qa.read import rescore
 
