@@ -98,10 +98,12 @@ def _possessive(name: str, pronoun: str) -> str:
 
 
 _PLACE = re.compile(r"\b(?:in|at|to)\s+((?:the\s+)?[A-Z][\w'-]*(?:\s+[A-Z][\w'-]*)*)")
-_SUBJECT = re.compile(r"\b(the|a|an)\s+([\w'-]+(?:\s+[\w'-]+){0,4})", re.I)
+_SUBJECT = re.compile(r"\b(the|a|an)\s+([\w'-]+(?:\s+[\w'-]+){0,7})", re.I)
+_NAME_LINKS = {"on", "of", "for"}  # inside a name: "Conference on Cyber Security", "Ministry of Public Security"
 _SUBJECT_END = set("""in on at to of for from by with during after before was were is are did do does has have
 had been be that which who whom""".split())
 _IT = re.compile(r"\b(it|its|they|them|their)\b", re.I)
+_ITS_NOUN = re.compile(r"\b(its|their)\s+([a-z][\w-]*)\b(?=[\s?.!,]*$)")  # "its theme?" ending the question
 
 
 def _place(question: str) -> str | None:
@@ -116,11 +118,19 @@ def _subject(question: str) -> str | None:
     m = _SUBJECT.search(question)
     if not m:
         return None
-    words = []
-    for w in m.group(2).split():
-        if w.lower() in _SUBJECT_END or w.lower().endswith(("ed", "en")) and words:
+    words: list[str] = []
+    found, linked = m.group(2).split(), False
+    for i, w in enumerate(found):
+        nxt = found[i + 1] if i + 1 < len(found) else ""
+        in_name = w.lower() in _NAME_LINKS and words and words[-1][:1].isupper() and nxt[:1].isupper()
+        if linked and not (in_name or w[:1].isupper()):
+            break  # past "on"/"of" inside a name, the name ends at its first lowercase word ("... Biology held")
+        linked = linked or in_name
+        if not in_name and (w.lower() in _SUBJECT_END or w.lower().endswith(("ed", "en")) and words):
             break
         words.append(w.rstrip("?.,"))
+        if w[-1:] in "?.,":
+            break
     return " ".join([m.group(1), *words]) if words else None
 
 
@@ -138,7 +148,10 @@ def _resolved(question: str, earlier: str, answer: str | None, names_answer: boo
     if names_answer and _PERSONAL.search(text):
         text = _PERSONAL.sub(lambda m: _possessive(answer, m.group(0)), text, count=1)
     elif not names_answer and (subject := _subject(earlier)) and _IT.search(text):
-        text = _IT.sub(lambda m: _possessive(subject, m.group(0)), text, count=1)
+        if m := _ITS_NOUN.search(text):  # "What was its theme?" -> "What was the theme of the conference?"
+            text = f"{text[:m.start()]}the {m.group(2)} of {subject}{text[m.end():]}"
+        else:
+            text = _IT.sub(lambda m: _possessive(subject, m.group(0)), text, count=1)
     if _THERE.search(text) and not _EXISTENTIAL.search(text) and (place := _place(earlier)):
         text = _THERE.sub(f"in {place}", text, count=1)
     return text if text != question else None

@@ -252,6 +252,10 @@ def test_as_of_resolves_relative_dates_and_sets_recency():
      "How many players came in the Corn Exchange?"),
     ("Who was Singapore's minister of communications in 2023?", "Josephine Teo", "And in 2020?",
      "Who was Singapore's minister of communications in 2020?"),
+    ("Where was the World Conference on Marine Biology held?", "Lisbon", "What was its theme?",
+     "What was the theme of the World Conference on Marine Biology?"),  # a name keeps its "on"; "its" -> "of"
+    ("When did the Ministry of Public Security open the centre?", "in May", "How big is it?",
+     "How big is the Ministry of Public Security?"),
 ])
 def test_a_followup_reads_as_one_sentence_with_the_answer_or_the_earlier_subject(earlier, answer, question, expected):
     assert understand(question, [Turn(earlier, answer)]).search_text == expected
