@@ -268,6 +268,31 @@ def test_recency_prior_moves_newer_articles_up(tiny):
     assert strong.rows != plain.rows or index.passages[plain.rows[0]].published == as_of
 
 
+def test_topical_prior_favours_the_latest_of_the_topics_best_articles(tiny):
+    from qa.retrieve import topical_prior
+
+    index, _ = tiny
+    firsts: dict[str, int] = {}
+    for r, p in enumerate(index.passages):
+        if p.published:
+            firsts.setdefault(p.article_id, r)
+    rows = np.array(sorted(firsts.values(), key=lambda r: index.passages[r].published), dtype=np.int64)
+    articles = [index.passages[int(r)].article_id for r in rows]
+    dates = [index.passages[int(r)].published for r in rows]
+    assert len(set(dates)) >= 3
+    ranking = Ranking(topical_weight=0.2, topical_days=90.0, topical_top=3, topical_margin=0.2)
+    none = np.zeros(len(rows), np.float32)
+    # oldest scores best, the next two within the margin: the newest of those three is the topic's latest
+    close = np.array([1.0, 0.95, 0.9] + [0.1] * (len(rows) - 3), np.float32)
+    gain = topical_prior(index, articles, rows, close, none, ranking)
+    assert gain[2] == pytest.approx(0.2) and gain[0] < gain[1] < gain[2]
+    older = (dates[2] - dates[0]).days
+    assert gain[0] == pytest.approx(0.2 * np.exp(-older / 90.0), rel=1e-5)
+    # the oldest far ahead of the rest: it alone is the topic, and nothing older than it loses to a newer one
+    ahead = np.array([1.0] + [0.5] * (len(rows) - 1), np.float32)
+    assert topical_prior(index, articles, rows, ahead, none, ranking) == pytest.approx(np.full(len(rows), 0.2))
+
+
 def test_one_hit_per_article_first_then_the_rest(tiny):
     index, _ = tiny
     found = run(tiny, QUESTION, k=50, ranking=Ranking())

@@ -18,7 +18,7 @@ logger = logging.getLogger(__name__)
 
 # Plain components as in the published baselines: whole documents, no title, one vector each.
 PLAIN = dict(chunk_words=100_000, chunk_chars=10**9, chunk_overlap_sentences=0, embed_title=False)
-PLAIN_RANKING = Ranking(recency_weight=0.0, article_terms=0.0, article_bm25=0.0)  # the fused score alone
+PLAIN_RANKING = Ranking(recency_weight=0.0, article_terms=0.0, article_bm25=0.0, topical_weight=0.0)  # the fused score alone
 RUNS = (  # (row name, plain index?, mode, fusion)
     ("BM25 (plain)", True, "bm25", "rrf"),
     ("dense (plain)", True, "dense", "rrf"),
