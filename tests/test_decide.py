@@ -50,6 +50,23 @@ def test_judge_picks_the_passage_and_it_leads_with_a_tied_score():
     assert judged(found, None) == (found[0], None)
 
 
+def test_dated_passages_are_rated_by_the_news_model_when_one_is_fitted(monkeypatch):
+    from dataclasses import replace
+
+    query = understand(QUESTION)
+    undated = read([hit(DELEGATION, dense=0.6)], query)
+    dated = read([replace(hit(DELEGATION, dense=0.6), date="2023-10-20")], query)
+    base = calibrate.model()
+    assert calibrate.model_for(undated) is base
+    news = {**base, "intercept": base["intercept"] - 3.0}  # a news model that trusts the same evidence less
+    monkeypatch.setitem(calibrate._model(calibrate.reader_name()), "dated", news)
+    assert calibrate.model_for(undated) is base and calibrate.model_for(dated) is news
+    x = calibrate.features(dated, dated.hits)
+    assert calibrate.confidence(x, calibrate.model_for(dated)) < calibrate.confidence(x, base)
+    monkeypatch.delitem(calibrate._model(calibrate.reader_name()), "dated")
+    assert calibrate.model_for(dated) is base  # no news model fitted: the base one
+
+
 def test_confidence_is_a_probability_that_grows_with_the_evidence():
     query = understand(QUESTION)
     on = read([hit(DELEGATION, dense=0.6)], query)

@@ -90,8 +90,9 @@ def register(sub) -> None:
                    help="question set for followups (default: eval/seed.jsonl)")
     p.add_argument("--plot", type=Path, help="squad-abstain: write the threshold curve PNG here (default: none)")
     p.add_argument("--news", action="store_true",
-                   help="fit-calibration: fit on the RealTimeQA dev questions too (date given), so the confidence "
-                        "holds on news; the threshold is still chosen on SQuAD (default: SQuAD only)")
+                   help="fit-calibration: fit only the news model, on the RealTimeQA dev questions (date given), "
+                        "and add it to the shipped calibration: it rates answers from dated passages (the base "
+                        "model and its threshold stay; refit the news model after any base refit)")
     p.add_argument("--answer-from", choices=["confident", "top"], default="confident",
                    help="answer with the most confident read passage's span (as ask() does) or the top "
                         "passage's")

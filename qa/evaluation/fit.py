@@ -181,27 +181,72 @@ def news_examples(settings: Settings, progress: bool = True, datasets: Path | No
     return xs, right
 
 
+def chosen_confidence(xs: list[np.ndarray], right: list[np.ndarray], base: dict,
+                      model: dict) -> tuple[np.ndarray, np.ndarray]:
+    """(confidence under `model`, right) of the option ask() answers with (chosen by `base`), per question."""
+    conf, ok = [], []
+    for x, r in zip(xs, right):
+        j = calibrate.choose([calibrate.confidence(row, base) for row in x])
+        conf.append(calibrate.confidence(x[j], model))
+        ok.append(bool(r[j]))
+    return np.array(conf), np.array(ok)
+
+
+def dated_model(xs: list[np.ndarray], right: list[np.ndarray], base: dict) -> dict:
+    """The news model (rating answers from dated passages; `base` still chooses the passage) fitted on every
+    option of the news questions, with the expected calibration error of ask()'s answers under the base model
+    and under a 2-fold fit (even/odd questions)."""
+    from qa.evaluation.metrics import reliability
+
+    def fitted(idx):
+        m = calibrate.fit(np.concatenate([xs[i] for i in idx]), np.concatenate([right[i] for i in idx]).astype(int))
+        return {**m, **calibrate.arrays(m)}
+
+    conf, ok = [], []
+    for k in (0, 1):
+        m = fitted([i for i in range(len(xs)) if i % 2 != k])
+        c, r = chosen_confidence([x for i, x in enumerate(xs) if i % 2 == k],
+                                 [y for i, y in enumerate(right) if i % 2 == k], base, m)
+        conf += list(c)
+        ok += list(r)
+    base_conf, base_ok = chosen_confidence(xs, right, base, base)
+    model = calibrate.fit(np.concatenate(xs), np.concatenate(right).astype(int))
+    model.pop("features")
+    model["fitted_on"] = f"RealTimeQA dev (SOURCE.md allows fitting), {len(xs)} questions asked on their dates"
+    model["ece_base_model"] = round(reliability(base_conf, base_ok)[1], 4)
+    model["ece_2fold"] = round(reliability(conf, ok)[1], 4)
+    return model
+
+
 def fit_calibration(settings: Settings, limit: int | None = None, progress: bool = True,
                     command: str = "", datasets: Path | None = None, part: str = "fit", news: bool = False) -> dict:
     """Fit and save calibration.json: P(answer right) and the abstention threshold, on the fitting split
-    (`part` "fit", or "holdout": its paragraphs the neural reader never trained on), and with `news` on the
-    RealTimeQA dev questions too (the threshold is chosen on SQuAD, whose unanswerable questions it needs)."""
+    (`part` "fit", or "holdout": its paragraphs the neural reader never trained on). With `news`, only the
+    news model instead: fitted on the RealTimeQA dev questions and added to the file as "dated", it rates answers
+    from dated passages; the base model, which still chooses the passage, and its threshold (chosen on SQuAD,
+    whose unanswerable questions it needs) stay as they are."""
     if part not in ("fit", "holdout"):
         raise ValueError(f"the calibration fits on SQuAD dev's fitting split only, not {part!r}")
+    path = calibrate.CALIBRATION_FILES[read_mod.reader_name()]
+    if news:  # the news model only, added to the shipped base model (which it leaves as it is)
+        shipped = json.loads(path.read_text(encoding="utf-8"))
+        dated = dated_model(*news_examples(settings, progress, datasets), calibrate.model())
+        shipped["dated"] = {**dated, "command": command}
+        path.write_text(_dump(shipped), encoding="utf-8")
+        calibrate.model.cache_clear()
+        return shipped
     found = confidence_examples(settings, part, limit, progress, datasets)
-    news_x, news_right = news_examples(settings, progress, datasets) if news else ([], [])
     # The model rates one passage's best span, whatever the passage's rank: fitted on every option.
-    model = calibrate.fit(np.concatenate(found.x + news_x), np.concatenate(found.right + news_right).astype(int))
+    model = calibrate.fit(np.concatenate(found.x), np.concatenate(found.right).astype(int))
     fitted = {**model, **calibrate.arrays(model)}
     chosen = found.chosen(settings.choose_by_confidence, fitted)  # the threshold applies to ask()'s answer
     conf = [calibrate.confidence(row, fitted) for row in found.pick("x", chosen)]
     model["threshold"], precision, recall = calibrate.best_threshold(conf, found.answerable)
     which = "the paragraphs the neural reader's training held out" if part == "holdout" else "all its questions"
-    also = f"; and the {len(news_x)} RealTimeQA dev questions, asked on their dates" if news else ""
     model.update(command=command, fitted_on=f"SQuAD v1.1 dev, half the articles indexed, fitting split "
-                                            f"(positions 0,1 mod 4), {which}: {len(found.x)} questions{also}",
+                                            f"(positions 0,1 mod 4), {which}: {len(found.x)} questions",
                  threshold_rule=f"most abstentions with abstention precision >= {calibrate.TARGET_PRECISION} "
                                 f"on the fitting split (precision {precision:.3f}, recall {recall:.3f})")
-    calibrate.CALIBRATION_FILES[read_mod.reader_name()].write_text(_dump(model), encoding="utf-8")
+    path.write_text(_dump(model), encoding="utf-8")  # a base refit drops the news model: refit it after (--news)
     calibrate.model.cache_clear()
     return model
