@@ -122,8 +122,8 @@ def reader_name(reader: str | None = None) -> str:
     The shipped neural reader (its 2-epoch training continued 0.6 epoch, n-best re-scored by answer type) beats
     the feature reader on SQuAD (F1 0.723 vs 0.481 on a 400-question sample), the seed questions (EM 0.526 vs
     0.509) and RealTimeQA (right 0.532 vs 0.336); it stays opt-in (QA_READER=neural) while its long answer to the
-    canonical question ("Deputy Minister ... Luong Tam Quang") does not fit the phone layout (README, "Neural
-    reader").
+    canonical question ("Deputy Minister ... Luong Tam Quang") does not fit the phone layout and it misses the
+    seed follow-up "Who did he meet from Russia?" (README, "Neural reader").
     """
     import os
 
