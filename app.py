@@ -15,7 +15,7 @@ from starlette.responses import PlainTextResponse
 from qa import ask, warm_up
 from qa.feedback import append as append_feedback
 from qa.feedback import feedback_record
-from qa.render import COPY_CLASS, escape, plain_history, render_answer, render_error
+from qa.render import CARD_CLASS, COPY_CLASS, escape, plain_history, render_answer, render_error
 
 log = logging.getLogger("qa.app")
 
@@ -84,8 +84,9 @@ STYLE = """<style>
   .gradio-container .main, .gradio-container .wrap, .gradio-container .contain { padding-left: 2px !important;
     padding-right: 2px !important; }
   .message-row.bot-row .role, .message-row.bot-row .message { max-width: 100% !important; }
+  .QA_CARD { padding: .4em .5em !important; margin: .3em 0 !important; }
 }
-</style>"""
+</style>""".replace("QA_CARD", CARD_CLASS)
 
 _K_PROBLEM = "Passages must be a whole number, got {!r}."
 

@@ -11,11 +11,11 @@ block and switch Markdown back on), and every piece of article text is HTML-esca
 Markdown- and LaTeX-active characters turned into numeric entities: marked passes entities through
 untouched and the browser shows them as the plain characters.
 """
-from qa.render.parts import (ABSTAIN_TEXT, ANSWER_CLASS, COPY_CLASS, SNIPPET_CHARS, SOURCES_CLASS, confidence_words,
-                             escape, highlight, snippet)
+from qa.render.parts import (ABSTAIN_TEXT, ANSWER_CLASS, CARD_CLASS, COPY_CLASS, SNIPPET_CHARS, SOURCES_CLASS,
+                             confidence_words, escape, highlight, snippet)
 from qa.render.readback import plain_history, reply_answer, reply_sources
 from qa.render.reply import render_answer, render_error, render_text
 
-__all__ = ["ABSTAIN_TEXT", "ANSWER_CLASS", "COPY_CLASS", "SNIPPET_CHARS", "SOURCES_CLASS", "confidence_words", "escape",
-           "highlight", "snippet", "plain_history", "reply_answer", "reply_sources", "render_answer", "render_error",
+__all__ = ["ABSTAIN_TEXT", "ANSWER_CLASS", "CARD_CLASS", "COPY_CLASS", "SNIPPET_CHARS", "SOURCES_CLASS", "confidence_words",
+           "escape", "highlight", "snippet", "plain_history", "reply_answer", "reply_sources", "render_answer", "render_error",
            "render_text"]

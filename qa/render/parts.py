@@ -11,6 +11,7 @@ ABSTAIN_TEXT = "The articles don't answer this."
 COPY_CLASS = "qa-copy"
 SOURCES_CLASS = "qa-sources"
 ANSWER_CLASS = "qa-answer"
+CARD_CLASS = "qa-card"  # the answering passage's card (the page's phone style tightens it)
 _URL_OK = re.compile(r"^https?://[^\s<>\"']+$", re.I)
 
 # HTML specials plus the characters Markdown (GFM) or the `$$` LaTeX delimiter could act on,
@@ -162,7 +163,7 @@ def _passage(hit: Hit, a: int = 0, b: int | None = None) -> str:
 
 def _best_card(hit: Hit) -> str:
     """The best passage's highlighted sentence under its article's line (the full passage is one click away)."""
-    return (f"<div style=\"{_CARD}\">{_meta(hit)}"
+    return (f"<div class=\"{CARD_CLASS}\" style=\"{_CARD}\">{_meta(hit)}"
             f"<div style=\"margin-top:.4em\">{_passage(hit, *_window(hit))}</div></div>")
 
 
