@@ -106,6 +106,12 @@ def choose(rated: Sequence[float], margin: float = SWITCH_MARGIN) -> int:
     return best if rated[best] > rated[0] + margin else 0
 
 
+def most_confident(rows: np.ndarray, m: dict | None = None, margin: float = SWITCH_MARGIN) -> int:
+    """choose() over one question's options given as confidence-feature rows, rated under `m` (default: the
+    fitted model): how the fitting code replays ask()'s choice."""
+    return choose([confidence(x, m) for x in rows], margin)
+
+
 def judged(found: Sequence[Reading], judge: Callable[[Reading], float] | None) -> tuple[Reading, float | None]:
     """The option to answer with and its rating: the first without a judge (rating None), else by choose()."""
     if judge is None:

@@ -130,7 +130,7 @@ class Options:
         fitted one, by at least `margin`), or the top passage's."""
         if not by_confidence:
             return np.zeros(len(self.x), dtype=int)
-        return np.array([calibrate.choose([calibrate.confidence(r, model) for r in x], margin) for x in self.x])
+        return np.array([calibrate.most_confident(x, model, margin) for x in self.x])
 
     def pick(self, field: str, chosen: np.ndarray) -> np.ndarray:
         return np.array([getattr(self, field)[i][j] for i, j in enumerate(chosen)])
@@ -186,7 +186,7 @@ def chosen_confidence(xs: list[np.ndarray], right: list[np.ndarray], base: dict,
     """(confidence under `model`, right) of the option ask() answers with (chosen by `base`), per question."""
     conf, ok = [], []
     for x, r in zip(xs, right):
-        j = calibrate.choose([calibrate.confidence(row, base) for row in x])
+        j = calibrate.most_confident(x, base)
         conf.append(calibrate.confidence(x[j], model))
         ok.append(bool(r[j]))
     return np.array(conf), np.array(ok)

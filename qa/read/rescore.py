@@ -210,4 +210,5 @@ def read(question: str, texts: Sequence[str], inherited_kind: str | None = None)
     w = weights()
     if w is None:
         return [completed(t, s) for t, s in zip(texts, neural.reader().read_all(question, texts))]
-    return [completed(t, rescored(spans, x, w)) for t, (spans, x) in zip(texts, candidates(question, texts, inherited_kind))]
+    found = candidates(question, texts, inherited_kind)
+    return [completed(t, rescored(spans, x, w)) for t, (spans, x) in zip(texts, found)]

@@ -16,6 +16,6 @@ from qa.render.parts import (ABSTAIN_TEXT, ANSWER_CLASS, CARD_CLASS, COPY_CLASS,
 from qa.render.readback import plain_history, reply_answer, reply_sources
 from qa.render.reply import render_answer, render_error, render_text
 
-__all__ = ["ABSTAIN_TEXT", "ANSWER_CLASS", "CARD_CLASS", "COPY_CLASS", "SNIPPET_CHARS", "SOURCES_CLASS", "confidence_words",
-           "escape", "highlight", "snippet", "plain_history", "reply_answer", "reply_sources", "render_answer", "render_error",
-           "render_text"]
+__all__ = ["ABSTAIN_TEXT", "ANSWER_CLASS", "CARD_CLASS", "COPY_CLASS", "SNIPPET_CHARS", "SOURCES_CLASS",
+           "confidence_words", "escape", "highlight", "snippet", "plain_history", "reply_answer", "reply_sources",
+           "render_answer", "render_error", "render_text"]
