@@ -115,6 +115,49 @@ def test_a_span_holding_a_quote_mark_is_completed_to_the_quotation():
     assert rescore.completed(text, None) is None
 
 
+@pytest.mark.parametrize("question, text, span, want", [
+    ("Who led the delegation?", "A delegation led by Deputy Minister Luong Tam Quang attended.",
+     "Deputy Minister Luong Tam Quang", "Luong Tam Quang"),  # a person asked: the title stays in the sentence
+    ("Who scored?", "Goals came from striker Derek Wolfe and Malik Jackson late on.",
+     "Derek Wolfe and Malik Jackson", "Derek Wolfe and Malik Jackson"),  # two people: kept whole
+    ("Who spoke?", "The minister of state Sun Xue Ling spoke.", "Sun Xue Ling", "Sun Xue Ling"),  # not a title
+    ("Who spoke?", "Then Mr. S. Iswaran spoke.", "Mr. S. Iswaran", "S. Iswaran"),
+    ("Who spoke?", "Then the Malaysian Prime Minister Anwar Ibrahim spoke.", "Malaysian Prime Minister Anwar Ibrahim",
+     "Anwar Ibrahim"),
+    ("What was the book called?", "He wrote the Travels of Marco Polo in prison.",
+     "the Travels of Marco Polo", "the Travels of Marco Polo"),  # no person asked
+    ("Who led the delegation?", "A delegation led by Luong Tam Quang attended.",
+     "Luong Tam Quang", "Luong Tam Quang"),  # already just the name
+])
+def test_a_person_asked_for_is_answered_by_name_without_the_title(question, text, span, want):
+    from qa.read import rescore
+    from qa.read.expected import expected
+    from qa.read.nlp import parse
+
+    doc, qdoc = parse([text, question], cache=False)
+    start = text.index(span)
+    got = rescore.named(doc, expected(qdoc), neural.Span(start, start + len(span), 7.0, 1.0))
+    assert text[got.start:got.end] == want and (got.score, got.null) == (7.0, 1.0)
+    assert rescore.named(doc, expected(qdoc), None) is None
+
+
+@pytest.mark.parametrize("text, place", [
+    ("WASHINGTON \u2013 The House passed the bill on Thursday.", "WASHINGTON"),
+    ("Jane Doe\n\nThe Associated Press\n\nNEW YORK (AP) \u2014 Stocks fell on Monday.", "NEW YORK"),
+    ("It ended in peace.\n\nGENEVA \u2212 The talks resumed.", "GENEVA"),
+    ("The U.S. - China deal was signed in GENEVA on Monday.", None),  # not at a line's start
+])
+def test_a_news_dateline_is_never_the_answer(text, place):
+    from qa.read import rescore
+
+    lines = rescore.datelines(text)
+    assert [text[a:b] for a, b in lines] == ([place] if place else [])
+    if place:
+        i = text.index(place)
+        inside, after = neural.Span(i, i + len(place), 9.0, 0.0), neural.Span(len(text) - 8, len(text) - 1, 1.0, 0.0)
+        assert rescore.undated(text, [inside, after]) == [after]
+
+
 def test_rescoring_picks_the_best_sum_and_keeps_the_logit_scale():
     from qa.read import rescore
 

@@ -117,17 +117,16 @@ def _softmax(x: np.ndarray) -> np.ndarray:
 
 
 def reader_name(reader: str | None = None) -> str:
-    """The reader to use: `reader`, else $QA_READER, else the feature reader.
+    """The reader to use: `reader`, else $QA_READER, else the neural span reader (the feature reader when its
+    artifact is absent).
 
     The shipped neural reader (its 2-epoch training continued 0.6 epoch, n-best re-scored by answer type) beats
-    the feature reader on SQuAD (F1 0.723 vs 0.481 on a 400-question sample), the seed questions (EM 0.526 vs
-    0.509) and RealTimeQA (right 0.532 vs 0.336); it stays opt-in (QA_READER=neural) while its long answer to the
-    canonical question ("Deputy Minister ... Luong Tam Quang") does not fit the phone layout and it misses the
-    seed follow-up "Who did he meet from Russia?" (README, "Neural reader").
+    the feature reader on SQuAD (F1 0.723 vs 0.481 on a 400-question sample), the seed questions and RealTimeQA
+    (right 0.532 vs 0.336); QA_READER=features keeps the spaCy feature reader (README, "Neural reader").
     """
     import os
 
-    name = reader or os.environ.get("QA_READER") or "features"
+    name = reader or os.environ.get("QA_READER") or "neural"
     if name == "neural" and not neural.available():
         name = "features"
     if name not in READERS:
