@@ -1,6 +1,7 @@
 """Deciding the answer, in one place: which read passage answers, its confidence, and every abstain rule."""
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import json
 import math
@@ -139,7 +140,7 @@ def decide(readings: Sequence[Reading], found: Search, settings: Settings) -> De
     # Which passage answers is chosen by the base model (the ranking's evidence weighs as fitted on SQuAD, so
     # a named year's article keeps its lead); how sure that answer is, by the model for its passage.
     rate = lambda r: confidence(features(r, hits))  # noqa: E731
-    reading, _ = judged(readings, rate if settings.choose_by_confidence else None)
+    reading, _ = judged(in_dates(readings, query.dates), rate if settings.choose_by_confidence else None)
     conf = round(confidence(features(reading, hits), model_for(reading)), 3) if reading.answer else 0.0
     best = max((h.dense_score or 0.0 for h in hits), default=0.0)
     limit = threshold(settings)
@@ -156,6 +157,17 @@ def decide(readings: Sequence[Reading], found: Search, settings: Settings) -> De
         note = f"no articles published in {dates.label}; searched all dates" if dates and not applied else None
         return Decision(reading.answer, conf, False, note, reading)
     return Decision(None, conf, True, why, reading)
+
+
+def in_dates(readings: Sequence[Reading], dates: DateRange | None) -> Sequence[Reading]:
+    """The readings whose answering passage was published in the dates the question names, when any of them
+    answers: a passage from another year, however sure its span, never displaces one from the year asked
+    ("In 2020, who was ...?" answered from the 2023 article is a wrong answer). Else all of them."""
+    if not dates:
+        return readings
+    inside = [r for r in readings if r.answer and r.hits and r.hits[0].date
+              and dates.contains(dt.date.fromisoformat(r.hits[0].date))]
+    return inside or readings
 
 
 def _mentions_years(text: str, dates: DateRange) -> bool:

@@ -131,3 +131,17 @@ def test_choose_by_confidence_off_answers_from_the_first_option():
     found = searched(QUESTION, [hit(FLOODS, 0.6, "a", dense=0.6), hit(BRIDGE, 0.58, "c", dense=0.6)])
     readings = options(found.hits, found.query)
     assert decide(readings, found, Settings(answer_threshold=0.0, choose_by_confidence=False)).reading is readings[0]
+
+
+def test_a_passage_from_another_year_never_displaces_one_from_the_year_asked():
+    from dataclasses import replace
+
+    query = understand("In 2020, who led the delegation to Singapore?")
+    hits = [replace(hit(DELEGATION, 0.6, "a"), date="2023-10-20"), replace(hit(DELEGATION, 0.58, "b"), date="2020-10-01"),
+            replace(hit(BRIDGE, 0.5, "c"), date="2020-10-01")]
+    found = options(hits, query, weight=0.0, reader="features")
+    kept = calibrate.in_dates(found, query.dates)
+    assert [r.hits[0].passage_id for r in kept] == ["b", "c"]  # the 2023 passage's answer is not an option
+    assert calibrate.in_dates(found, understand(QUESTION).dates) == found  # no year named: every option
+    later = [r for r in found if r.hits[0].passage_id == "a"]
+    assert calibrate.in_dates(later, query.dates) == later  # none from 2020 answers: later articles may
