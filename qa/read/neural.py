@@ -241,6 +241,10 @@ class SpanReader:
         opts.intra_op_num_threads = threads or min(2, os.cpu_count() or 1)
         opts.inter_op_num_threads = 1
         opts.log_severity_level = 3
+        # Its threads sleep between runs instead of spinning: each passage's run is followed by Python work
+        # (spaCy, features) that spinning threads starve on 2 cores. Warm ask() p50 on the seed corpus 69-74 ->
+        # 40-44 ms (40 questions x 3 rounds, scratch /work/tools/spin_exp.py, sixth session).
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
         self.tokenizer = Tokenizer.from_file(str(model_dir() / "tokenizer.json"))
         self.tokenizer.no_truncation()
