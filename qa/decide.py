@@ -160,14 +160,19 @@ def decide(readings: Sequence[Reading], found: Search, settings: Settings) -> De
 
 
 def in_dates(readings: Sequence[Reading], dates: DateRange | None) -> Sequence[Reading]:
-    """The readings whose answering passage was published in the dates the question names, when any of them
-    answers: a passage from another year, however sure its span, never displaces one from the year asked
-    ("In 2020, who was ...?" answered from the 2023 article is a wrong answer). Else all of them."""
+    """The readings that may answer when the question names dates: a passage published outside them, however
+    sure its span, never displaces one from inside them that the ranking put above it ("In 2020, who was ...?"
+    answered from the 2023 article is a wrong answer). Out-of-range passages ranked above every in-range one
+    stay: the ranking found them more relevant despite the year's preference (only a later article is about
+    it). `readings` are in ranking order, as options() gives them."""
     if not dates:
         return readings
-    inside = [r for r in readings if r.answer and r.hits and r.hits[0].date
-              and dates.contains(dt.date.fromisoformat(r.hits[0].date))]
-    return inside or readings
+    inside = [bool(r.answer and r.hits and r.hits[0].date and dates.contains(dt.date.fromisoformat(r.hits[0].date)))
+              for r in readings]
+    if not any(inside):
+        return readings
+    first = inside.index(True)
+    return [r for i, r in enumerate(readings) if i <= first or inside[i]]
 
 
 def _mentions_years(text: str, dates: DateRange) -> bool:

@@ -133,15 +133,19 @@ def test_choose_by_confidence_off_answers_from_the_first_option():
     assert decide(readings, found, Settings(answer_threshold=0.0, choose_by_confidence=False)).reading is readings[0]
 
 
-def test_a_passage_from_another_year_never_displaces_one_from_the_year_asked():
+def test_a_passage_from_another_year_never_displaces_one_from_the_year_asked_ranked_above_it():
     from dataclasses import replace
 
     query = understand("In 2020, who led the delegation to Singapore?")
-    hits = [replace(hit(DELEGATION, 0.6, "a"), date="2023-10-20"), replace(hit(DELEGATION, 0.58, "b"), date="2020-10-01"),
-            replace(hit(BRIDGE, 0.5, "c"), date="2020-10-01")]
-    found = options(hits, query, weight=0.0, reader="features")
-    kept = calibrate.in_dates(found, query.dates)
-    assert [r.hits[0].passage_id for r in kept] == ["b", "c"]  # the 2023 passage's answer is not an option
+    b2020 = replace(hit(DELEGATION, 0.6, "b"), date="2020-10-01")
+    a2023 = replace(hit(DELEGATION, 0.58, "a"), date="2023-10-20")
+    c2020 = replace(hit(BRIDGE, 0.5, "c"), date="2020-10-01")
+    ids = lambda readings: [r.hits[0].passage_id for r in readings]  # noqa: E731
+    found = options([b2020, a2023, c2020], query, weight=0.0, reader="features")
+    assert ids(found) == ["b", "a", "c"] and ids(calibrate.in_dates(found, query.dates)) == ["b", "c"]
     assert calibrate.in_dates(found, understand(QUESTION).dates) == found  # no year named: every option
-    later = [r for r in found if r.hits[0].passage_id == "a"]
-    assert calibrate.in_dates(later, query.dates) == later  # none from 2020 answers: later articles may
+    later_first = options([replace(a2023, score=0.7), b2020, c2020], query, weight=0.0, reader="features")
+    assert ids(later_first) == ["a", "b", "c"]
+    assert calibrate.in_dates(later_first, query.dates) == later_first  # ranked above the year's: it may answer
+    only_later = options([a2023], query, weight=0.0, reader="features")
+    assert calibrate.in_dates(only_later, query.dates) == only_later  # nothing from 2020 answers

@@ -215,3 +215,10 @@ def test_names_inside_the_nbest_are_offered_to_the_rescoring():
     added = x[:, rescore.FEATURES.index("added")]
     assert len(spans) == len(x) and added.any() and not added[0]  # the n-best first, the added after
     assert all(DELEGATION[s.start:s.end].strip() for s in spans)
+
+
+def test_warm_up_loads_the_span_reader_and_spacy_for_its_rescoring():
+    from qa.read import nlp, warm_up
+
+    warm_up("neural")
+    assert neural.reader.cache_info().currsize == 1 and nlp._nlp is not None  # the first question loads nothing

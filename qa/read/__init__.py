@@ -135,9 +135,10 @@ def reader_name(reader: str | None = None) -> str:
 
 
 def warm_up(reader: str | None = None) -> None:
-    """Load the reader now (the span reader's ONNX session, exported first if not cached; or spaCy)."""
+    """Load the reader now: the span reader's ONNX session (exported first if not cached) and spaCy, which its
+    re-scoring parses with; or spaCy alone for the feature reader."""
     if reader_name(reader) == "neural":
-        neural.reader().read("Warm up the reader?", "The reader warms up.")
+        rescore.read("Who warms up the reader?", ["The reader warms up."])
     else:
         parse(["Warm up the reader."], cache=False)
 
