@@ -4,14 +4,14 @@ from __future__ import annotations
 import logging
 import warnings
 
-from qa.embed.onnx import _quiet
+from qa.embed.onnx import quiet_exporters
 
 
 def test_export_noise_is_dropped_and_qa_logs_are_kept(caplog):
     caplog.set_level(logging.INFO)
     with warnings.catch_warnings(record=True) as seen:
         warnings.simplefilter("always")
-        with _quiet():
+        with quiet_exporters():
             warnings.warn("Converting a tensor to a Python boolean might cause the trace to be incorrect. "
                           "We can't record the data flow of Python values, so this value will be treated as a "
                           "constant in the future. This means that the trace might not generalize to other inputs!")

@@ -78,7 +78,7 @@ def export_int8(source: Path, dest: Path) -> Path:
                     source.name, dest.parent)
         tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=dest.parent))
         try:
-            with _quiet():
+            with quiet_exporters():
                 _export_fp32(source, tmp / "model.onnx")
                 from onnxruntime.quantization import QuantType, quantize_dynamic
 
@@ -98,7 +98,7 @@ class _DropRootRecords(logging.Filter):
 
 
 @contextlib.contextmanager
-def _quiet():
+def quiet_exporters():
     """Keep the exporters' own noise from the user: torch's TracerWarnings ("...will produce incorrect
     results" for the shape checks of tracing, expected here) and onnxruntime's "consider pre-processing"
     hint, which it logs on the root logger. qa's own loggers are not touched."""

@@ -148,10 +148,14 @@ def export_int8(directory: Path, dest: Path) -> Path:
     with FileLock(str(dest.parent / ".export.lock"), timeout=1800):
         if dest.is_file():
             return dest
-        logger.info("exporting the span reader to int8 ONNX in %s (once)", dest.parent)
+        logger.info("preparing the answer reader, once (a few seconds): exporting it to int8 ONNX in %s",
+                    dest.parent)
         tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=dest.parent))
         try:
-            _, int8 = export_onnx(build_torch(directory), tmp)
+            from qa.embed.onnx import quiet_exporters
+
+            with quiet_exporters():  # torch's tracer warnings are expected here, not the user's concern
+                _, int8 = export_onnx(build_torch(directory), tmp)
             os.replace(int8, dest)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
