@@ -222,3 +222,21 @@ def test_warm_up_loads_the_span_reader_and_spacy_for_its_rescoring():
 
     warm_up("neural")
     assert neural.reader.cache_info().currsize == 1 and nlp._nlp is not None  # the first question loads nothing
+
+
+@pytest.mark.parametrize("question, kept", [
+    ("Who did Luong Tam Quang meet?", ["Josephine Teo"]),  # not him, nor his title
+    ("Who is Luong Tam Quang?", ["Deputy Minister", "Luong Tam Quang", "Josephine Teo"]),  # "be" asks for the title
+    ("Where did Luong Tam Quang meet her?", ["Deputy Minister", "Luong Tam Quang", "Josephine Teo"]),  # no person
+])
+def test_the_person_a_question_names_and_their_title_do_not_answer_it(question, kept):
+    from qa.read import rescore
+    from qa.read.expected import expected
+    from qa.read.nlp import parse
+
+    text = "Deputy Minister Luong Tam Quang met Josephine Teo in Singapore."
+    doc, qdoc = parse([text, question], cache=False)
+    spans = [neural.Span(text.index(s), text.index(s) + len(s), 1.0, 0.0)
+             for s in ("Deputy Minister", "Luong Tam Quang", "Josephine Teo")]
+    got = rescore.unasked(doc, expected(qdoc), rescore.question_words(qdoc), spans)
+    assert [text[s.start:s.end] for s in got] == kept

@@ -5,6 +5,8 @@ a person, a title cut off inside a name. Each of its n-best spans gets its logit
 whether spaCy tags it with a label of the type the question asks for (qa.read.expected), and whether its ends
 fall on entity and noun-phrase boundaries. The weights (model/rescore.json) are fitted on SQuAD dev's fitting
 half by `python -m qa.evaluation.reader fit-rescore`; without the file the reader's own best span stands.
+Three rules need no fitting: a dateline is never an answer (`undated`), nor the person a question names or their
+title (`unasked`), and a person asked for is answered by name without the title (`named`).
 """
 from __future__ import annotations
 
@@ -199,9 +201,10 @@ def _candidates(question: str, texts: Sequence[str], inherited_kind: str | None 
     found = _layouts.get_many(list(texts), lambda missing: [layout(by_text[t]) for t in missing])
     for text, doc in zip(texts, docs):
         windows = reader.logits(question, text)
-        spans = undated(text, neural.nbest_of(windows, text, n))
+        spans = unasked(doc, exp, qwords, undated(text, neural.nbest_of(windows, text, n)))
         lay = found[text]
-        more = undated(text, neural.spans_at(windows, phrases(doc, spans, lay=lay))) if spans else []
+        more = (unasked(doc, exp, qwords, undated(text, neural.spans_at(windows, phrases(doc, spans, lay=lay))))
+                if spans else [])
         out.append((spans + more, rows(doc, exp, spans + more, qwords, len(more), lay)))
     return exp, docs, out
 
@@ -216,6 +219,35 @@ def undated(text: str, spans: Sequence[neural.Span]) -> list[neural.Span]:
     """The spans that do not lie inside a dateline."""
     lines = datelines(text)
     return [s for s in spans if not any(a <= s.start and s.end <= b for a, b in lines)] if lines else list(spans)
+
+
+_TITLE_RUN = re.compile(r"(?:\s|[A-Z][\w.'\u2019-]*|of|the|and|for|in|charge)*")
+
+
+def unasked(doc, exp: Expected, question_words: frozenset, spans: Sequence[neural.Span]) -> list[neural.Span]:
+    """The spans that are not the person the question names, nor that person's title: asked "Who did Luong Tam
+    Quang meet?", neither "Deputy Minister Quang" nor the "Deputy Minister ... General" before "Luong Tam Quang"
+    answers. Only for a question asking for a person with a verb other than "be" ("Who is Luong Tam Quang?"
+    asks for the title); a span that also names someone else is kept."""
+    if "PERSON" not in exp.labels or not exp.verb or not question_words:
+        return list(spans)
+    people = [e for e in doc.ents if e.label_ == "PERSON"]
+    asked = [(e.start_char, e.end_char) for e in people
+             if all(t.lower_ in question_words for t in e if t.is_alpha and not t.is_stop)]
+    if not asked:
+        return list(spans)
+    others = [(e.start_char, e.end_char) for e in people if (e.start_char, e.end_char) not in asked]
+    text = doc.text
+    kept = []
+    for s in spans:
+        if any(s.start <= a and b <= s.end for a, b in others):
+            kept.append(s)
+            continue
+        names = any(a < s.end and s.start < b for a, b in asked)
+        titles = any(s.end <= a and _TITLE_RUN.fullmatch(text, s.end, a) for a, b in asked)
+        if not (names or titles):
+            kept.append(s)
+    return kept
 
 
 def completed(text: str, span: neural.Span | None) -> neural.Span | None:
