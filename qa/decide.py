@@ -1,7 +1,6 @@
 """Deciding the answer, in one place: which read passage answers, its confidence, and every abstain rule."""
 from __future__ import annotations
 
-import datetime as dt
 import functools
 import json
 import math
@@ -167,8 +166,7 @@ def in_dates(readings: Sequence[Reading], dates: DateRange | None) -> Sequence[R
     it). `readings` are in ranking order, as options() gives them."""
     if not dates:
         return readings
-    inside = [bool(r.answer and r.hits and r.hits[0].date and dates.contains(dt.date.fromisoformat(r.hits[0].date)))
-              for r in readings]
+    inside = [bool(r.answer and r.hits and dates.contains(r.hits[0].day)) for r in readings]
     if not any(inside):
         return readings
     first = inside.index(True)

@@ -175,8 +175,7 @@ class QA:
         dates, reason = found.query.dates, decision.reason
         # a past year named is preferred, not a filter (qa.retrieve.Ranking.named_year_bonus): say so when the
         # passage shown first is a later one
-        preferred = bool(dates) and found.retrieval.date_preferred and bool(hits) and not dates.contains(
-            dt.date.fromisoformat(hits[0].date) if hits[0].date else None)
+        preferred = bool(dates) and found.retrieval.date_preferred and bool(hits) and not dates.contains(hits[0].day)
         if preferred and not decision.abstained and reason is None:
             reason = f"articles from {dates.label} first, then later ones, which may be about {dates.label}"
         return Answer(question=found.query.question, answer=decision.answer, confidence=decision.confidence,

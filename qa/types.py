@@ -109,6 +109,11 @@ class Hit:
     site: str | None = None
     also: tuple[str, ...] = ()  # the story's other versions, "site or file, date, url" each (one card per story)
 
+    @property
+    def day(self) -> dt.date | None:
+        """The publication date as a date (None when unknown)."""
+        return dt.date.fromisoformat(self.date) if self.date else None
+
     def to_dict(self) -> dict:
         """Plain-JSON view."""
         return {**asdict(self), "also": list(self.also)}
