@@ -240,3 +240,25 @@ def test_the_person_a_question_names_and_their_title_do_not_answer_it(question, 
              for s in ("Deputy Minister", "Luong Tam Quang", "Josephine Teo")]
     got = rescore.unasked(doc, expected(qdoc), rescore.question_words(qdoc), spans)
     assert [text[s.start:s.end] for s in got] == kept
+
+
+@pytest.mark.parametrize("question, text, kept", [
+    # asked who led, the side that was led is not the answer (its participle or its verb say so)
+    ("Who led Singapore's side?", "The Singaporean delegation led by S. Iswaran met the minister.",
+     ["S. Iswaran"]),
+    ("Who led the talks?", "Officials said Ann Lee led the talks in Hanoi.", ["Ann Lee"]),
+    # asked for a thing, or who was led, every span stays
+    ("What did Ann Lee lead?", "Officials said Ann Lee led the talks in Hanoi.", ["Ann Lee", "the talks"]),
+    ("Who met the delegation?", "The Singaporean delegation led by S. Iswaran met the minister.",
+     ["The Singaporean delegation", "S. Iswaran"]),
+])
+def test_what_the_question_s_verb_acts_on_does_not_answer_who_acted(question, text, kept):
+    from qa.read import rescore
+    from qa.read.expected import expected
+    from qa.read.nlp import parse
+
+    doc, qdoc = parse([text, question], cache=False)
+    spans = [neural.Span(text.index(s), text.index(s) + len(s), 1.0, 0.0)
+             for s in ("The Singaporean delegation", "S. Iswaran", "Ann Lee", "the talks") if s in text]
+    got = rescore.unacted(doc, expected(qdoc), spans)
+    assert [text[s.start:s.end] for s in got] == kept
