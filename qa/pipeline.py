@@ -10,6 +10,7 @@ from dataclasses import replace
 from typing import Sequence
 
 
+from qa import byline
 from qa import index as index_mod
 from qa.config import Settings, load_settings
 from qa.embed import Encoder, get_encoder
@@ -19,11 +20,13 @@ from qa.index.live import LiveIndex
 from qa.ingest import CorpusSource, FolderSource
 from qa.query import understand
 from qa.decide import decide
+from qa.read import acronyms
 from qa.read.lru import LRU
+from qa.read.neural import sentence_around
 from qa.read import READ_LIMIT, options
 from qa.read import warm_up as warm_reader
 from qa.retrieve import Ranking, retrieve, to_hits
-from qa.types import Answer, Search, Turn
+from qa.types import Answer, Hit, Search, Turn
 
 logger = logging.getLogger(__name__)
 
@@ -178,8 +181,12 @@ class QA:
         preferred = bool(dates) and found.retrieval.date_preferred and bool(hits) and not dates.contains(hits[0].day)
         if preferred and not decision.abstained and reason is None:
             reason = f"articles from {dates.label} first, then later ones, which may be about {dates.label}"
-        return Answer(question=found.query.question, answer=decision.answer, confidence=decision.confidence,
-                      passages=hits, abstained=decision.abstained, reason=reason,
+        answer, confidence, abstained = decision.answer, decision.confidence, decision.abstained
+        direct = _direct(text, found.hits, k, s)
+        if direct:
+            answer, confidence, abstained, hits, reason = direct
+        return Answer(question=found.query.question, answer=answer, confidence=confidence,
+                      passages=hits, abstained=abstained, reason=reason,
                       date_filter=dates.label if dates and found.retrieval.date_applied and not preferred else None,
                       timings_ms={key: round(v, 1) for key, v in timings.items()},
                       index_note=self.index_note())
@@ -209,6 +216,31 @@ def default_qa() -> QA:
         if _default is None:
             _default = QA()
         return _default
+
+
+def _direct(text: str, hits: Sequence[Hit], k: int, s: Settings):
+    """(answer, confidence, abstained, hits, reason) for a question the passages' metadata or a definition
+    answer without the span reader, else None: "Who wrote the article on ...?" (the byline of the article found
+    first, qa.byline) and "What does SICW stand for?" (the long form a passage gives it, qa.read.acronyms)."""
+    if not hits or (hits[0].dense_score or 0.0) < s.min_relevance:
+        return None
+    kind = byline.asked(text)
+    if kind:
+        what = "byline" if kind == "author" else "publication date"
+        answer = byline.answer(kind, hits[0])
+        shown = tuple(replace(h, answer_start=None, answer_end=None) for h in hits[:k])
+        if answer:
+            return answer, byline.CONFIDENCE, False, shown, f"the {what} of the first article"
+        return None, 0.0, True, shown, f"the first article found has no {what}"
+    short = acronyms.asked(text)
+    where = acronyms.find(short, [h.text for h in hits[:READ_LIMIT]]) if short else None
+    if where:
+        i, a, b = where
+        sa, sb = sentence_around(hits[i].text, a, b)
+        h = replace(hits[i], answer_start=a, answer_end=b, highlight_start=sa, highlight_end=sb)
+        rest = tuple(replace(x, answer_start=None, answer_end=None) for j, x in enumerate(hits) if j != i)
+        return hits[i].text[a:b], acronyms.CONFIDENCE, False, (h, *rest)[:k], None
+    return None
 
 
 def ask(question: str, k: int = 5, history: Sequence | None = None, as_of=None) -> Answer:

@@ -100,7 +100,7 @@ def test_quotations_a_span_cuts_are_offered_whole():
     assert (start, start + len("Cooperation in hard times")) in near
 
 
-def test_a_span_holding_a_quote_mark_is_completed_to_the_quotation():
+def test_a_span_holding_a_quote_mark_or_starting_a_quotation_is_completed_to_it():
     from qa.read import rescore
 
     text = 'The meeting had the theme "Cooperation in hard times" this year, "said" one.'
@@ -110,9 +110,14 @@ def test_a_span_holding_a_quote_mark_is_completed_to_the_quotation():
     assert (opened.start, opened.end, opened.score) == (*whole, 5.0)
     closed = rescore.completed(text, neural.Span(text.index("hard"), end, 4.0, 0.0))
     assert (closed.start, closed.end) == whole
-    inside = neural.Span(start, start + len("Cooperation"), 3.0, 0.0)  # no mark held: the reader's own choice
+    first = rescore.completed(text, neural.Span(start, start + len("Cooperation"), 3.0, 0.0))  # its first word
+    assert (first.start, first.end) == whole
+    inside = neural.Span(text.index("hard"), text.index("hard") + 4, 3.0, 0.0)  # neither its start nor a mark
     assert rescore.completed(text, inside) == inside
     assert rescore.completed(text, None) is None
+    comma = 'He called the city "Cambaluc," as the Mongols did.'
+    got = rescore.completed(comma, neural.Span(comma.index("Camb"), comma.index("Camb") + 4, 3.0, 0.0))
+    assert comma[got.start:got.end] == "Cambaluc"  # the comma written inside the quotes is not the answer's
 
 
 @pytest.mark.parametrize("question, text, span, want", [
@@ -145,7 +150,9 @@ def test_a_person_asked_for_is_answered_by_name_without_the_title(question, text
     ("WASHINGTON \u2013 The House passed the bill on Thursday.", "WASHINGTON"),
     ("Jane Doe\n\nThe Associated Press\n\nNEW YORK (AP) \u2014 Stocks fell on Monday.", "NEW YORK"),
     ("It ended in peace.\n\nGENEVA \u2212 The talks resumed.", "GENEVA"),
+    ("PSNews - General To Lam met the delegation.", "PSNews"),  # an agency's name in camel case
     ("The U.S. - China deal was signed in GENEVA on Monday.", None),  # not at a line's start
+    ("Obama - who had won - spoke.", None),  # one capital: a name, not an agency
 ])
 def test_a_news_dateline_is_never_the_answer(text, place):
     from qa.read import rescore
@@ -155,7 +162,25 @@ def test_a_news_dateline_is_never_the_answer(text, place):
     if place:
         i = text.index(place)
         inside, after = neural.Span(i, i + len(place), 9.0, 0.0), neural.Span(len(text) - 8, len(text) - 1, 1.0, 0.0)
-        assert rescore.undated(text, [inside, after]) == [after]
+        across = neural.Span(i, i + len(place) + 4, 8.0, 0.0)  # "PSNews - General": it touches the dateline
+        assert rescore.undated(text, [inside, across, after]) == [after]
+
+
+@pytest.mark.parametrize("text, span, want", [
+    ("The delegation led by S. Iswaran met them.", "Iswaran", "S. Iswaran"),
+    ("Mr. J. R. Smith arrived.", "Smith", "J. R. Smith"),
+    ("The delegation led by S. Iswaran met them.", "S. Iswaran", "S. Iswaran"),
+    ("Tom Hanks arrived.", "Hanks", "Hanks"),  # a first name is not an initial: SQuAD's answers are often surnames
+])
+def test_a_name_keeps_its_initials(text, span, want):
+    from qa.read import rescore
+    from qa.read.nlp import parse
+
+    doc = parse([text], cache=False)[0]
+    start = text.index(span)
+    got = rescore.initialed(doc, neural.Span(start, start + len(span), 3.0, 1.0))
+    assert text[got.start:got.end] == want and (got.score, got.null) == (3.0, 1.0)
+    assert rescore.initialed(doc, None) is None
 
 
 def test_rescoring_picks_the_best_sum_and_keeps_the_logit_scale():

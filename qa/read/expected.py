@@ -13,7 +13,7 @@ PLACES = frozenset({GPE, LOC, FAC})
 _FOCUS = {
     frozenset({"DATE"}): "year date day month century decade era period season week birthday anniversary",
     frozenset({"TIME"}): "time hour",
-    frozenset({"PERCENT"}): "percentage percent proportion",
+    frozenset({"PERCENT"}): "percentage percent proportion share fraction",
     frozenset({GPE, LOC}): "country city state nation town village province region place location area "
                            "continent island county capital district territory kingdom republic borough "
                            "neighborhood neighbourhood port",

@@ -33,8 +33,10 @@ EXTRA = 10  # at most this many entities and noun phrases added to a passage's n
 _PAIRS = ("()", "[]", '""')
 _PRIMARY = {"who": "PERSON", "when": "DATE", "where": "GPE"}  # the usual label of each answer kind
 _QUOTE = re.compile(r'"([^"\n]{2,300})"|\u201c([^\u201d\n]{2,300})\u201d')  # "..." or curly quotes
-# A news dateline at a line's start: "WASHINGTON —", "NEW YORK (AP) -", "GENEVA, Switzerland —"
-_DATELINE = re.compile(r"^[ \t]*([A-Z][A-Z.'\u2019-]*(?: [A-Z][A-Z.'\u2019-]*)*(?:, [A-Z][A-Za-z. ]{1,30})?)"
+# A news dateline at a line's start: "WASHINGTON —", "NEW YORK (AP) -", "GENEVA, Switzerland —", or the agency's
+# name in capitals or camel case ("PSNews -", "VnExpress —")
+_DATELINE = re.compile(r"^[ \t]*((?:[A-Z][A-Z.'\u2019-]*(?: [A-Z][A-Z.'\u2019-]*)*|[A-Z][a-z]*[A-Z][A-Za-z]*)"
+                       r"(?:, [A-Z][A-Za-z. ]{1,30})?)"
                        r"(?: \([A-Za-z.& ]{1,20}\))?[ \t]*[\u2014\u2013\u2212-]+[ \t]", re.MULTILINE)
 
 
@@ -222,9 +224,9 @@ def datelines(text: str) -> list[tuple[int, int]]:
 
 
 def undated(text: str, spans: Sequence[neural.Span]) -> list[neural.Span]:
-    """The spans that do not lie inside a dateline."""
+    """The spans that do not touch a dateline ("PSNews - General" of "PSNews - General To Lam, Minister ...")."""
     lines = datelines(text)
-    return [s for s in spans if not any(a <= s.start and s.end <= b for a, b in lines)] if lines else list(spans)
+    return [s for s in spans if not any(a < s.end and s.start < b for a, b in lines)] if lines else list(spans)
 
 
 _TITLE_RUN = re.compile(r"(?:\s|[A-Z][\w.'\u2019-]*|of|the|and|for|in|charge)*")
@@ -283,15 +285,20 @@ def unacted(doc, exp: Expected, spans: Sequence[neural.Span]) -> list[neural.Spa
 
 
 def completed(text: str, span: neural.Span | None) -> neural.Span | None:
-    """The span, or the whole quotation it cuts when it holds one of that quotation's marks: '"Regional
-    efforts' of '"Regional efforts in fighting ... threats"' is that quotation, without its marks. (On the
-    reader's 604 holdout questions no chosen span holds a quote mark: this only mends a visible cut.)"""
+    """The span, or the whole quotation it cuts when it holds one of that quotation's marks or starts where
+    the quotation starts: '"Regional efforts' of '"Regional efforts in fighting ... threats"' is that quotation,
+    without its marks (and a comma or full stop written inside them). On the reader's 403 SQuAD holdout
+    questions no chosen span holds a quote mark and three start a quotation, each its whole content already: EM
+    and F1 unchanged (0.643 / 0.735). On the seed set it answers a quoted theme whole."""
     if span is None:
         return None
     for a, b in quotations(text):
         holds_open = span.start <= a - 1 < span.end < b
         holds_close = a < span.start < b < span.end
-        if holds_open or holds_close:
+        opens = span.start == a and span.end < b  # its first words: '"Cooperation' of a quoted theme
+        if holds_open or holds_close or opens:
+            while b > a + 1 and text[b - 1] in ",.;:":  # "Cambaluc," (a comma inside the quotes)
+                b -= 1
             return neural.Span(a, b, span.score, span.null)
     return span
 
@@ -332,6 +339,21 @@ def named(doc, exp: Expected, span: neural.Span | None) -> neural.Span | None:
     return neural.Span(people[0].start_char, people[0].end_char, span.score, span.null)
 
 
+_INITIALS = re.compile(r"(?:[A-Z]\.\s?)+")
+
+
+def initialed(doc, span: neural.Span | None) -> neural.Span | None:
+    """The span with the initials it left off a name: "S. Iswaran", not "Iswaran" (the reader's word pieces
+    rarely start an answer at a one-letter initial)."""
+    if span is None:
+        return None
+    for e in doc.ents:
+        if e.label_ == "PERSON" and e.start_char < span.start < e.end_char <= span.end \
+                and _INITIALS.fullmatch(doc.text, e.start_char, span.start):
+            return neural.Span(e.start_char, span.end, span.score, span.null)
+    return span
+
+
 def read(question: str, texts: Sequence[str], inherited_kind: str | None = None) -> list[neural.Span | None]:
     """Each text's answer span: the reader's n-best re-scored by answer type (its best span if unfitted),
     completed to the quotation it cuts, a person's title left out (`named`)."""
@@ -339,4 +361,5 @@ def read(question: str, texts: Sequence[str], inherited_kind: str | None = None)
     if w is None:
         return [completed(t, s) for t, s in zip(texts, neural.reader().read_all(question, texts))]
     exp, docs, found = _candidates(question, texts, inherited_kind)
-    return [named(doc, exp, completed(t, rescored(spans, x, w))) for t, doc, (spans, x) in zip(texts, docs, found)]
+    return [named(doc, exp, initialed(doc, completed(t, rescored(spans, x, w))))
+            for t, doc, (spans, x) in zip(texts, docs, found)]
