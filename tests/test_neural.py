@@ -287,3 +287,27 @@ def test_what_the_question_s_verb_acts_on_does_not_answer_who_acted(question, te
              for s in ("The Singaporean delegation", "S. Iswaran", "Ann Lee", "the talks") if s in text]
     got = rescore.unacted(doc, expected(qdoc), spans)
     assert [text[s.start:s.end] for s in got] == kept
+
+
+def test_only_the_sentences_of_the_n_best_are_parsed_the_first_time_a_passage_is_read():
+    from qa.read import rescore
+
+    text = "The first sentence says little. Ann Lee led the talks in Hanoi.\nA third one follows here."
+    got = rescore.regions(text, [neural.Span(text.index("Ann"), text.index("Ann") + 7, 1.0, 0.0)])
+    assert len(got) == len(text) and got[text.index("Ann"):].startswith("Ann Lee led the talks in Hanoi.")
+    assert got[:text.index("Ann")].strip() == "" and got.endswith(" " * len("A third one follows here."))
+    assert got.count("\n") == text.count("\n")  # lines stay where they were (datelines are read per line)
+    assert rescore.regions(text, []) == text
+
+
+def test_a_passage_read_again_is_parsed_whole_and_answers_alike():
+    from qa.read import nlp, rescore
+
+    text = ("The weather was mild across the region this spring. Markets opened higher on Tuesday morning. "
+            "Officials said Ann Lee led the talks in Hanoi on Monday. Rain fell all week in the capital.")
+    rescore._read_before.clear()
+    nlp.clear_cache()
+    first = rescore.read("Who led the talks?", [text])[0]
+    assert not nlp.cached(text)  # the first reading parsed its n-best's sentences only
+    again = rescore.read("Who led the talks?", [text])[0]
+    assert nlp.cached(text) and text[first.start:first.end] == text[again.start:again.end] == "Ann Lee"

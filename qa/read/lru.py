@@ -31,6 +31,10 @@ class LRU:
                     self._items.popitem(last=False)
         return found
 
+    def __contains__(self, key: Hashable) -> bool:
+        with self._lock:
+            return key in self._items
+
     def clear(self) -> None:
         with self._lock:
             self._items.clear()

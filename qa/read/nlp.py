@@ -58,6 +58,11 @@ def parse(texts: Sequence[str], cache: bool = True) -> list:
     return [found[t] for t in texts]
 
 
+def cached(text: str) -> bool:
+    """Whether the text's parse is in the cache (parse() of it costs nothing)."""
+    return text in _cache
+
+
 def _pipe(texts: list[str]) -> list:
     nlp = get_nlp()
     with _parse_lock:
