@@ -5,8 +5,10 @@ a person, a title cut off inside a name. Each of its n-best spans gets its logit
 whether spaCy tags it with a label of the type the question asks for (qa.read.expected), and whether its ends
 fall on entity and noun-phrase boundaries. The weights (model/rescore.json) are fitted on SQuAD dev's fitting
 half by `python -m qa.evaluation.reader fit-rescore`; without the file the reader's own best span stands.
-Three rules need no fitting: a dateline is never an answer (`undated`), nor the person a question names or their
-title (`unasked`), and a person asked for is answered by name without the title (`named`).
+Rules that need no fitting: a dateline is never an answer (`undated`), nor the person a question names or their
+title (`unasked`), nor, asked who acted, what the question's verb acts on (`unacted`); a person asked for is
+answered by name without the title (`named`) and with the initials (`initialed`), and a span starting a
+quotation is the whole quotation (`completed`).
 """
 from __future__ import annotations
 
@@ -20,9 +22,8 @@ from typing import Sequence
 import numpy as np
 
 from qa.read import neural
-from qa.read.expected import Expected
 from qa.read.candidates import stem
-from qa.read.expected import phrase_role
+from qa.read.expected import Expected, phrase_role
 from qa.read.features import phrase_ancestors, role_match
 from qa.read.lru import LRU
 
