@@ -13,6 +13,8 @@ from qa.read import acronyms
     ("What is the full name of the MPS?", "MPS"),
     ("NATO stands for what?", "NATO"),
     ("What does it mean?", None),  # not an acronym
+    ("What does AI mean for jobs?", None),  # what it implies, not what it stands for
+    ("What does NFT mean?", "NFT"),
     ("What does Vietnam stand for in the talks?", None),  # a name, not capitals
     ("Who led the delegation?", None),
 ])

@@ -14,7 +14,7 @@ from typing import Sequence
 
 _ASKED = re.compile(
     r"\bwhat\s+(?:does|do|did)\s+(?:the\s+)?(?:acronym\s+|abbreviation\s+|letters\s+|initials\s+)?"
-    r"(?P<a>[\w&.-]+)\s+(?:stand\s+for|mean|abbreviate)\b"
+    r"(?P<a>[\w&.-]+)\s+(?:stand\s+for|abbreviate|mean\s*\??\s*$)"
     r"|\bwhat\s+(?:is|was)\s+(?:the\s+)?(?P<b>[\w&.-]+)\s+(?:short\s+for|an?\s+(?:acronym|abbreviation)\s+for)\b"
     r"|\bwhat\s+(?:is|was)\s+the\s+(?:full\s+(?:name|form)|long\s+form|expansion)\s+of\s+(?:the\s+)?(?P<c>[\w&.-]+)"
     r"|\b(?P<d>[\w&.-]+)\s+(?:stands|is\s+short)\s+for\s+what\b", re.IGNORECASE)
