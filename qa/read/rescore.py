@@ -71,7 +71,6 @@ class Layout:
     text: str  # the passage (spaCy rebuilds Doc.text from its tokens on every access)
 
 
-_read_before = LRU(16384)  # the passages read recently (`_candidates` parses those whole)
 _layouts = LRU(1024)  # the Layouts of the passages read last (about 12 KB each), as qa.read.nlp caches parses
 
 
@@ -196,18 +195,17 @@ def _candidates(question: str, texts: Sequence[str], inherited_kind: str | None 
                 n: int = neural.NBEST, reader: neural.SpanReader | None = None):
     """(the answer expected, each text's parse, `candidates`)."""
     from qa.read.expected import expected
-    from qa.read.nlp import cached, parse
+    from qa.read.nlp import parse
 
     qdoc = parse([question], cache=False)[0]
     exp, qwords = expected(qdoc, inherited_kind), question_words(qdoc)
     reader = reader or neural.reader()
     windows = [reader.logits(question, t) for t in texts]
     nbest = [neural.nbest_of(w, t, n) for w, t in zip(windows, texts)]
-    # The first time a passage is read, spaCy parses only the sentences its n-best lies in (36% of the time of
-    # the whole passage on SQuAD's paragraphs); a passage read again (a corpus's usual answers) is parsed whole,
-    # once, and cached for every question after.
-    shown = [t if t in _read_before or cached(t) else regions(t, b) for t, b in zip(texts, nbest)]
-    _read_before.get_many(texts, lambda missing: [True] * len(missing))
+    # spaCy parses only the sentences the n-best lies in (36% of the time of the whole passage on SQuAD's
+    # paragraphs), the same whether or not the passage was read before, so an answer never depends on what was
+    # asked earlier; the parse is cached per question's sentences.
+    shown = [regions(t, b) for t, b in zip(texts, nbest)]
     docs = parse(shown)
     by_text = dict(zip(shown, docs))
     found = _layouts.get_many(shown, lambda missing: [layout(by_text[t]) for t in missing])
