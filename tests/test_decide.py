@@ -149,3 +149,28 @@ def test_a_passage_from_another_year_never_displaces_one_from_the_year_asked_ran
     assert calibrate.in_dates(later_first, query.dates) == later_first  # ranked above the year's: it may answer
     only_later = options([a2023], query, weight=0.0, reader="features")
     assert calibrate.in_dates(only_later, query.dates) == only_later  # nothing from 2020 answers
+
+
+def test_support_counts_the_other_articles_that_hold_the_answer():
+    from qa.types import Hit
+
+    def h(pid, article, text):
+        return Hit(pid, text, "t", "2024-01-02", "a.jsonl", 1.0, article_id=article)
+
+    top = h("p1", "a1", "Tesla recalled two million cars.")
+    hits = [top, h("p2", "a1", "The recall by Tesla covers   Autopilot."),  # the same article: not support
+            h("p3", "a2", "TESLA said the fix is a software update."), h("p4", "a3", "Ford was not affected."),
+            h("p5", "a4", "Regulators asked Tesla for data.")]
+    assert calibrate.support("Tesla", top, hits) == 2.0  # a2 and a4, case and spacing aside
+    assert calibrate.support("Tesla", top, hits, most=1) == 1.0
+    assert calibrate.support(None, top, hits) == 0.0 and calibrate.support("x", top, hits) == 0.0
+
+
+def test_a_feature_left_out_of_a_fit_gets_no_weight():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, len(calibrate.FEATURES)))
+    y = (x[:, 0] + x[:, -1] > 0).astype(int)
+    full = calibrate.fit(x, y)
+    base = calibrate.fit(x, y, without=("support",))
+    i = calibrate.FEATURES.index("support")
+    assert full["coef"][i] > 0.5 and base["coef"][i] == 0.0 and base["features"] == list(calibrate.FEATURES)
