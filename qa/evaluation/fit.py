@@ -187,7 +187,8 @@ def news_examples(settings: Settings, progress: bool = True, datasets: Path | No
 
 def chosen_confidence(xs: list[np.ndarray], right: list[np.ndarray], base: dict,
                       model: dict) -> tuple[np.ndarray, np.ndarray]:
-    """(confidence under `model`, right) of the option ask() answers with (chosen by `base`), per question."""
+    """(confidence under `model`, right) of the option chosen by `base`, per question (ask() chooses among
+    dated passages by the news model: pass it as `base` too)."""
     conf, ok = [], []
     for x, r in zip(xs, right):
         j = calibrate.most_confident(x, base)
@@ -197,9 +198,9 @@ def chosen_confidence(xs: list[np.ndarray], right: list[np.ndarray], base: dict,
 
 
 def dated_model(xs: list[np.ndarray], right: list[np.ndarray], base: dict) -> dict:
-    """The news model (rating answers from dated passages; `base` still chooses the passage) fitted on every
-    option of the news questions, with the expected calibration error of ask()'s answers under the base model
-    and under a 2-fold fit (even/odd questions)."""
+    """The news model (choosing and rating answers from dated passages) fitted on every option of the news
+    questions, with the expected calibration error of the answers under the base model (choosing and rating)
+    and under a 2-fold fit (even/odd questions), and the share right of the answers each chooses."""
     from qa.evaluation.metrics import reliability
 
     def fitted(idx):
@@ -210,7 +211,7 @@ def dated_model(xs: list[np.ndarray], right: list[np.ndarray], base: dict) -> di
     for k in (0, 1):
         m = fitted([i for i in range(len(xs)) if i % 2 != k])
         c, r = chosen_confidence([x for i, x in enumerate(xs) if i % 2 == k],
-                                 [y for i, y in enumerate(right) if i % 2 == k], base, m)
+                                 [y for i, y in enumerate(right) if i % 2 == k], m, m)
         conf += list(c)
         ok += list(r)
     base_conf, base_ok = chosen_confidence(xs, right, base, base)
@@ -219,6 +220,7 @@ def dated_model(xs: list[np.ndarray], right: list[np.ndarray], base: dict) -> di
     model["fitted_on"] = f"RealTimeQA dev (SOURCE.md allows fitting), {len(xs)} questions asked on their dates"
     model["ece_base_model"] = round(reliability(base_conf, base_ok)[1], 4)
     model["ece_2fold"] = round(reliability(conf, ok)[1], 4)
+    model["right_base_choice"], model["right_2fold_choice"] = round(float(np.mean(base_ok)), 4), round(float(np.mean(ok)), 4)
     return model
 
 
