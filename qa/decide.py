@@ -157,8 +157,10 @@ def decide(readings: Sequence[Reading], found: Search, settings: Settings) -> De
     # scratch /work/tools/choice_2fold.py), the base model for an undated one. A year the question names keeps
     # its lead through `in_dates`, not through the base model's weight on the ranking.
     rate = lambda r: confidence(features(r, hits), model_for(r))  # noqa: E731
-    reading, _ = judged(in_dates(readings, query.dates), rate if settings.choose_by_confidence else None)
-    conf = round(confidence(features(reading, hits), model_for(reading)), 3) if reading.answer else 0.0
+    reading, rated = judged(in_dates(readings, query.dates), rate if settings.choose_by_confidence else None)
+    if rated is None and reading.answer:  # chosen without rating (the first passage's answer): rate it now
+        rated = rate(reading)
+    conf = round(rated, 3) if reading.answer else 0.0
     best = max((h.dense_score or 0.0 for h in hits), default=0.0)
     limit = threshold(settings)
     dates, applied = query.dates, found.retrieval.date_applied

@@ -174,7 +174,7 @@ class QA:
         timings = {**found.timings, "read": (time.perf_counter() - t0) * 1e3}
         hits = decision.reading.hits[:k]
         if decision.abstained:  # keep the closest passages and their sentences, drop the rejected span
-            hits = tuple(replace(h, answer_start=None, answer_end=None) for h in hits)
+            hits = _unmarked(hits)
         dates, reason = found.query.dates, decision.reason
         # a past year named is preferred, not a filter (qa.retrieve.Ranking.named_year_bonus): say so when the
         # passage shown first is a later one
@@ -218,6 +218,11 @@ def default_qa() -> QA:
         return _default
 
 
+def _unmarked(hits) -> tuple[Hit, ...]:
+    """The hits without an answer span (their highlighted sentences kept): shown, not answering."""
+    return tuple(replace(h, answer_start=None, answer_end=None) for h in hits)
+
+
 def _direct(text: str, hits: Sequence[Hit], k: int, s: Settings):
     """(answer, confidence, abstained, hits, reason) for a question the passages' metadata or a definition
     answer without the span reader, else None: "Who wrote the article on ...?" (the byline of the article found
@@ -228,7 +233,7 @@ def _direct(text: str, hits: Sequence[Hit], k: int, s: Settings):
     if kind:
         what = "byline" if kind == "author" else "publication date"
         answer = byline.answer(kind, hits[0])
-        shown = tuple(replace(h, answer_start=None, answer_end=None) for h in hits[:k])
+        shown = _unmarked(hits[:k])
         if answer:
             return answer, byline.CONFIDENCE, False, shown, f"the {what} of the first article"
         return None, 0.0, True, shown, f"the first article found has no {what}"
@@ -238,7 +243,7 @@ def _direct(text: str, hits: Sequence[Hit], k: int, s: Settings):
         i, a, b = where
         sa, sb = sentence_around(hits[i].text, a, b)
         h = replace(hits[i], answer_start=a, answer_end=b, highlight_start=sa, highlight_end=sb)
-        rest = tuple(replace(x, answer_start=None, answer_end=None) for j, x in enumerate(hits) if j != i)
+        rest = _unmarked(x for j, x in enumerate(hits) if j != i)
         return hits[i].text[a:b], acronyms.CONFIDENCE, False, (h, *rest)[:k], None
     return None
 
