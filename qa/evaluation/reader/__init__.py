@@ -1,7 +1,8 @@
 """Train, evaluate and export a small extractive span reader (all-MiniLM-L6-v2 + LoRA + span head).
 
 Self-contained on purpose: imports only stdlib, numpy, torch, transformers, peft, safetensors and
-onnxruntime (no other qa module), so it survives restructurings of the package.
+onnxruntime, and qa's runtime reader module (what is trained is what ships); `--news` also uses the RealTimeQA
+bench (qa.evaluation.realtimeqa) to retrieve its passages.
 
     python -m qa.evaluation.reader train  [--run-dir /work/runs/reader] [--epochs 2] ...
     python -m qa.evaluation.reader eval   --file dev-v1.1.json --positions 2,3 --limit 500 \
@@ -9,8 +10,11 @@ onnxruntime (no other qa module), so it survives restructurings of the package.
     python -m qa.evaluation.reader export [--ckpt DIR | --run-dir DIR] [--out DIR] [--onnx]
 
 Training data: SQuADShifts reddit + amazon, and the FIT half of SQuAD v1.1 dev (articles at positions
-i % 4 in (0, 1)). The SQuAD dev evaluation half (i % 4 in (2, 3)), SQuADShifts new_wiki and RealtimeQA
-are never read by `train`. A held-out slice of the training data (whole paragraphs) picks checkpoints.
+i % 4 in (0, 1)); with `--news even|odd|all`, RealTimeQA dev questions too (qa.evaluation.reader.news:
+distant labels on the passages the bench index retrieves for each question as asked on its date; its SOURCE.md
+allows fitting on dev, and a disjoint set of its questions is kept aside as the unseen check). The SQuAD dev
+evaluation half (i % 4 in (2, 3)) and SQuADShifts new_wiki are never read by `train`. A held-out slice of the
+training data (whole paragraphs) picks checkpoints.
 
 Checkpoints (every --ckpt-every steps) live in RUN_DIR/checkpoints/step-NNNNNN/ and are written into a
 temporary folder that is renamed into place, so a kill at any moment leaves the last complete one;

@@ -30,6 +30,12 @@ def main(argv=None) -> None:
     t.add_argument("--seed", type=int, default=13, help="seeds the holdout split, the head's init and the batch order")
     t.add_argument("--order-seed", type=int, default=None, help="batch order seed (default: --seed)")
     t.add_argument("--init-ckpt", default="", help="start from this checkpoint's weights (a fresh optimizer and schedule)")
+    t.add_argument("--init-artifact", default="", help="start from an exported artifact's weights (e.g. qa/read/model)")
+    t.add_argument("--news", choices=["", "even", "odd", "all"], default="",
+                   help="add RealTimeQA dev questions at these positions (qa.evaluation.reader.news)")
+    t.add_argument("--news-repeat", type=int, default=1, help="times each news passage is in an epoch")
+    t.add_argument("--news-negatives", type=int, default=2, help="retrieved passages without the answer, a question")
+    t.add_argument("--replay", type=float, default=1.0, help="share of the SQuAD-format questions kept")
     t.add_argument("--ckpt-every", type=int, default=100)
     t.add_argument("--val-every", type=int, default=500, help="holdout validation (checkpoints kept) every N steps")
     t.add_argument("--val-limit", type=int, default=0, help="use only the first N holdout questions")

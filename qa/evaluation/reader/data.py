@@ -90,7 +90,7 @@ def featurize(tokenizer, examples: list[dict], max_len: int = 192, stride: int =
             seq = enc.sequence_ids(i)
             offs = [(o[0], o[1]) if s == 1 else (-1, -1) for o, s in zip(enc["offset_mapping"][i], seq)]
             start = end = 0
-            if train:
+            if train and ex["spans"]:  # a passage without the answer (news negatives) stays at [CLS]
                 text, a0 = training_answer(ex)
                 a1 = a0 + len(text)
                 ctx = [j for j, s in enumerate(seq) if s == 1]

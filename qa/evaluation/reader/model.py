@@ -69,6 +69,21 @@ def to_artifact_tensors(model, lora_alpha: int, r: int) -> dict:
     return out
 
 
+def from_artifact_tensors(model, tensors: dict) -> dict:
+    """The inverse of to_artifact_tensors: the training model's trainable state from an artifact's tensors."""
+    names = {n for n, p in model.named_parameters() if p.requires_grad}
+    out = {}
+    for name, t in tensors.items():
+        m = re.match(r"(.*)\.lora_([AB])$", name)
+        key = (name if name.startswith("qa_outputs.") else
+               f"encoder.base_model.model.{m.group(1)}.lora_{m.group(2)}.default.weight" if m else
+               f"encoder.base_model.model.{name}")
+        if key not in names:
+            raise ValueError(f"artifact tensor {name} has no place in the training model ({key})")
+        out[key] = t
+    return out
+
+
 def build_reader(artifact_dir: Path, base_path: Path | None = None, attn_implementation: str = "eager"):
     """The full fp32 reader (torch module) from base weights + artifact, LoRA merged; no peft needed.
 

@@ -72,11 +72,13 @@ def cmd_train(args) -> None:
     settings = {k: getattr(args, k) for k in ("max_len", "stride", "max_q", "batch", "epochs", "lr",
                                               "warmup", "weight_decay", "lora_r", "lora_alpha",
                                               "lora_dropout", "seed", "ckpt_every", "val_every", "bucket",
-                                              "order_seed", "init_ckpt")}
+                                              "order_seed", "init_ckpt", "init_artifact", "news", "news_repeat",
+                                              "news_negatives", "replay")}
     run_json = run_dir / "run.json"
     if run_json.is_file():
         old = json.loads(run_json.read_text())
-        added = {"order_seed": None, "init_ckpt": ""}  # settings newer than some runs: their defaults
+        added = {"order_seed": None, "init_ckpt": "", "init_artifact": "", "news": "", "news_repeat": 1,
+                 "news_negatives": 2, "replay": 1.0}  # settings newer than some runs: their defaults
         diff = {k: (old.get(k, added.get(k)), v) for k, v in settings.items() if old.get(k, added.get(k)) != v}
         if diff and checkpoints(run_dir):
             raise SystemExit(f"settings differ from the run in {run_dir}: {diff}")
@@ -89,6 +91,16 @@ def cmd_train(args) -> None:
     tok = AutoTokenizer.from_pretrained(settings["base_path"])
     t0 = time.time()
     train_ex, hold_ex = training_data(seed=args.seed)
+    if args.replay < 1.0:  # a seeded share of the SQuAD-format training questions (kept in their order)
+        keep = np.random.default_rng(args.seed).random(len(train_ex)) < args.replay
+        train_ex = [e for e, k in zip(train_ex, keep) if k]
+    if args.news:
+        from qa.evaluation.reader.news import examples as news_examples
+
+        news = news_examples(run_dir, args.news, args.news_negatives)
+        train_ex = train_ex + news * args.news_repeat
+        settings["data"]["realtimeqa_dev"] = (f"questions at {args.news} positions: {len(news)} passages "
+                                              f"(x{args.news_repeat}), {args.news_negatives} negatives a question")
     feats = featurize(tok, train_ex, args.max_len, args.stride, args.max_q, train=True)
     hold_ex = hold_ex[:args.val_limit] if args.val_limit else hold_ex
     hold_feats = featurize(tok, hold_ex, args.max_len, args.stride, args.max_q)
@@ -137,6 +149,13 @@ def cmd_train(args) -> None:
         torch.set_rng_state(state["torch_rng"])
         step = int(state["step"])
         log(f"resumed from {path} at step {step}", logf)
+    elif args.init_artifact:
+        from qa.evaluation.reader.model import from_artifact_tensors
+
+        art = Path(args.init_artifact) / "reader.safetensors"
+        load_trainable(model, from_artifact_tensors(model, load_file(str(art))))
+        log(f"fresh schedule from the artifact {art}: {n_train} trainable parameters, lr {args.lr}, "
+            f"warmup {warm} steps", logf)
     elif args.init_ckpt:
         load_trainable(model, load_file(str(Path(args.init_ckpt) / "trainable.safetensors")))
         log(f"fresh schedule from the weights of {args.init_ckpt}: {n_train} trainable parameters, lr {args.lr}, "
