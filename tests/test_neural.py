@@ -246,7 +246,7 @@ def test_warm_up_loads_the_span_reader_and_spacy_for_its_rescoring():
     from qa.read import nlp, warm_up
 
     warm_up("neural")
-    assert neural.reader.cache_info().currsize == 1 and nlp._nlp is not None  # the first question loads nothing
+    assert neural._reader_at.cache_info().currsize >= 1 and nlp._nlp is not None  # the first question loads nothing
 
 
 @pytest.mark.parametrize("question, kept", [
@@ -311,3 +311,16 @@ def test_a_passage_answers_alike_whether_or_not_it_was_read_before():
     parse_whole = nlp.parse([text])  # another question's reading, or another reader, parsed it whole
     again = rescore.read("Who led the talks?", [text])[0]
     assert parse_whole and first == again and text[again.start:again.end] == "Ann Lee"
+
+
+def test_evaluation_can_read_with_another_artifact_and_the_shipped_one_returns_after(tmp_path):
+    import shutil
+
+    other = tmp_path / "other"
+    shutil.copytree(neural.MODEL_DIR, other)
+    shipped = neural.reader()
+    with neural.reading_with(other):
+        assert neural.reader() is not shipped
+        with neural.reading_with(None):
+            assert neural.reader() is shipped
+    assert neural.reader() is shipped

@@ -53,3 +53,14 @@ def test_training_can_start_from_the_shipped_artifact():
     back = to_artifact_tensors(model, 32, 16)
     assert set(back) == set(shipped)
     assert all(bool((back[k] == shipped[k]).all()) for k in shipped)
+
+
+def test_news_readers_are_two_artifact_folders_or_a_one_line_error(tmp_path, capsys):
+    from qa.evaluation.cli import _readers
+    from qa.read.neural import MODEL_DIR
+
+    assert _readers("") is None
+    assert _readers(f"{MODEL_DIR},{MODEL_DIR}") == [MODEL_DIR, MODEL_DIR]
+    assert _readers(f"{MODEL_DIR}") is False
+    assert _readers(f"{MODEL_DIR},{tmp_path}") is False
+    assert capsys.readouterr().err.count("\n") == 2

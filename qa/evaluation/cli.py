@@ -49,6 +49,10 @@ def register(sub) -> None:
                    help="realtimeqa: our retrieval mode (default hybrid)")
     p.add_argument("--no-read", dest="read", action="store_false",
                    help="realtimeqa: retrieval only (no answers, EM/F1 or abstention)")
+    p.add_argument("--news-readers", default="",
+                   help="realtimeqa: EVEN_DIR,ODD_DIR, reader artifacts fine-tuned without the even and the odd dev "
+                        "questions: each question answered by the one not trained on it (the honest figure for a "
+                        "reader trained on RealTimeQA dev)")
     p.set_defaults(run=_cmd_bench_quality)
 
     p = sub.add_parser("bench", help="speed and scale figures, each next to its baseline")
@@ -93,6 +97,11 @@ def register(sub) -> None:
                    help="fit-calibration: fit only the news model, on the RealTimeQA dev questions (date given), "
                         "and add it to the shipped calibration: it rates answers from dated passages (the base "
                         "model and its threshold stay; refit the news model after any base refit)")
+    p.add_argument("--news-readers", default="",
+                   help="fit-calibration --news: EVEN_DIR,ODD_DIR, reader artifacts trained without the even and "
+                        "the odd dev questions (`python -m qa.evaluation.reader train --news odd|even`): each "
+                        "question is read by the one not trained on it (needed when the shipped reader trained on "
+                        "RealTimeQA dev)")
     p.add_argument("--answer-from", choices=["confident", "top"], default="confident",
                    help="answer with the most confident read passage's span (as ask() does) or the top "
                         "passage's")
@@ -155,15 +164,29 @@ def _cmd_eval(args) -> int:
     return 0
 
 
+def _readers(spec: str):
+    """--news-readers EVEN_DIR,ODD_DIR as two paths; None when not given; False (error printed) when malformed."""
+    if not spec:
+        return None
+    readers = [Path(d) for d in spec.split(",")]
+    if len(readers) != 2 or not all((d / "reader.json").is_file() for d in readers):
+        print("error: --news-readers wants EVEN_DIR,ODD_DIR, two reader artifact folders", file=sys.stderr)
+        return False
+    return readers
+
+
 def _cmd_bench_quality(args) -> int:
     from qa.evaluation.quality import bench_quality
 
     if args.name == "realtimeqa":
         from qa.evaluation.realtimeqa import bench_realtimeqa
 
+        readers = _readers(args.news_readers)
+        if readers is False:
+            return 2
         rows, extra = bench_realtimeqa(settings_from(args), explicit_index=args.index, limit=args.limit,
                                        mode=args.mode, read=args.read, progress=not args.json,
-                                       datasets=args.datasets)
+                                       datasets=args.datasets, readers=readers)
         _emit(args, "Benchmark: realtimeqa", rows, {}, [], extra)
         return 0
 
@@ -255,7 +278,11 @@ def _cmd_bench_answers(args) -> int:
             from qa.read import reader_name
 
             part = args.split or ("holdout" if reader_name() == "neural" else "fit")
-            out = answer_fit.fit_calibration(settings, args.limit, progress, command, datasets, part, args.news)
+            readers = _readers(args.news_readers)
+            if readers is False:
+                return 2
+            out = answer_fit.fit_calibration(settings, args.limit, progress, command, datasets, part, args.news,
+                                             readers)
     out = {"command": command, **out}
     print(json.dumps(out, indent=2, default=float))
     return 0

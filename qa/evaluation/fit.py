@@ -6,6 +6,8 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+from typing import Sequence
+
 import numpy as np
 
 from qa import decide as calibrate
@@ -167,18 +169,26 @@ def option_rows(qa, question: str, golds, as_of=None) -> tuple[np.ndarray, np.nd
 
 
 def news_examples(settings: Settings, progress: bool = True, datasets: Path | None = None,
-                  index: Path | None = None) -> tuple[list[np.ndarray], list[np.ndarray]]:
+                  index: Path | None = None, readers: Sequence[Path] | None = None
+                  ) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Confidence-feature rows of every read option and whether it is right (F1 >= 0.5), for each RealTimeQA dev
-    question asked on its date over the benchmark's index (or `index`; dev may be fitted on, its SOURCE.md says)."""
+    question asked on its date over the benchmark's index (or `index`; dev may be fitted on, its SOURCE.md says).
+
+    `readers`: (the reader artifact for the even questions, the one for the odd ones), each trained without
+    them (`python -m qa.evaluation.reader train --news odd|even`): when the shipped reader was trained on these
+    questions, its scores on them are surer than on new news, and a model fitted on them would be over-sure;
+    cross-fitting reads every question as new."""
     from tqdm import tqdm
 
     from qa.evaluation.realtimeqa import bench_settings, build_index, load_corpus, load_questions
+    from qa.read import neural
 
     qa = build_index(bench_settings(settings, index), load_corpus(datasets), progress)
     xs, right = [], []
-    for q in tqdm(load_questions(datasets), desc="confidence features (realtimeqa dev)", disable=not progress,
-                  leave=False):
-        x, f1, _ = option_rows(qa, q.question, q.answers, q.asked)
+    for i, q in enumerate(tqdm(load_questions(datasets), desc="confidence features (realtimeqa dev)",
+                               disable=not progress, leave=False)):
+        with neural.reading_with(readers[i % 2] if readers else None):
+            x, f1, _ = option_rows(qa, q.question, q.answers, q.asked)
         if len(f1):
             xs.append(x)
             right.append(f1 >= 0.5)
@@ -225,7 +235,8 @@ def dated_model(xs: list[np.ndarray], right: list[np.ndarray], base: dict) -> di
 
 
 def fit_calibration(settings: Settings, limit: int | None = None, progress: bool = True,
-                    command: str = "", datasets: Path | None = None, part: str = "fit", news: bool = False) -> dict:
+                    command: str = "", datasets: Path | None = None, part: str = "fit", news: bool = False,
+                    readers: Sequence[Path] | None = None) -> dict:
     """Fit and save calibration.json: P(answer right) and the abstention threshold, on the fitting split
     (`part` "fit", or "holdout": its paragraphs the neural reader never trained on). With `news`, only the
     news model instead: fitted on the RealTimeQA dev questions and added to the file as "dated", it rates answers
@@ -236,8 +247,11 @@ def fit_calibration(settings: Settings, limit: int | None = None, progress: bool
     path = calibrate.CALIBRATION_FILES[read_mod.reader_name()]
     if news:  # the news model only, added to the shipped base model (which it leaves as it is)
         shipped = json.loads(path.read_text(encoding="utf-8"))
-        dated = dated_model(*news_examples(settings, progress, datasets), calibrate.model())
+        dated = dated_model(*news_examples(settings, progress, datasets, readers=readers), calibrate.model())
         shipped["dated"] = {**dated, "command": command}
+        if readers:
+            shipped["dated"]["read_with"] = ("each question by a reader trained without it: " +
+                                             ", ".join(f"{p} ({w} questions)" for p, w in zip(readers, ("even", "odd"))))
         path.write_text(_dump(shipped), encoding="utf-8")
         calibrate.model.cache_clear()
         return shipped

@@ -193,9 +193,15 @@ def summarize(questions: Sequence[Question], outcomes: Sequence[Outcome], read: 
 
 def bench_realtimeqa(settings: Settings, explicit_index: Path | None = None, limit: int | None = None,
                      mode: str = "hybrid", read: bool = True, progress: bool = True,
-                     datasets: Path | None = None) -> tuple[dict, dict]:
-    """Rows of metrics (ours with the date given and unknown, BM25 articles, BM25 45-day window) and run facts."""
+                     datasets: Path | None = None, readers: Sequence[Path] | None = None) -> tuple[dict, dict]:
+    """Rows of metrics (ours with the date given and unknown, BM25 articles, BM25 45-day window) and run facts.
+
+    `readers`: (reader artifact for the questions at even positions, the one for odd positions): each question
+    answered by a reader fine-tuned without it (`python -m qa.evaluation.reader train --news odd|even`), the
+    honest figure when the shipped reader trained on these questions."""
     from tqdm import tqdm
+
+    from qa.read import neural
 
     questions = load_questions(datasets, limit)
     corpus = load_corpus(datasets)
@@ -205,8 +211,10 @@ def bench_realtimeqa(settings: Settings, explicit_index: Path | None = None, lim
     baseline = ArticleBM25(corpus)
     rows: dict[str, dict] = {}
     for label, given in (("ours, date given", True), ("ours, date unknown", False)):
-        outs = [ask_ours(qa, corpus, q, q.asked if given else None, mode, read, 5)
-                for q in tqdm(questions, desc=label, disable=not progress, leave=False)]
+        outs = []
+        for i, q in enumerate(tqdm(questions, desc=label, disable=not progress, leave=False)):
+            with neural.reading_with(readers[i % 2] if readers else None):
+                outs.append(ask_ours(qa, corpus, q, q.asked if given else None, mode, read, 5))
         rows[label] = summarize(questions, outs, read)
     for label, window in (("BM25 whole articles", False), (f"BM25 {WINDOW_DAYS} days before", True)):
         outs = []
@@ -221,6 +229,8 @@ def bench_realtimeqa(settings: Settings, explicit_index: Path | None = None, lim
     extra = {"benchmark": "realtimeqa dev", "model": settings.model, "mode": mode, "articles": len(corpus.articles),
              "passages": len(index.passages), "questions": len(questions), "index": str(settings.index_dir),
              "gold": "the question's supporting record ids"}
+    if readers:
+        extra["read_with"] = {"even questions": str(readers[0]), "odd questions": str(readers[1])}
     return rows, extra
 
 
