@@ -5,7 +5,6 @@ import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-
 from typing import Sequence
 
 import numpy as np

@@ -80,5 +80,6 @@ def examples(run_dir: Path, which: str, negatives: int = 2) -> list[dict]:
     tmp.write_text(json.dumps(exs))
     os.replace(tmp, path)
     pos = sum(1 for e in exs if e["spans"])
-    log(f"news examples ({which}): {len(exs)} passages, {pos} with the answer, {len(exs) - pos} without")
+    log(f"news examples ({which}): {len(exs)} passages, {pos} with the answer, {len(exs) - pos} without",
+        run_dir / "train.log")
     return exs
