@@ -168,8 +168,10 @@ def _readers(spec: str):
     """--news-readers EVEN_DIR,ODD_DIR as two paths; None when not given; False (error printed) when malformed."""
     if not spec:
         return None
+    from qa.read.neural import available
+
     readers = [Path(d) for d in spec.split(",")]
-    if len(readers) != 2 or not all((d / "reader.json").is_file() for d in readers):
+    if len(readers) != 2 or not all(available(d) for d in readers):
         print("error: --news-readers wants EVEN_DIR,ODD_DIR, two reader artifact folders", file=sys.stderr)
         return False
     return readers

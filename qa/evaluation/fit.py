@@ -179,14 +179,14 @@ def news_examples(settings: Settings, progress: bool = True, datasets: Path | No
     cross-fitting reads every question as new."""
     from tqdm import tqdm
 
-    from qa.evaluation.realtimeqa import bench_settings, build_index, load_corpus, load_questions
+    from qa.evaluation.realtimeqa import bench_settings, build_index, load_corpus, load_questions, reader_for
     from qa.read import neural
 
     qa = build_index(bench_settings(settings, index), load_corpus(datasets), progress)
     xs, right = [], []
     for i, q in enumerate(tqdm(load_questions(datasets), desc="confidence features (realtimeqa dev)",
                                disable=not progress, leave=False)):
-        with neural.reading_with(readers[i % 2] if readers else None):
+        with neural.reading_with(reader_for(readers, i)):
             x, f1, _ = option_rows(qa, q.question, q.answers, q.asked)
         if len(f1):
             xs.append(x)

@@ -191,6 +191,12 @@ def summarize(questions: Sequence[Question], outcomes: Sequence[Outcome], read: 
     return {key: (round(v, 4) if isinstance(v, float) else v) for key, v in out.items()}
 
 
+def reader_for(readers: Sequence[Path] | None, i: int) -> Path | None:
+    """The reader artifact that answers the dev question at position i when cross-fitting: readers[0] (trained
+    on the odd questions) for even positions, readers[1] for odd ones; None (the shipped reader) without them."""
+    return readers[i % 2] if readers else None
+
+
 def bench_realtimeqa(settings: Settings, explicit_index: Path | None = None, limit: int | None = None,
                      mode: str = "hybrid", read: bool = True, progress: bool = True,
                      datasets: Path | None = None, readers: Sequence[Path] | None = None) -> tuple[dict, dict]:
@@ -213,7 +219,7 @@ def bench_realtimeqa(settings: Settings, explicit_index: Path | None = None, lim
     for label, given in (("ours, date given", True), ("ours, date unknown", False)):
         outs = []
         for i, q in enumerate(tqdm(questions, desc=label, disable=not progress, leave=False)):
-            with neural.reading_with(readers[i % 2] if readers else None):
+            with neural.reading_with(reader_for(readers, i)):
                 outs.append(ask_ours(qa, corpus, q, q.asked if given else None, mode, read, 5))
         rows[label] = summarize(questions, outs, read)
     for label, window in (("BM25 whole articles", False), (f"BM25 {WINDOW_DAYS} days before", True)):

@@ -30,9 +30,9 @@ def parity_of(which: str) -> int | None:
 def _first(text: str, answers) -> tuple[str, int] | None:
     """(the answer as written, its start) of the earliest whole-word occurrence of any answer string."""
     best = None
-    for a in answers:
-        m = re.search(r"(?<!\w)" + re.escape(a.strip()) + r"(?!\w)", text, flags=re.IGNORECASE)
-        if m and a.strip() and (best is None or m.start() < best[1]):
+    for a in filter(None, (a.strip() for a in answers)):
+        m = re.search(r"(?<!\w)" + re.escape(a) + r"(?!\w)", text, flags=re.IGNORECASE)
+        if m and (best is None or m.start() < best[1]):
             best = (m.group(0), m.start())
     return best
 
