@@ -183,6 +183,27 @@ def test_a_name_keeps_its_initials(text, span, want):
     assert rescore.initialed(doc, None) is None
 
 
+@pytest.mark.parametrize("question, text, span, want", [
+    ("Who proposed it?", "On this occasion, Minister To Lam also proposed some approaches.", "Lam", "To Lam"),
+    ("Who came?", "The Minister of State for Home Affairs of Singapore Sun Xue Ling came.", "Xue Ling", "Sun Xue Ling"),
+    ("Who came?", "Guests: Josephine Teo; Sun Xue Ling, among others.", "Xue Ling", "Sun Xue Ling"),
+    ("Who was fired?", "Why Trump Fired Comey is still unclear.", "Comey", "Comey"),  # a headline's words
+    ("Who came?", "Tom Hanks came.", "Hanks", "Hanks"),  # the name starts the sentence: nothing to tell by
+    ("Who came?", "The actor Tom Hanks came.", "Tom Hanks", "Tom Hanks"),
+    ("Which ministry did he lead?", "Minister To Lam led it.", "Lam", "Lam"),  # no person asked
+])
+def test_a_person_keeps_the_first_names_the_span_cut_off(question, text, span, want):
+    from qa.read import rescore
+    from qa.read.expected import expected
+    from qa.read.nlp import parse
+
+    doc, qdoc = parse([text, question], cache=False)
+    start = text.index(span)
+    got = rescore.joined(doc, expected(qdoc), neural.Span(start, start + len(span), 3.0, 1.0))
+    assert text[got.start:got.end] == want and (got.score, got.null) == (3.0, 1.0)
+    assert rescore.joined(doc, expected(qdoc), None) is None
+
+
 def test_rescoring_picks_the_best_sum_and_keeps_the_logit_scale():
     from qa.read import rescore
 

@@ -367,6 +367,33 @@ def named(doc, exp: Expected, span: neural.Span | None) -> neural.Span | None:
     return neural.Span(people[0].start_char, people[0].end_char, span.score, span.null)
 
 
+def joined(doc, exp: Expected, span: neural.Span | None, most: int = 2) -> neural.Span | None:
+    """For a question asking for a person, the span with the capitalised words of the name it cut off before it:
+    "To Lam" of "Minister To Lam" (the reader's word pieces start at "Lam"; spaCy tags "To" a preposition),
+    "Sun Xue Ling" of "... of Singapore Sun Xue Ling" (spaCy's person is "Xue Ling"). At most `most` words, none
+    starting the sentence, none a title or part of an organisation's or place's name, and only when a title,
+    a place, an organisation or a lower-case word stands just before them, so the words are the name's first
+    ones and not a headline's ("Trump Fired Comey" stays "Comey")."""
+    if span is None or "PERSON" not in exp.labels:
+        return span
+    first = doc.char_span(span.start, span.end, alignment_mode="expand")
+    if first is None or not len(first) or not first[0].is_title:
+        return span
+    i, start = first[0].i, None
+    for j in range(i - 1, max(i - 1 - most, -1), -1):
+        t = doc[j]
+        if not t.is_title or t.is_sent_start or _titled(t) or t.ent_type_ not in ("", "PERSON") \
+                or t.whitespace_ != " ":
+            break
+        start = j
+    if start is None or start == 0:
+        return span
+    before = doc[start - 1]
+    if before.is_sent_end or not (_titled(before) or before.is_punct and before.text in ",;:("):
+        return span
+    return neural.Span(doc[start].idx, span.end, span.score, span.null)
+
+
 _INITIALS = re.compile(r"(?:[A-Z]\.\s?)+")
 
 
@@ -389,5 +416,5 @@ def read(question: str, texts: Sequence[str], inherited_kind: str | None = None)
     if w is None:
         return [completed(t, s) for t, s in zip(texts, neural.reader().read_all(question, texts))]
     exp, docs, found = _candidates(question, texts, inherited_kind)
-    return [named(doc, exp, initialed(doc, completed(t, rescored(spans, x, w))))
+    return [joined(doc, exp, named(doc, exp, initialed(doc, completed(t, rescored(spans, x, w)))))
             for t, doc, (spans, x) in zip(texts, docs, found)]
