@@ -33,6 +33,7 @@ _STOP = set("""a an the of to in on at for from by with and or but is are was we
 who whom whose what which when where why how many much that this these those it its he she they him her them
 his their there then also too else same other about as into than please tell me i you we us our your any some
 """.split())
+STOP_WORDS = frozenset(_STOP)  # also what the confidence's question coverage leaves out (qa.decide.question_cover)
 
 
 def turn_kind(question: str) -> str:

@@ -94,7 +94,8 @@ def test_answers_with_the_chosen_reading():
     got = decided(QUESTION, [hit(DELEGATION, dense=0.6)], answer_threshold=0.0)
     assert not got.abstained and got.reason is None and got.answer in DELEGATION
     assert got.answer == got.reading.answer and got.reading.hits[0].passage_id == "p"
-    assert got.confidence == round(calibrate.confidence(calibrate.features(got.reading, got.reading.hits)), 3)
+    x = calibrate.features(got.reading, got.reading.hits, QUESTION)
+    assert got.confidence == round(calibrate.confidence(x), 3)
 
 
 def test_abstains_when_no_passage_is_close_enough():
@@ -169,8 +170,20 @@ def test_support_counts_the_other_articles_that_hold_the_answer():
 def test_a_feature_left_out_of_a_fit_gets_no_weight():
     rng = np.random.default_rng(0)
     x = rng.normal(size=(200, len(calibrate.FEATURES)))
-    y = (x[:, 0] + x[:, -1] > 0).astype(int)
+    i = calibrate.FEATURES.index("support")
+    y = (x[:, 0] + x[:, i] > 0).astype(int)
     full = calibrate.fit(x, y)
     base = calibrate.fit(x, y, without=("support",))
-    i = calibrate.FEATURES.index("support")
     assert full["coef"][i] > 0.5 and base["coef"][i] == 0.0 and base["features"] == list(calibrate.FEATURES)
+
+
+def test_question_cover_is_the_share_of_the_questions_words_the_passage_or_title_holds():
+    from qa.types import Hit
+
+    top = Hit("p1", "Tesla recalled two million cars over Autopilot.", "Regulators and Tesla", "2024-01-02",
+              "a.jsonl", 1.0)
+    # content words: tesla, recall(ed)?, cars, regulators; "which", "did", "the" are left out
+    assert calibrate.question_cover("Which cars did Tesla recall?", top) == 2 / 3  # cars, tesla; not "recall"
+    assert calibrate.question_cover("Did the regulators question Tesla?", top) == 2 / 3  # the title counts
+    assert calibrate.question_cover("Who?", top) == 0.0 and calibrate.question_cover("Tesla cars?", None) == 0.0
+    assert calibrate.question_cover("TESLA cars?", top) == 1.0

@@ -204,6 +204,22 @@ def test_a_person_keeps_the_first_names_the_span_cut_off(question, text, span, w
     assert rescore.joined(doc, expected(qdoc), None) is None
 
 
+@pytest.mark.parametrize("question, text, span, want", [
+    ("How old is she?", "Sixteen-year-old Ana Ruiz won.", "Sixteen-year", "Sixteen"),
+    ("How old is he?", "He is 16 years old.", "16 years old", "16"),
+    ("How old is the bridge?", "The 120-year-old bridge fell.", "120-year-old", "120"),
+    ("How old is she?", "She is 16.", "16", "16"),
+    ("How long did the war last?", "It was a 3-year war.", "3-year", "3-year"),  # not asked how old
+])
+def test_asked_how_old_the_age_is_the_answer_without_its_unit(question, text, span, want):
+    from qa.read import rescore
+
+    start = text.index(span)
+    got = rescore.aged(question, text, neural.Span(start, start + len(span), 2.0, 1.0))
+    assert text[got.start:got.end] == want and (got.score, got.null) == (2.0, 1.0)
+    assert rescore.aged(question, text, None) is None
+
+
 def test_rescoring_picks_the_best_sum_and_keeps_the_logit_scale():
     from qa.read import rescore
 

@@ -163,7 +163,7 @@ def option_rows(qa, question: str, golds, as_of=None) -> tuple[np.ndarray, np.nd
     against the golds, and its answer text."""
     searched = qa.search(question, k=5, as_of=as_of)
     found = read_mod.options(searched.hits, searched.query, encoder=qa.encoder, question_vector=searched.vector)
-    x = np.array([calibrate.features(r, searched.hits) for r in found])
+    x = np.array([calibrate.features(r, searched.hits, searched.query.search_text) for r in found])
     return x, np.array([token_f1(r.answer, golds) for r in found]), [r.answer for r in found]
 
 

@@ -7,8 +7,9 @@ fall on entity and noun-phrase boundaries. The weights (model/rescore.json) are 
 half by `python -m qa.evaluation.reader fit-rescore`; without the file the reader's own best span stands.
 Rules that need no fitting: a dateline is never an answer (`undated`), nor the person a question names or their
 title (`unasked`), nor, asked who acted, what the question's verb acts on (`unacted`); a person asked for is
-answered by name without the title (`named`) and with the initials (`initialed`), and a span starting a
-quotation is the whole quotation (`completed`).
+answered by name without the title (`named`), with the initials (`initialed`) and the first names the span cut
+off (`joined`); a span starting a quotation is the whole quotation (`completed`); asked which country or state,
+a span that names one answers (`of_place`); asked how old, the age without "-year-old" (`aged`).
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from typing import Sequence
 
 import numpy as np
 
-from qa.read import neural
+from qa.read import neural, places
 from qa.read.candidates import stem
 from qa.read.expected import Expected, phrase_role
 from qa.read.features import phrase_ancestors, role_match
@@ -213,13 +214,32 @@ def _candidates(question: str, texts: Sequence[str], inherited_kind: str | None 
     exp, qwords = expected(qdoc, inherited_kind), question_words(qdoc)
     by_text = dict(zip(shown, docs))
     found = _layouts.get_many(shown, lambda missing: [layout(by_text[t]) for t in missing])
+    place = places.asked(question)
     out = []
     for text, seen, doc, w, best in zip(texts, shown, docs, windows, nbest):
         spans = _kept(doc, exp, qwords, text, best)
         lay = found[seen]
-        more = _kept(doc, exp, qwords, text, neural.spans_at(w, phrases(doc, spans, lay=lay))) if spans else []
+        near = phrases(doc, spans, lay=lay) if spans else []
+        if place and spans and not any(places.is_named(text[a:b], place)
+                                       for a, b in [*((s.start, s.end) for s in spans), *near]):
+            # no candidate names a country (state): those the read sentences name become candidates
+            near += [(e.start_char, e.end_char) for e in doc.ents if places.is_named(e.text, place)]
+        more = _kept(doc, exp, qwords, text, neural.spans_at(w, near)) if near else []
         out.append((spans + more, rows(doc, exp, spans + more, qwords, len(more), lay)))
     return exp, docs, out
+
+
+def of_place(question: str, text: str, spans: Sequence[neural.Span], x: np.ndarray
+             ) -> tuple[Sequence[neural.Span], np.ndarray]:
+    """Asked which country (or state), the spans that name one the question does not ("Which country was
+    recommended alongside Ukraine?"), when the passage's candidates hold any; else all of them (qa.read.places)."""
+    place = places.asked(question)
+    if not place or not spans:
+        return spans, x
+    named = places.named_in(question, place)
+    keep = [i for i, s in enumerate(spans) if places.is_named(text[s.start:s.end], place)
+            and places.name_of(text[s.start:s.end]) not in named]
+    return ([spans[i] for i in keep], x[keep]) if keep else (spans, x)
 
 
 def _kept(doc, exp: Expected, qwords: frozenset, text: str, spans: Sequence[neural.Span]) -> list[neural.Span]:
@@ -331,6 +351,19 @@ def completed(text: str, span: neural.Span | None) -> neural.Span | None:
     return span
 
 
+_HOW_OLD = re.compile(r"\bhow old\b", re.IGNORECASE)
+_AGE = re.compile(r"(?P<n>[\w.]+?)(?:-| )years?(?:(?:-| )olds?)?\W*\Z", re.IGNORECASE)
+
+
+def aged(question: str, text: str, span: neural.Span | None) -> neural.Span | None:
+    """Asked how old, the age without its unit: "Sixteen" of "Sixteen-year-old" or of "16 years old" (the reader's
+    word pieces end "Sixteen-year" at the hyphen)."""
+    if span is None or not _HOW_OLD.search(question):
+        return span
+    m = _AGE.fullmatch(text, span.start, span.end)
+    return neural.Span(span.start, m.end("n"), span.score, span.null) if m else span
+
+
 _LISTING = frozenset({"and", "or", "&", ",", ";", "/"})
 _HONORIFICS = frozenset("mr mrs ms miss dr prof professor rev sir dame lord lady st saint gen lt col sgt capt "
                         "gov sen rep deputy vice senior junior acting former elect".split())
@@ -416,5 +449,6 @@ def read(question: str, texts: Sequence[str], inherited_kind: str | None = None)
     if w is None:
         return [completed(t, s) for t, s in zip(texts, neural.reader().read_all(question, texts))]
     exp, docs, found = _candidates(question, texts, inherited_kind)
-    return [joined(doc, exp, named(doc, exp, initialed(doc, completed(t, rescored(spans, x, w)))))
-            for t, doc, (spans, x) in zip(texts, docs, found)]
+    return [aged(question, t, joined(doc, exp, named(doc, exp, initialed(
+        doc, completed(t, rescored(*of_place(question, t, spans, x), w))))))
+        for t, doc, (spans, x) in zip(texts, docs, found)]

@@ -1,0 +1,71 @@
+"""Which country, which state: the answer names one (qa.read.places, rescore.of_place)."""
+import numpy as np
+import pytest
+
+from qa.read import neural, places
+
+
+@pytest.mark.parametrize("question, kind", [
+    ("Which country was shaken by a 7.0-magnitude earthquake this week?", "country"),
+    ("Scientists from which country claimed the discovery?", "country"),
+    ("What nation won the most medals?", "country"),
+    ("Hurricane Idalia made landfall Wednesday in which state?", "state"),
+    ("The newly elected pope hails from which US state?", "state"),
+    ("In which U.S. state did it happen?", "state"),
+    ("Which state of matter is ice?", None),  # a state of something
+    ("What state is the economy in?", None),  # a condition
+    ("Which city hosted the summit?", None),
+    ("Who led the 2023 delegation?", None),
+])
+def test_which_country_or_state_a_question_asks_for(question, kind):
+    assert places.asked(question) == kind
+
+
+@pytest.mark.parametrize("text, kind, named", [
+    ("Ukraine", "country", True), ("the United States", "country", True), ("U.S.", "country", True),
+    ("Ukraine's", "country", True), ("South Korea", "country", True), ("Turkey", "country", True),
+    ("Russia", "country", True), ("Kyiv", "country", False), ("West Coast", "country", False),
+    ("Texas", "state", True), ("New South Wales", "state", True), ("West Coast", "state", False),
+    ("Jacksonville", "state", False),
+])
+def test_names_that_answer_which_country_or_state(text, kind, named):
+    assert places.is_named(text, kind) is named
+
+
+def test_only_spans_naming_the_place_asked_for_stay_when_there_are_any():
+    from qa.read import rescore
+
+    text = "He flew to Kyiv, the capital of Ukraine."
+    kyiv, ukraine = neural.Span(11, 15, 5.0, 0.0), neural.Span(32, 39, 3.0, 0.0)
+    x = np.array([[1.0], [2.0]])
+    spans, rows = rescore.of_place("To which country did he fly?", text, [kyiv, ukraine], x)
+    assert spans == [ukraine] and rows.tolist() == [[2.0]]
+    assert rescore.of_place("Where did he fly?", text, [kyiv, ukraine], x)[0] == [kyiv, ukraine]  # not asked
+    assert rescore.of_place("Which country?", text, [kyiv], x[:1])[0] == [kyiv]  # none names one: all stay
+
+
+@pytest.mark.parametrize("question, text, want", [
+    ("Biden made a secret trip to which country?",
+     "President Biden made a secret trip to Kyiv on Monday, his first visit since the war began, meeting "
+     "Ukrainian leaders in the capital of Ukraine.", "Ukraine"),
+    ("Which state was drenched by rain this week?",
+     "Heavy rain drenched the West Coast this week, and Los Angeles in California saw floods.", "California"),
+    ("Where did Biden travel?",
+     "President Biden made a secret trip to Kyiv on Monday, his first visit since the war began, meeting "
+     "Ukrainian leaders in the capital of Ukraine.", "Kyiv"),  # "where" may be a city
+])
+def test_the_reader_answers_the_country_or_state_asked_for(question, text, want):
+    from qa.read import rescore
+
+    span, = rescore.read(question, [text])
+    assert text[span.start:span.end] == want
+
+
+def test_a_place_the_question_names_is_not_its_answer():
+    from qa.read import rescore
+
+    question = "Which country was recommended for EU candidacy alongside Ukraine this week?"
+    assert places.named_in(question, "country") == {"Ukraine"}
+    text = "The commission recommended Ukraine and Moldova for candidacy."
+    ukraine, moldova = neural.Span(27, 34, 6.0, 0.0), neural.Span(39, 46, 4.0, 0.0)
+    assert rescore.of_place(question, text, [ukraine, moldova], np.zeros((2, 1)))[0] == [moldova]
