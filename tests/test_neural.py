@@ -361,3 +361,13 @@ def test_evaluation_can_read_with_another_artifact_and_the_shipped_one_returns_a
         with neural.reading_with(None):
             assert neural.reader() is shipped
     assert neural.reader() is shipped
+
+
+def test_a_span_across_a_blank_line_is_never_the_answer():
+    from qa.read import rescore
+
+    text = "How many were reported?\n\n25,000\n\n91,000\n \n104,000\nor so."
+    across = neural.Span(text.index("25,000"), text.index("104,000") + 7, 9.0, 0.0)
+    one = neural.Span(text.index("91,000"), text.index("91,000") + 6, 5.0, 0.0)
+    wrapped = neural.Span(text.index("104,000"), len(text) - 1, 4.0, 0.0)  # one line break: a wrapped line
+    assert rescore.unbroken(text, [across, one, wrapped]) == [one, wrapped]

@@ -5,7 +5,8 @@ a person, a title cut off inside a name. Each of its n-best spans gets its logit
 whether spaCy tags it with a label of the type the question asks for (qa.read.expected), and whether its ends
 fall on entity and noun-phrase boundaries. The weights (model/rescore.json) are fitted on SQuAD dev's fitting
 half by `python -m qa.evaluation.reader fit-rescore`; without the file the reader's own best span stands.
-Rules that need no fitting: a dateline is never an answer (`undated`), nor the person a question names or their
+Rules that need no fitting: a dateline is never an answer (`undated`), nor a span across a blank line
+(`unbroken`), nor the person a question names or their
 title (`unasked`), nor, asked who acted, what the question's verb acts on (`unacted`); a person asked for is
 answered by name without the title (`named`), with the initials (`initialed`) and the first names the span cut
 off (`joined`); a span starting a quotation is the whole quotation (`completed`); asked which country or state,
@@ -220,10 +221,9 @@ def _candidates(question: str, texts: Sequence[str], inherited_kind: str | None 
         spans = _kept(doc, exp, qwords, text, best)
         lay = found[seen]
         near = phrases(doc, spans, lay=lay) if spans else []
-        if place and spans and not any(places.is_named(text[a:b], place)
-                                       for a, b in [*((s.start, s.end) for s in spans), *near]):
-            # no candidate names a country (state): those the read sentences name become candidates
-            near += [(e.start_char, e.end_char) for e in doc.ents if places.is_named(e.text, place)]
+        if place and spans:  # every country (state) the read sentences name is a candidate
+            near += [(e.start_char, e.end_char) for e in doc.ents if places.is_named(e.text, place)
+                     and (e.start_char, e.end_char) not in near]
         more = _kept(doc, exp, qwords, text, neural.spans_at(w, near)) if near else []
         out.append((spans + more, rows(doc, exp, spans + more, qwords, len(more), lay)))
     return exp, docs, out
@@ -243,8 +243,17 @@ def of_place(question: str, text: str, spans: Sequence[neural.Span], x: np.ndarr
 
 
 def _kept(doc, exp: Expected, qwords: frozenset, text: str, spans: Sequence[neural.Span]) -> list[neural.Span]:
-    """The spans no rule rules out (`undated`, `unasked`, `unacted`)."""
-    return unacted(doc, exp, unasked(doc, exp, qwords, undated(text, spans)))
+    """The spans no rule rules out (`unbroken`, `undated`, `unasked`, `unacted`)."""
+    return unacted(doc, exp, unasked(doc, exp, qwords, undated(text, unbroken(text, spans))))
+
+
+_BLANK_LINE = re.compile(r"\n[^\S\n]*\n")
+
+
+def unbroken(text: str, spans: Sequence[neural.Span]) -> list[neural.Span]:
+    """The spans that do not run across a blank line: "25,000\n\n50,000\n\n91,000" is a quiz's options, a
+    list or two paragraphs, not an answer (RealTimeQA dev: 6 such answers, 1 right)."""
+    return [s for s in spans if not _BLANK_LINE.search(text, s.start, s.end)]
 
 
 def regions(text: str, spans: Sequence[neural.Span]) -> str:
