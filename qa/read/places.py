@@ -12,16 +12,17 @@ from __future__ import annotations
 import functools
 import re
 
-# Everyday names of countries that ISO 3166 spells otherwise, and the United Kingdom's nations (a news quiz's
-# "which country" is answered "Scotland" as often as "United Kingdom").
+# Everyday names of countries that ISO 3166 spells otherwise, and the United Kingdom's nations (asked which
+# country, "Scotland" is an answer).
 _COUNTRY_ALIASES = ("Russia", "Turkey", "Britain", "Great Britain", "UK", "U.K.", "England", "Scotland", "Wales",
                     "Northern Ireland", "US", "U.S.", "USA", "U.S.A.", "America", "Czech Republic", "Ivory Coast",
                     "Vatican", "Vatican City", "Holland", "Burma", "Swaziland", "Macedonia", "Cape Verde",
                     "East Timor", "DR Congo", "DRC", "Democratic Republic of Congo", "Republic of Congo", "Kosovo",
                     "Brunei")
 # ISO 3166-2 subdivision types a "which state" question may be asking for.
+# (Every US subdivision counts, the District of Columbia and the outlying areas included.)
 _STATE_TYPES = frozenset({"State", "Province", "Territory", "Land", "Federal district", "Federal territory",
-                          "Union territory", "Autonomous community", "Outlying area", "District"})
+                          "Union territory", "Autonomous community"})
 _ASKED = re.compile(r"\b(?:which|what)\s+(?:(?:u\.?\s?s\.?|us|american|australian|indian|mexican|canadian|"
                     r"german|brazilian|nigerian)\s+)?(country|nation|state|province)\b(?!\s+of\b)", re.IGNORECASE)
 _CONDITION = re.compile(r"\bwhat\s+state\s+(?:is|are|was|were)\b.*\bin\W*$", re.IGNORECASE)  # "... the economy in?"
