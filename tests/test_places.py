@@ -15,6 +15,10 @@ from qa.read import neural, places
     ("Which state of matter is ice?", None),  # a state of something
     ("What state is the economy in?", None),  # a condition
     ("Which city hosted the summit?", None),
+    ("Which country singer won the award?", None),  # "country" in another noun: a person is asked for
+    ("Which state-owned company was sold?", None),
+    ("Which state senator resigned?", None),
+    ("Which state's governor commuted the sentences?", "state"),  # whose governor: the state
     ("Who led the 2023 delegation?", None),
 ])
 def test_which_country_or_state_a_question_asks_for(question, kind):

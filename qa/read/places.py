@@ -23,8 +23,17 @@ _COUNTRY_ALIASES = ("Russia", "Turkey", "Britain", "Great Britain", "UK", "U.K."
 # (Every US subdivision counts, the District of Columbia and the outlying areas included.)
 _STATE_TYPES = frozenset({"State", "Province", "Territory", "Land", "Federal district", "Federal territory",
                           "Union territory", "Autonomous community"})
+# Words that make "country" or "state" part of another noun: "which country singer", "which state senator",
+# "which state-owned company" ask for a person or a company, not a place.
+_COMPOUNDS = ("music|singer|singers|star|stars|artist|song|songs|album|band|club|radio|western|house|road|"
+              "senator|senators|lawmaker|lawmakers|legislator|legislature|official|officials|department|agency|"
+              "media|police|trooper|troopers|court|judge|attorney|prosecutor|representative|governor|leader|"
+              "leaders|university|college|school|park|fair|prison|employee|employees|funeral|dinner|visit|secret|"
+              "secrets|broadcaster|television|tv|newspaper|company|firm|bank|parliament|assembly|election|"
+              "elections|capital|highway|team")
 _ASKED = re.compile(r"\b(?:which|what)\s+(?:(?:u\.?\s?s\.?|us|american|australian|indian|mexican|canadian|"
-                    r"german|brazilian|nigerian)\s+)?(country|nation|state|province)\b(?!\s+of\b)", re.IGNORECASE)
+                    r"german|brazilian|nigerian)\s+)?(country|nation|state|province)\b(?![-\u2010-\u2014]|\s+(?:of|" + _COMPOUNDS +
+                    r")\b)", re.IGNORECASE)
 _CONDITION = re.compile(r"\bwhat\s+state\s+(?:is|are|was|were)\b.*\bin\W*$", re.IGNORECASE)  # "... the economy in?"
 _LEAD = re.compile(r"^(?:the\s+)", re.IGNORECASE)
 _TAIL = re.compile(r"(?:['\u2019]s?|[.,;:])$")
