@@ -120,6 +120,15 @@ def test_a_span_holding_a_quote_mark_or_starting_a_quotation_is_completed_to_it(
     assert comma[got.start:got.end] == "Cambaluc"  # the comma written inside the quotes is not the answer's
 
 
+def _applied(rule, text: str, span: str, score: float) -> str:
+    """The text a span rule (rescore.named, initialed, joined, aged) makes of `span` in `text`, after checking that
+    it keeps the reader's scores and leaves no span as none."""
+    start = text.index(span)
+    got = rule(neural.Span(start, start + len(span), score, 1.0))
+    assert (got.score, got.null) == (score, 1.0) and rule(None) is None
+    return text[got.start:got.end]
+
+
 @pytest.mark.parametrize("question, text, span, want", [
     ("Who led the delegation?", "A delegation led by Deputy Minister Luong Tam Quang attended.",
      "Deputy Minister Luong Tam Quang", "Luong Tam Quang"),  # a person asked: the title stays in the sentence
@@ -140,10 +149,7 @@ def test_a_person_asked_for_is_answered_by_name_without_the_title(question, text
     from qa.read.nlp import parse
 
     doc, qdoc = parse([text, question], cache=False)
-    start = text.index(span)
-    got = rescore.named(doc, expected(qdoc), neural.Span(start, start + len(span), 7.0, 1.0))
-    assert text[got.start:got.end] == want and (got.score, got.null) == (7.0, 1.0)
-    assert rescore.named(doc, expected(qdoc), None) is None
+    assert _applied(lambda s: rescore.named(doc, expected(qdoc), s), text, span, 7.0) == want
 
 
 @pytest.mark.parametrize("text, place", [
@@ -177,10 +183,7 @@ def test_a_name_keeps_its_initials(text, span, want):
     from qa.read.nlp import parse
 
     doc = parse([text], cache=False)[0]
-    start = text.index(span)
-    got = rescore.initialed(doc, neural.Span(start, start + len(span), 3.0, 1.0))
-    assert text[got.start:got.end] == want and (got.score, got.null) == (3.0, 1.0)
-    assert rescore.initialed(doc, None) is None
+    assert _applied(lambda s: rescore.initialed(doc, s), text, span, 3.0) == want
 
 
 @pytest.mark.parametrize("question, text, span, want", [
@@ -198,10 +201,7 @@ def test_a_person_keeps_the_first_names_the_span_cut_off(question, text, span, w
     from qa.read.nlp import parse
 
     doc, qdoc = parse([text, question], cache=False)
-    start = text.index(span)
-    got = rescore.joined(doc, expected(qdoc), neural.Span(start, start + len(span), 3.0, 1.0))
-    assert text[got.start:got.end] == want and (got.score, got.null) == (3.0, 1.0)
-    assert rescore.joined(doc, expected(qdoc), None) is None
+    assert _applied(lambda s: rescore.joined(doc, expected(qdoc), s), text, span, 3.0) == want
 
 
 @pytest.mark.parametrize("question, text, span, want", [
@@ -214,10 +214,7 @@ def test_a_person_keeps_the_first_names_the_span_cut_off(question, text, span, w
 def test_asked_how_old_the_age_is_the_answer_without_its_unit(question, text, span, want):
     from qa.read import rescore
 
-    start = text.index(span)
-    got = rescore.aged(question, text, neural.Span(start, start + len(span), 2.0, 1.0))
-    assert text[got.start:got.end] == want and (got.score, got.null) == (2.0, 1.0)
-    assert rescore.aged(question, text, None) is None
+    assert _applied(lambda s: rescore.aged(question, text, s), text, span, 2.0) == want
 
 
 def test_rescoring_picks_the_best_sum_and_keeps_the_logit_scale():
