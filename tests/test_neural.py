@@ -368,3 +368,33 @@ def test_a_span_across_a_blank_line_is_never_the_answer():
     one = neural.Span(text.index("91,000"), text.index("91,000") + 6, 5.0, 0.0)
     wrapped = neural.Span(text.index("104,000"), len(text) - 1, 4.0, 0.0)  # one line break: a wrapped line
     assert rescore.unbroken(text, [across, one, wrapped]) == [one, wrapped]
+
+
+def test_asked_for_a_share_the_spans_that_are_a_percentage_stay():
+    from qa.read import rescore
+    from qa.read.expected import Expected
+
+    text = "Ms Hale said about 41 million people, or 62% of adults, now shop online."
+    clause = neural.Span(0, text.index("%") + 1, 8.0, 0.0)  # holds the percentage but is a clause
+    hale, share = neural.Span(3, 7, 7.0, 0.0), neural.Span(text.index("62%"), text.index("%") + 1, 3.0, 0.0)
+    x = np.array([[1.0], [2.0], [3.0]])
+    percent = Expected("number", frozenset({"PERCENT"}), "share")
+    spans, rows = rescore.of_percent(percent, text, [clause, hale, share], x)
+    assert spans == [share] and rows.tolist() == [[3.0]]
+    assert rescore.of_percent(Expected("who", frozenset({"PERSON"})), text, [hale, share], x[:2])[0] == [hale, share]
+    assert rescore.of_percent(percent, text, [hale], x[:1])[0] == [hale]  # none is one: all stay
+
+
+@pytest.mark.parametrize("question, text, want", [
+    ("What share of Norwegians are online?",  # the reader alone answers "Minister Hale"
+     "Minister Hale shared that in Norway, it is estimated that about 4 million people, an equivalent of 74% of "
+     "the population use the internet. The country has been promoting e-Government.", "74%"),
+    ("What proportion of Danish families own a bicycle?",
+     "Director Ruud said that among Danish families about 2 million households, some 81 percent of the total, "
+     "own a bicycle, up from a third in 2015.", "81 percent"),
+])
+def test_the_reader_answers_a_percentage_when_asked_for_one(question, text, want):
+    from qa.read import rescore
+
+    span, = rescore.read(question, [text])
+    assert text[span.start:span.end] == want

@@ -10,7 +10,8 @@ Rules that need no fitting: a dateline is never an answer (`undated`), nor a spa
 title (`unasked`), nor, asked who acted, what the question's verb acts on (`unacted`); a person asked for is
 answered by name without the title (`named`), with the initials (`initialed`) and the first names the span cut
 off (`joined`); a span starting a quotation is the whole quotation (`completed`); asked which country or state,
-a span that names one answers (`of_place`); asked how old, the age without "-year-old" (`aged`).
+a span that names one answers (`of_place`), and asked what share or percentage, a span that is one
+(`of_percent`); asked how old, the age without "-year-old" (`aged`).
 """
 from __future__ import annotations
 
@@ -224,6 +225,8 @@ def _candidates(question: str, texts: Sequence[str], inherited_kind: str | None 
         if place and spans:  # every country (state) the read sentences name is a candidate
             near += [(e.start_char, e.end_char) for e in doc.ents if places.is_named(e.text, place)
                      and (e.start_char, e.end_char) not in near]
+        if exp.labels == PERCENT and spans:  # and every percentage, asked for one
+            near += [m.span() for m in _PERCENT.finditer(seen) if m.span() not in near]
         more = _kept(doc, exp, qwords, text, neural.spans_at(w, near)) if near else []
         out.append((spans + more, rows(doc, exp, spans + more, qwords, len(more), lay)))
     return exp, docs, out
@@ -239,6 +242,23 @@ def of_place(question: str, text: str, spans: Sequence[neural.Span], x: np.ndarr
     named = places.named_in(question, place)
     keep = [i for i, s in enumerate(spans) if places.is_named(text[s.start:s.end], place)
             and places.name_of(text[s.start:s.end]) not in named]
+    return ([spans[i] for i in keep], x[keep]) if keep else (spans, x)
+
+
+PERCENT = frozenset({"PERCENT"})
+# A percentage: "79%", "51.3 percent", "12 per cent", "3 percentage points"
+_PERCENT = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*\s?(?:%|percent\b|per cent\b|percentage points?\b)", re.IGNORECASE)
+PERCENT_WORDS = 6  # a span of more words is a clause holding a percentage, not one
+
+
+def of_percent(exp: Expected, text: str, spans: Sequence[neural.Span], x: np.ndarray
+               ) -> tuple[Sequence[neural.Span], np.ndarray]:
+    """Asked for a share or a percentage ("What share of Vietnamese people are online?"), the spans that are one
+    ("79%", "about 79% of the population"), when the passage's candidates hold any; else all of them."""
+    if exp.labels != PERCENT or not spans:
+        return spans, x
+    keep = [i for i, s in enumerate(spans) if len(_PERCENT.findall(text, s.start, s.end)) == 1
+            and len(text[s.start:s.end].split()) <= PERCENT_WORDS]
     return ([spans[i] for i in keep], x[keep]) if keep else (spans, x)
 
 
@@ -459,5 +479,5 @@ def read(question: str, texts: Sequence[str], inherited_kind: str | None = None)
         return [completed(t, s) for t, s in zip(texts, neural.reader().read_all(question, texts))]
     exp, docs, found = _candidates(question, texts, inherited_kind)
     return [aged(question, t, joined(doc, exp, named(doc, exp, initialed(
-        doc, completed(t, rescored(*of_place(question, t, spans, x), w))))))
+        doc, completed(t, rescored(*of_place(question, t, *of_percent(exp, t, spans, x)), w))))))
         for t, doc, (spans, x) in zip(texts, docs, found)]
