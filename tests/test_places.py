@@ -73,3 +73,22 @@ def test_a_place_the_question_names_is_not_its_answer():
     text = "The commission recommended Ukraine and Moldova for candidacy."
     ukraine, moldova = neural.Span(27, 34, 6.0, 0.0), neural.Span(39, 46, 4.0, 0.0)
     assert rescore.of_place(question, text, [ukraine, moldova], np.zeros((2, 1)))[0] == [moldova]
+
+
+def test_a_place_is_not_the_company_asked_for():
+    from qa.read import rescore
+    from qa.read.expected import Expected
+    from qa.read.nlp import parse
+
+    text = "Passengers of Singapore Airlines flew from London to Texas."
+    doc, = parse([text])
+    at = {w: neural.Span(text.index(w), text.index(w) + len(w), 5.0 - i, 0.0)
+          for i, w in enumerate(("Singapore", "Singapore Airlines", "Texas"))}
+    x = np.array([[1.0], [2.0], [3.0]])
+    airline = Expected("which", frozenset({"ORG"}), "airline")
+    spans, rows = rescore.of_company(doc, airline, text, list(at.values()), x)
+    assert spans == [at["Singapore Airlines"]] and rows.tolist() == [[2.0]]
+    team = Expected("which", frozenset({"ORG"}), "team")  # a city or a state may name a team: all stay
+    assert rescore.of_company(doc, team, text, list(at.values()), x)[0] == list(at.values())
+    only = [at["Singapore"], at["Texas"]]  # nothing but places: all stay
+    assert rescore.of_company(doc, airline, text, only, x[[0, 2]])[0] == only

@@ -11,7 +11,8 @@ title (`unasked`), nor, asked who acted, what the question's verb acts on (`unac
 answered by name without the title (`named`), with the initials (`initialed`) and the first names the span cut
 off (`joined`); a span starting a quotation is the whole quotation (`completed`); asked which country or state,
 a span that names one answers (`of_place`), and asked what share or percentage, a span that is one
-(`of_percent`); asked how old, the age without "-year-old" (`aged`).
+(`of_percent`); asked which company, chain or airline, a place's name is not the answer (`of_company`); asked
+how old, the age without "-year-old" (`aged`).
 """
 from __future__ import annotations
 
@@ -262,6 +263,32 @@ def of_percent(exp: Expected, text: str, spans: Sequence[neural.Span], x: np.nda
     return ([spans[i] for i in keep], x[keep]) if keep else (spans, x)
 
 
+# Nouns of "which X" asking for a business: a place's name does not answer them ("Which coffee chain ...?" is not
+# "Massachusetts"). Teams, schools and clubs are left out: a city or a state names those ("Georgia" won).
+COMPANIES = frozenset("company chain brand retailer automaker carmaker airline carrier firm maker manufacturer "
+                      "startup bank corporation restaurant app platform insurer conglomerate supermarket "
+                      "business".split())
+_PLACE_LABELS = frozenset({"GPE", "LOC", "FAC"})
+
+
+def of_company(doc, exp: Expected, text: str, spans: Sequence[neural.Span], x: np.ndarray
+               ) -> tuple[Sequence[neural.Span], np.ndarray]:
+    """Asked which company, chain or airline, the spans that are not only a place's name (a country, a state, or
+    a place spaCy tags: "Singapore" is not the airline, "Singapore Airlines" is), when any is left; else all."""
+    if exp.focus not in COMPANIES or not spans:
+        return spans, x
+    where = {(e.start_char, e.end_char) for e in doc.ents if e.label_ in _PLACE_LABELS}
+
+    def place(s: neural.Span) -> bool:
+        name = text[s.start:s.end]
+        lead = len(name) - len(name.lstrip()) + (4 if name.lstrip().lower().startswith("the ") else 0)
+        return ((s.start + lead, s.end) in where or (s.start, s.end) in where
+                or any(places.is_named(name, kind) for kind in ("country", "state")))
+
+    keep = [i for i, s in enumerate(spans) if not place(s)]
+    return ([spans[i] for i in keep], x[keep]) if keep else (spans, x)
+
+
 def _kept(doc, exp: Expected, qwords: frozenset, text: str, spans: Sequence[neural.Span]) -> list[neural.Span]:
     """The spans no rule rules out (`unbroken`, `undated`, `unasked`, `unacted`)."""
     return unacted(doc, exp, unasked(doc, exp, qwords, undated(text, unbroken(text, spans))))
@@ -479,5 +506,6 @@ def read(question: str, texts: Sequence[str], inherited_kind: str | None = None)
         return [completed(t, s) for t, s in zip(texts, neural.reader().read_all(question, texts))]
     exp, docs, found = _candidates(question, texts, inherited_kind)
     return [aged(question, t, joined(doc, exp, named(doc, exp, initialed(
-        doc, completed(t, rescored(*of_place(question, t, *of_percent(exp, t, spans, x)), w))))))
+        doc, completed(t, rescored(*of_company(doc, exp, t, *of_place(question, t, *of_percent(exp, t, spans, x))),
+                                   w))))))
         for t, doc, (spans, x) in zip(texts, docs, found)]
