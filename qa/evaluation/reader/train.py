@@ -11,10 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.evaluation.reader.common import (BASE_MODEL, FIT_POSITIONS, SQUAD_DEV, TRAIN_FILES, base_model_path,
-                                         log)
+from qa.evaluation.reader.common import FIT_POSITIONS, SQUAD_DEV, TRAIN_FILES, base_model_path, log
 from qa.evaluation.reader.data import collate, epoch_batches, featurize, fingerprint, training_data
-from qa.evaluation.reader.model import checkpoints, load_trainable, new_training_model, save_checkpoint
+from qa.evaluation.reader.model import checkpoints, load_trainable, new_training_model, run_base, save_checkpoint
 from qa.evaluation.reader.predict import predict_torch, score_predictions
 
 
@@ -80,9 +79,11 @@ def cmd_train(args) -> None:
         added = {"order_seed": None, "init_ckpt": "", "init_artifact": "", "news": "", "news_repeat": 1,
                  "news_negatives": 2, "replay": 1.0}  # settings newer than some runs: their defaults
         diff = {k: (old.get(k, added.get(k)), v) for k, v in settings.items() if old.get(k, added.get(k)) != v}
+        if run_base(old) != args.base:
+            diff["base_model"] = (run_base(old), args.base)
         if diff and checkpoints(run_dir):
             raise SystemExit(f"settings differ from the run in {run_dir}: {diff}")
-    settings.update(base_model=BASE_MODEL, base_path=str(base_model_path()),
+    settings.update(base_model=args.base, base_path=str(base_model_path(args.base)),
                     command="python -m qa.evaluation.reader " + " ".join(sys.argv[1:]),
                     data={"train_files": [str(p) for p in TRAIN_FILES],
                           "squad_dev": str(SQUAD_DEV), "squad_dev_positions_mod4": list(FIT_POSITIONS),
@@ -119,7 +120,7 @@ def cmd_train(args) -> None:
     log(f"data: {len(train_ex)} questions -> {n} windows ({neg} labeled [CLS]); holdout {len(hold_ex)} "
         f"questions; {steps_per_epoch} steps/epoch, {total} steps; prep {time.time() - t0:.0f}s", logf)
 
-    model = new_training_model(args.lora_r, args.lora_alpha, args.lora_dropout, args.seed)
+    model = new_training_model(args.lora_r, args.lora_alpha, args.lora_dropout, args.seed, args.base)
     decay, no_decay = [], []
     for name, p in model.named_parameters():
         if p.requires_grad:
