@@ -44,7 +44,8 @@ def tiny_bert(tmp_path_factory):
         torch.onnx.export(Keywords().eval(), (ids, torch.ones_like(ids), torch.zeros_like(ids)), str(fp32), dynamo=False,
                           input_names=["input_ids", "attention_mask", "token_type_ids"],
                           output_names=["last_hidden_state"], opset_version=17,
-                          dynamic_axes={n: {0: "b", 1: "t"} for n in ("input_ids", "attention_mask", "token_type_ids")})
+                          dynamic_axes={n: {0: "b", 1: "t"}
+                                        for n in ("input_ids", "attention_mask", "token_type_ids")})
     quantize_dynamic(str(fp32), str(int8), op_types_to_quantize=["MatMul", "Gather"], weight_type=QuantType.QInt8)
     return model, int8, model_dir()
 
