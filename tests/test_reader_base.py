@@ -41,7 +41,8 @@ def tiny_bert(tmp_path_factory):
                              token_type_ids=token_type_ids).last_hidden_state
 
     with torch.no_grad():
-        torch.onnx.export(Keywords().eval(), (ids, torch.ones_like(ids), torch.zeros_like(ids)), str(fp32), dynamo=False,
+        torch.onnx.export(Keywords().eval(), (ids, torch.ones_like(ids), torch.zeros_like(ids)), str(fp32),
+                          dynamo=False,
                           input_names=["input_ids", "attention_mask", "token_type_ids"],
                           output_names=["last_hidden_state"], opset_version=17,
                           dynamic_axes={n: {0: "b", 1: "t"}
