@@ -61,14 +61,15 @@ def config(directory: Path = MODEL_DIR) -> dict:
 def cache_key(directory: Path = MODEL_DIR) -> str:
     """Key of the cached export: the artifact's bytes, the recipe, the base package and library versions."""
     h = hashlib.sha256((directory / ARTIFACT_WEIGHTS).read_bytes())
-    for part in (RECIPE, bases.version(base_of(directory)), _version("torch"), _version("onnxruntime")):
+    for part in (RECIPE, bases.version(base_of(config(directory))), _version("torch"), _version("onnxruntime")):
         h.update(part.encode())
     return h.hexdigest()[:16]
 
 
-def base_of(directory: Path = MODEL_DIR) -> str:
-    """The base encoder the artifact's LoRA factors sit on (qa.read.base); artifacts before the field: MiniLM-L6."""
-    return config(directory).get("base_model") or bases.MINILM_L6
+def base_of(cfg: dict) -> str:
+    """The base encoder an artifact's reader.json says its LoRA factors sit on (qa.read.base); artifacts before
+    the field: MiniLM-L6."""
+    return cfg.get("base_model") or bases.MINILM_L6
 
 
 def cached_path(directory: Path = MODEL_DIR) -> Path:
@@ -106,7 +107,7 @@ def build_torch(directory: Path = MODEL_DIR, base: Path | None = None):
     from transformers import AutoModel
 
     cfg = config(directory)
-    enc = AutoModel.from_pretrained(str(base or bases.base_dir(base_of(directory))), attn_implementation="eager")
+    enc = AutoModel.from_pretrained(str(base or bases.base_dir(base_of(cfg))), attn_implementation="eager")
 
     model = span_reader_class()(enc, enc.config.hidden_size)
     tensors = load_file(str(directory / ARTIFACT_WEIGHTS))
@@ -258,7 +259,7 @@ class SpanReader:
         # 40-44 ms (40 questions x 3 rounds, scratch /work/tools/spin_exp.py, sixth session).
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-        self.tokenizer = Tokenizer.from_file(str(bases.base_dir(base_of(directory)) / "tokenizer.json"))
+        self.tokenizer = Tokenizer.from_file(str(bases.base_dir(base_of(cfg)) / "tokenizer.json"))
         self.tokenizer.no_truncation()
         self.tokenizer.no_padding()
         self.cls, self.sep = self.tokenizer.token_to_id("[CLS]"), self.tokenizer.token_to_id("[SEP]")

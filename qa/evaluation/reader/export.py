@@ -14,7 +14,8 @@ import numpy as np
 from qa.evaluation.reader.common import (ARTIFACT_CONFIG, ARTIFACT_WEIGHTS, DATASETS, INPUTS, LORA_TARGET,
                                          base_model_path)
 from qa.evaluation.reader.data import featurize, load_squad
-from qa.evaluation.reader.model import build_reader, checkpoints, load_checkpoint_model, run_base, to_artifact_tensors
+from qa.evaluation.reader.model import build_reader, checkpoints, load_checkpoint_model, to_artifact_tensors
+from qa.read.neural import base_of
 from qa.evaluation.reader.predict import predict_onnx, predict_torch, score_predictions
 
 
@@ -47,7 +48,7 @@ def cmd_eval(args) -> None:
     ckpt = None if args.artifact else Path(args.ckpt) if args.ckpt else pick_checkpoint(Path(args.run_dir), best=False)
     cfg = json.loads((Path(args.artifact) / ARTIFACT_CONFIG).read_text() if args.artifact else
                      (ckpt.parent.parent / "run.json").read_text())
-    tok = AutoTokenizer.from_pretrained(str(base_model_path(run_base(cfg))))
+    tok = AutoTokenizer.from_pretrained(str(base_model_path(base_of(cfg))))
     max_len = args.max_len
     t0 = time.time()
     if args.artifact:
@@ -89,7 +90,7 @@ def export_artifact(ckpt: Path, out: Path) -> Path:
                 val = json.loads(l)
     from qa.read.base import spec
 
-    base = run_base(st)
+    base = base_of(st)
     cfg = {"format": "qa-span-reader/v1", "base_model": base, "base_package": spec(base).package,
            "max_len": st["max_len"], "stride": st["stride"], "max_q": st["max_q"], "max_answer_tokens": 30,
            "inputs": list(INPUTS), "outputs": ["start_logits", "end_logits"],

@@ -10,6 +10,7 @@ from pathlib import Path
 
 
 from qa.evaluation.reader.common import BASE_MODEL, LORA_TARGET, base_model_path
+from qa.read.neural import base_of  # a run's settings name its base as an artifact's reader.json does
 
 
 def make_reader_class():
@@ -150,15 +151,10 @@ def save_checkpoint(run_dir: Path, model, optimizer, scheduler, step: int, extra
     return final
 
 
-def run_base(settings: dict) -> str:
-    """The base encoder a training run's settings (run.json) name; runs before the setting used the default."""
-    return settings.get("base_model") or BASE_MODEL
-
-
 def load_checkpoint_model(ckpt: Path):
     from safetensors.torch import load_file
 
     st = json.loads((ckpt.parent.parent / "run.json").read_text())
-    model = new_training_model(st["lora_r"], st["lora_alpha"], st["lora_dropout"], st["seed"], run_base(st))
+    model = new_training_model(st["lora_r"], st["lora_alpha"], st["lora_dropout"], st["seed"], base_of(st))
     load_trainable(model, load_file(str(ckpt / "trainable.safetensors")))
     return model.eval(), st

@@ -13,7 +13,8 @@ import numpy as np
 
 from qa.evaluation.reader.common import FIT_POSITIONS, SQUAD_DEV, TRAIN_FILES, base_model_path, log
 from qa.evaluation.reader.data import collate, epoch_batches, featurize, fingerprint, training_data
-from qa.evaluation.reader.model import checkpoints, load_trainable, new_training_model, run_base, save_checkpoint
+from qa.evaluation.reader.model import checkpoints, load_trainable, new_training_model, save_checkpoint
+from qa.read.neural import base_of
 from qa.evaluation.reader.predict import predict_torch, score_predictions
 
 
@@ -79,8 +80,8 @@ def cmd_train(args) -> None:
         added = {"order_seed": None, "init_ckpt": "", "init_artifact": "", "news": "", "news_repeat": 1,
                  "news_negatives": 2, "replay": 1.0}  # settings newer than some runs: their defaults
         diff = {k: (old.get(k, added.get(k)), v) for k, v in settings.items() if old.get(k, added.get(k)) != v}
-        if run_base(old) != args.base:
-            diff["base_model"] = (run_base(old), args.base)
+        if base_of(old) != args.base:
+            diff["base_model"] = (base_of(old), args.base)
         if diff and checkpoints(run_dir):
             raise SystemExit(f"settings differ from the run in {run_dir}: {diff}")
     settings.update(base_model=args.base, base_path=str(base_model_path(args.base)),
