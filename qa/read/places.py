@@ -32,8 +32,8 @@ _COMPOUNDS = ("music|singer|singers|star|stars|artist|song|songs|album|band|club
               "secrets|broadcaster|television|tv|newspaper|company|firm|bank|parliament|assembly|election|"
               "elections|capital|highway|team")
 _ASKED = re.compile(r"\b(?:which|what)\s+(?:(?:u\.?\s?s\.?|us|american|australian|indian|mexican|canadian|"
-                    r"german|brazilian|nigerian)\s+)?(country|nation|state|province)\b(?![-\u2010-\u2014]|\s+(?:of|" + _COMPOUNDS +
-                    r")\b)", re.IGNORECASE)
+                    r"german|brazilian|nigerian)\s+)?(country|nation|state|province)\b"
+                    r"(?![-\u2010-\u2014]|\s+(?:of|" + _COMPOUNDS + r")\b)", re.IGNORECASE)
 _CONDITION = re.compile(r"\bwhat\s+state\s+(?:is|are|was|were)\b.*\bin\W*$", re.IGNORECASE)  # "... the economy in?"
 _LEAD = re.compile(r"^(?:the\s+)", re.IGNORECASE)
 _TAIL = re.compile(r"(?:['\u2019]s?|[.,;:])$")
