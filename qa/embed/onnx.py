@@ -12,8 +12,6 @@ import hashlib
 import importlib.metadata as md
 import logging
 import os
-import shutil
-import tempfile
 import threading
 import warnings
 from pathlib import Path
@@ -68,28 +66,20 @@ def cached_model_path(source: Path | None = None) -> Path:
 
 def export_int8(source: Path, dest: Path) -> Path:
     """Export the transformer to ONNX and quantize it to int8 at `dest` (atomic; needs torch once)."""
-    from filelock import FileLock
+    from qa.once import made_once
 
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(dest.parent / ".export.lock"), timeout=1800):
-        if dest.is_file():  # another process finished the export while we waited
-            return dest
+    def make(tmp: Path) -> Path:
         logger.info("preparing the fast int8 encoder, once (about a minute): exporting %s to %s",
                     source.name, dest.parent)
-        tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=dest.parent))
-        try:
-            with quiet_exporters():
-                _export_fp32(source, tmp / "model.onnx")
-                from onnxruntime.quantization import QuantType, quantize_dynamic
+        with quiet_exporters():
+            _export_fp32(source, tmp / "model.onnx")
+            from onnxruntime.quantization import QuantType, quantize_dynamic
 
-                quantize_dynamic(str(tmp / "model.onnx"), str(tmp / "int8.onnx"), per_channel=True,
-                                 op_types_to_quantize=["MatMul"], weight_type=QuantType.QInt8)
-            with open(tmp / "int8.onnx", "rb") as f:
-                os.fsync(f.fileno())
-            os.replace(tmp / "int8.onnx", dest)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-    return dest
+            quantize_dynamic(str(tmp / "model.onnx"), str(tmp / "int8.onnx"), per_channel=True,
+                             op_types_to_quantize=["MatMul"], weight_type=QuantType.QInt8)
+        return tmp / "int8.onnx"
+
+    return made_once(dest, make, ".export.lock")
 
 
 class _DropRootRecords(logging.Filter):

@@ -14,10 +14,8 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import re
 import shutil
-import tempfile
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,20 +74,13 @@ def base_dir(name: str = MINILM_L6) -> Path:
 
 def _make(source: Path, dest: Path, heads: int) -> None:
     """Dequantize `source`/model.onnx into `dest` (atomic, under a file lock: a crash leaves no half folder)."""
-    from filelock import FileLock
+    from qa.once import made_once
 
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(dest.parent / ".base.lock"), timeout=1800):
-        if (dest / "config.json").is_file():
-            return
-        tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=dest.parent))
-        try:
-            write_bert(tmp, dequantize(source / "model.onnx"), heads, source)
-            if dest.exists():
-                shutil.rmtree(dest)
-            os.replace(tmp, dest)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+    def make(tmp: Path) -> Path:
+        write_bert(tmp, dequantize(source / "model.onnx"), heads, source)
+        return tmp
+
+    made_once(dest, make, ".base.lock", ready=(dest / "config.json").is_file)
 
 
 def _dequant(q: np.ndarray, scale: np.ndarray, zero: np.ndarray, axis: int) -> np.ndarray:

@@ -15,8 +15,6 @@ import json
 import logging
 import os
 import re
-import shutil
-import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -151,24 +149,17 @@ def export_onnx(model, folder: Path) -> tuple[Path, Path]:
 
 def export_int8(directory: Path, dest: Path) -> Path:
     """Merge, export to ONNX and quantize to int8 at `dest` (atomic, under a file lock; needs torch once)."""
-    from filelock import FileLock
+    from qa.once import made_once
 
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(dest.parent / ".export.lock"), timeout=1800):
-        if dest.is_file():
-            return dest
+    def make(tmp: Path) -> Path:
         logger.info("preparing the answer reader, once (a few seconds): exporting it to int8 ONNX in %s",
                     dest.parent)
-        tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=dest.parent))
-        try:
-            from qa.embed.onnx import quiet_exporters
+        from qa.embed.onnx import quiet_exporters
 
-            with quiet_exporters():  # torch's tracer warnings are expected here, not the user's concern
-                _, int8 = export_onnx(build_torch(directory), tmp)
-            os.replace(int8, dest)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-    return dest
+        with quiet_exporters():  # torch's tracer warnings are expected here, not the user's concern
+            return export_onnx(build_torch(directory), tmp)[1]
+
+    return made_once(dest, make, ".export.lock")
 
 
 def top_spans(start: np.ndarray, end: np.ndarray, context: np.ndarray, n: int = 1,
