@@ -398,3 +398,21 @@ def test_the_reader_answers_a_percentage_when_asked_for_one(question, text, want
 
     span, = rescore.read(question, [text])
     assert text[span.start:span.end] == want
+
+
+@pytest.mark.parametrize("piece, want", [
+    ("Information (MCI", "Information (MCI)"),  # the bracket closes right after: taken in
+    ("(MCI", "MCI"),
+    ("MCI)", "MCI"),
+    ("the ministry (which", "the ministry"),  # it closes too far on: stop before it
+    ("Information (MCI)", "Information (MCI)"),  # whole already
+    ("Information", "Information"),
+])
+def test_an_answer_holds_no_half_bracket(piece, want):
+    from qa.read import rescore
+
+    text = "Minister of Communications and Information (MCI) met the ministry (which was formed in 1990 by law) today."
+    start = text.index(piece)
+    got = rescore.bracketed(text, neural.Span(start, start + len(piece), 2.0, 0.0))
+    assert text[got.start:got.end] == want
+    assert rescore.bracketed(text, None) is None

@@ -12,7 +12,7 @@ answered by name without the title (`named`), with the initials (`initialed`) an
 off (`joined`); a span starting a quotation is the whole quotation (`completed`); asked which country or state,
 a span that names one answers (`of_place`), and asked what share or percentage, a span that is one
 (`of_percent`); asked which company, chain or airline, a place's name is not the answer (`of_company`); asked
-how old, the age without "-year-old" (`aged`).
+how old, the age without "-year-old" (`aged`); no answer holds half a bracket (`bracketed`).
 """
 from __future__ import annotations
 
@@ -407,6 +407,55 @@ def completed(text: str, span: neural.Span | None) -> neural.Span | None:
     return span
 
 
+_BRACKETS = (("(", ")"), ("[", "]"))
+_CLOSES_WITHIN = 24  # characters after the span in which a bracket it opened may close
+
+
+def _unmatched(piece: str, opening: str, closing: str) -> tuple[int | None, int | None]:
+    """The first opening bracket `piece` does not close and the first closing one it did not open (offsets)."""
+    opened, lone_close = [], None
+    for i, c in enumerate(piece):
+        if c == opening:
+            opened.append(i)
+        elif c == closing:
+            if opened:
+                opened.pop()
+            elif lone_close is None:
+                lone_close = i
+    return (opened[0] if opened else None), lone_close
+
+
+def bracketed(text: str, span: neural.Span | None) -> neural.Span | None:
+    """The span without half a bracket: "(MCI" -> "MCI", "MCI)" -> "MCI"; "Communications and Information (MCI"
+    ends with the ")" that closes a few characters on, else stops before the "(" it opened. Word pieces make the
+    reader end a span inside an acronym's brackets; no word is added or dropped when the bracket closes right after
+    it, so EM and F1 are unchanged there."""
+    if span is None:
+        return None
+    start, end = span.start, span.end
+    for opening, closing in _BRACKETS:
+        if text.startswith(opening, start) and _unmatched(text[start:end], opening, closing)[0] == 0:
+            start += 1
+        if end - 1 > start and text[end - 1] == closing and _unmatched(text[start:end], opening, closing)[1] \
+                == end - 1 - start:
+            end -= 1
+        first_open, _ = _unmatched(text[start:end], opening, closing)
+        if first_open is None:
+            continue
+        close = text.find(closing, end, end + _CLOSES_WITHIN)
+        if close != -1 and opening not in text[end:close] and not re.search(r"[.!?]\s", text[end:close]):
+            end = close + 1
+        else:
+            end = start + first_open
+            while end > start and (text[end - 1].isspace() or text[end - 1] in ",;:-"):
+                end -= 1
+    while start < end and text[start].isspace():
+        start += 1
+    if end <= start:
+        return span
+    return span if (start, end) == (span.start, span.end) else neural.Span(start, end, span.score, span.null)
+
+
 _HOW_OLD = re.compile(r"\bhow old\b", re.IGNORECASE)
 _AGE = re.compile(r"(?P<n>[\w.]+?)(?:-| )years?(?:(?:-| )olds?)?\W*\Z", re.IGNORECASE)
 
@@ -500,12 +549,12 @@ def initialed(doc, span: neural.Span | None) -> neural.Span | None:
 
 def read(question: str, texts: Sequence[str], inherited_kind: str | None = None) -> list[neural.Span | None]:
     """Each text's answer span: the reader's n-best re-scored by answer type (its best span if unfitted),
-    completed to the quotation it cuts, a person's title left out (`named`)."""
+    completed to the quotation it cuts, a person's title left out (`named`), no half bracket (`bracketed`)."""
     w = weights()
     if w is None:
-        return [completed(t, s) for t, s in zip(texts, neural.reader().read_all(question, texts))]
+        return [bracketed(t, completed(t, s)) for t, s in zip(texts, neural.reader().read_all(question, texts))]
     exp, docs, found = _candidates(question, texts, inherited_kind)
-    return [aged(question, t, joined(doc, exp, named(doc, exp, initialed(
+    return [bracketed(t, aged(question, t, joined(doc, exp, named(doc, exp, initialed(
         doc, completed(t, rescored(*of_company(doc, exp, t, *of_place(question, t, *of_percent(exp, t, spans, x))),
-                                   w))))))
+                                   w)))))))
         for t, doc, (spans, x) in zip(texts, docs, found)]
