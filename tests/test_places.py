@@ -92,3 +92,16 @@ def test_a_place_is_not_the_company_asked_for():
     assert rescore.of_company(doc, team, text, list(at.values()), x)[0] == list(at.values())
     only = [at["Singapore"], at["Texas"]]  # nothing but places: all stay
     assert rescore.of_company(doc, airline, text, only, x[[0, 2]])[0] == only
+
+
+def test_a_country_is_not_the_ministry_asked_for():
+    from qa.read import analyse, rescore
+    from qa.read.nlp import parse
+
+    text = "Vietnam's Ministry of Public Security hosted the talks."
+    doc, = parse([text])
+    exp = analyse("Which ministry did he lead?").exp
+    assert exp.focus == "ministry"
+    spans = [neural.Span(0, 7, 5.0, 0.0), neural.Span(10, 37, 4.0, 0.0)]
+    kept, _ = rescore.of_company(doc, exp, text, spans, np.zeros((2, 1)))
+    assert [text[s.start:s.end] for s in kept] == ["Ministry of Public Security"]

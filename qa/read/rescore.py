@@ -11,8 +11,9 @@ title (`unasked`), nor, asked who acted, what the question's verb acts on (`unac
 answered by name without the title (`named`), with the initials (`initialed`) and the first names the span cut
 off (`joined`); a span starting a quotation is the whole quotation (`completed`); asked which country or state,
 a span that names one answers (`of_place`), and asked what share or percentage, a span that is one
-(`of_percent`); asked which company, chain or airline, a place's name is not the answer (`of_company`); asked
-how old, the age without "-year-old" (`aged`); no answer holds half a bracket (`bracketed`).
+(`of_percent`); asked which company, airline, ministry or agency, a place's name is not the answer
+(`of_company`); asked how old, the age without "-year-old" (`aged`); no answer holds half a bracket
+(`bracketed`).
 """
 from __future__ import annotations
 
@@ -263,17 +264,20 @@ def of_percent(exp: Expected, text: str, spans: Sequence[neural.Span], x: np.nda
     return ([spans[i] for i in keep], x[keep]) if keep else (spans, x)
 
 
-# Nouns of "which X" asking for a business: a place's name does not answer them ("Which coffee chain ...?" is not
-# "Massachusetts"). Teams, schools and clubs are left out: a city or a state names those ("Georgia" won).
+# Nouns of "which X" asking for a business or an organisation: a place's name does not answer them ("Which coffee
+# chain ...?" is not "Massachusetts", "Which ministry ...?" not "Vietnam"). Teams, schools and clubs are left out: a
+# city, a state or a country names those ("Georgia" won, "which national team" -> "Netherlands"); so are
+# departments (France's are places) and governments.
 COMPANIES = frozenset("company chain brand retailer automaker carmaker airline carrier firm maker manufacturer "
                       "startup bank corporation restaurant app platform insurer conglomerate supermarket "
-                      "business".split())
+                      "business ministry agency organization organisation party committee newspaper network "
+                      "broadcaster studio publisher regulator union".split())
 _PLACE_LABELS = frozenset({"GPE", "LOC", "FAC"})
 
 
 def of_company(doc, exp: Expected, text: str, spans: Sequence[neural.Span], x: np.ndarray
                ) -> tuple[Sequence[neural.Span], np.ndarray]:
-    """Asked which company, chain or airline, the spans that are not only a place's name (a country, a state, or
+    """Asked which company, chain, airline, ministry or agency, the spans that are not only a place's name (a country, a state, or
     a place spaCy tags: "Singapore" is not the airline, "Singapore Airlines" is), when any is left; else all."""
     if exp.focus not in COMPANIES or not spans:
         return spans, x
