@@ -39,6 +39,24 @@ def test_a_passage_without_the_answer_trains_not_here_and_one_with_it_the_span(t
     assert (s1, e1) == (0, 0)
 
 
+def test_a_resumed_run_reads_its_cached_news_examples_as_built(tokenizer, tmp_path, monkeypatch):
+    """A resumed news run reads the examples its first start cached: they featurize to the same windows
+    (JSON brought the (answer, start) pairs back as lists, and a resume failed on them)."""
+    from qa.evaluation.reader import news
+    from qa.evaluation.reader.data import featurize, fingerprint
+
+    context = "The storm reached Texas on Monday. Officials in Austin said schools would close."
+    built = [{"question": "Which state did the storm reach?", "context": context, "answers": ["Texas"],
+              "spans": [("Texas", context.index("Texas"))]},
+             {"question": "Which state did the storm reach?", "context": context, "answers": [], "spans": []}]
+    monkeypatch.setattr(news, "build_examples", lambda which, negatives: [dict(e) for e in built])
+    first = news.examples(tmp_path, "even")
+    monkeypatch.setattr(news, "build_examples", lambda which, negatives: pytest.fail("not cached"))
+    again = news.examples(tmp_path, "even")
+    assert again == first
+    assert fingerprint(featurize(tokenizer, again, train=True)) == fingerprint(featurize(tokenizer, first, train=True))
+
+
 def test_training_can_start_from_the_shipped_artifact():
     from safetensors.torch import load_file
 

@@ -73,8 +73,8 @@ def build_examples(which: str, negatives: int = 2, datasets: Path | None = None)
 def examples(run_dir: Path, which: str, negatives: int = 2) -> list[dict]:
     """build_examples, cached in the run folder (so a resumed run trains on the same windows)."""
     path = run_dir / f"news-{which}-{negatives}.json"
-    if path.is_file():
-        return json.loads(path.read_text())
+    if path.is_file():  # JSON has no tuples: the (answer, start) pairs come back as the builder made them
+        return [{**e, "spans": [tuple(s) for s in e["spans"]]} for e in json.loads(path.read_text())]
     exs = build_examples(which, negatives)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(exs))
