@@ -277,8 +277,9 @@ _PLACE_LABELS = frozenset({"GPE", "LOC", "FAC"})
 
 def of_company(doc, exp: Expected, text: str, spans: Sequence[neural.Span], x: np.ndarray
                ) -> tuple[Sequence[neural.Span], np.ndarray]:
-    """Asked which company, chain, airline, ministry or agency, the spans that are not only a place's name (a country, a state, or
-    a place spaCy tags: "Singapore" is not the airline, "Singapore Airlines" is), when any is left; else all."""
+    """Asked which company, chain, airline, ministry or agency, the spans that are not only a place's name (a
+    country, a state, or a place spaCy tags: "Singapore" is not the airline, "Singapore Airlines" is), when any is
+    left; else all."""
     if exp.focus not in COMPANIES or not spans:
         return spans, x
     where = {(e.start_char, e.end_char) for e in doc.ents if e.label_ in _PLACE_LABELS}
