@@ -19,6 +19,7 @@ from qa.read import neural, places
     ("Which state-owned company was sold?", None),
     ("Which state senator resigned?", None),
     ("Which state's governor commuted the sentences?", "state"),  # whose governor: the state
+    ("Artur Lyukmanov works in which country's Ministry of Foreign Affairs?", "country's"),  # "Russian" answers
     ("Who led the 2023 delegation?", None),
 ])
 def test_which_country_or_state_a_question_asks_for(question, kind):
@@ -31,6 +32,8 @@ def test_which_country_or_state_a_question_asks_for(question, kind):
     ("Russia", "country", True), ("Kyiv", "country", False), ("West Coast", "country", False),
     ("Texas", "state", True), ("New South Wales", "state", True), ("West Coast", "state", False),
     ("Jacksonville", "state", False),
+    ("Russian", "country", False), ("Russian", "country's", True), ("Vietnamese", "country's", True),
+    ("Russia", "country's", True), ("Moscow", "country's", False),
 ])
 def test_names_that_answer_which_country_or_state(text, kind, named):
     assert places.is_named(text, kind) is named

@@ -5,7 +5,8 @@ spaCy tags cities, regions and countries alike as GPE, so "Kyiv" answers "to whi
 common and official names; ISO 3166-2 states, provinces and territories), with the everyday names ISO does not
 use ("Russia", "Turkey", "Britain", "the U.S."). `asked(question)` says which of the two a question asks for,
 `names(kind)` the names that answer it (qa.read.rescore keeps the passage's spans that are such a name, when it
-has any).
+has any). Asked "which country's ...", a country's demonym answers too ("Russian" of "the Russian Ministry of
+Foreign Affairs"; the demonyms come from countryinfo's country data).
 """
 from __future__ import annotations
 
@@ -40,23 +41,34 @@ _TAIL = re.compile(r"(?:['\u2019]s?|[.,;:])$")
 _KEEP_DOT = frozenset({"U.S.", "U.K.", "U.S.A."})  # a final dot that is the name's
 
 
+_POSSESSIVE = re.compile(r"['\u2019]s\b")
+
+
 def asked(question: str) -> str | None:
     """ "country" or "state" when the question asks which one ("Which country ...?", "in which U.S. state",
-    "from what nation"), else None. "Which state of matter", "What state is the economy in?" are not."""
+    "from what nation"), "country's" when it asks whose ("which country's ministry"), else None. "Which state of
+    matter", "What state is the economy in?" are not."""
     m = _ASKED.search(question)
     if not m or _CONDITION.search(question):
         return None
-    word = m.group(1).lower()
-    return "country" if word in ("country", "nation") else "state"
+    if m.group(1).lower() not in ("country", "nation"):
+        return "state"
+    return "country's" if _POSSESSIVE.match(question, m.end()) else "country"
 
 
-@functools.lru_cache(maxsize=2)
+@functools.lru_cache(maxsize=3)
 def names(kind: str) -> frozenset[str]:
-    """The names that answer a question asking for a `kind` ("country" or "state")."""
+    """The names that answer a question asking for a `kind` ("country", "country's" or "state")."""
     import pycountry
 
     out: set[str] = set()
-    if kind == "country":
+    if kind == "country's":
+        from countryinfo import CountryInfo
+
+        out.update(names("country"))
+        for country in CountryInfo.all().values():
+            out.update(d.strip() for d in re.split(r"[,/]", country.get("demonym") or "") if d.strip())
+    elif kind == "country":
         for c in pycountry.countries:
             for field in ("name", "common_name", "official_name"):
                 name = getattr(c, field, None)
