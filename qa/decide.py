@@ -18,7 +18,8 @@ from qa.types import DateRange, Hit, Search
 
 CALIBRATION_FILE = Path(__file__).with_name("calibration.json")  # the neural reader's
 # The feature reader's calibration (fitted on its own evidence, FEATURE_READER_FEATURES).
-CALIBRATION_FILES = {"neural": CALIBRATION_FILE, "features": Path(__file__).with_name("calibration-features.json")}
+CALIBRATION_FILES = {"neural": CALIBRATION_FILE, "fast": Path(__file__).with_name("calibration-fast.json"),
+                     "features": Path(__file__).with_name("calibration-features.json")}
 TARGET_PRECISION = 0.95  # share of abstentions that must be questions the articles do not answer
 # A lower passage's span replaces the first passage's only when the confidence rates it this much more likely
 # right. `python -m qa bench-answers squad-abstain --split fit --limit 3000` prints the choice per margin:
@@ -41,7 +42,7 @@ FEATURES = ("dense", "best_dense", "bm25", "reader_prob", "reader_score", "reade
             "question_cover")
 FEATURE_READER_FEATURES = ("dense", "best_dense", "bm25", "reader_prob", "reader_score", "typed", "cover", "rank",
                            "untyped", "gap")
-FEATURE_SETS = {"neural": FEATURES, "features": FEATURE_READER_FEATURES}
+FEATURE_SETS = {"neural": FEATURES, "fast": FEATURES, "features": FEATURE_READER_FEATURES}
 
 
 def features(reading: Reading, hits: Sequence[Hit], question: str = "") -> np.ndarray:
@@ -93,7 +94,7 @@ def model() -> dict:
     return _model(reader_name())
 
 
-@functools.lru_cache(maxsize=2)
+@functools.lru_cache(maxsize=3)
 def _model(name: str) -> dict:
     path = CALIBRATION_FILES[name]
     data = json.loads(path.read_text(encoding="utf-8"))

@@ -192,8 +192,10 @@ class QA:
                       index_note=self.index_note())
 
     def _earlier_answer(self, question: str, before: tuple[Turn, ...], mode: str, day: dt.date) -> str | None:
-        """The answer ask() gives an earlier question of a history (cached per index generation)."""
-        key = (question, before, mode, day, id(self.current()))
+        """The answer ask() gives an earlier question of a history (cached per index generation and reader)."""
+        from qa.read import neural, reader_name
+
+        key = (question, before, mode, day, id(self.current()), reader_name(), neural.artifact_dir())
 
         def compute(_keys):
             try:

@@ -279,7 +279,7 @@ def _cmd_bench_answers(args) -> int:
         else:
             from qa.read import reader_name
 
-            part = args.split or ("holdout" if reader_name() == "neural" else "fit")
+            part = args.split or ("holdout" if reader_name() != "features" else "fit")
             readers = _readers(args.news_readers)
             if readers is False:
                 return 2

@@ -19,10 +19,11 @@ from qa.types import Hit, Query
 
 WEIGHTS_FILE = Path(__file__).with_name("weights.json")
 READ_LIMIT = 3  # passages read per question; the rest keep their retrieval order
-# "neural": the trained span reader (qa.read.neural) when its artifact is shipped; "features": the spaCy
-# candidate phrases scored by weights.json (the SQuAD reader-alone F1 is 0.517 against the neural one's, see
-# the README).
-READERS = ("neural", "features")
+# "neural": the trained span reader (qa.read.neural) when its artifact is shipped; "fast": the smaller span reader
+# in qa/read/model-fast, when shipped (fewer layers: less accurate, faster); "features": the spaCy candidate
+# phrases scored by weights.json (the SQuAD reader-alone F1 is 0.517 against the neural one's, see the README).
+READERS = ("neural", "fast", "features")
+SPAN_READERS = ("neural", "fast")
 
 
 @functools.lru_cache(maxsize=1)
@@ -104,8 +105,9 @@ def score_texts(q: Question, texts: Sequence[str], weights: np.ndarray | None = 
 
 def best_span(question_text: str, text: str, reader: str | None = None) -> tuple[int, int] | None:
     """Offsets of the answer span in one given passage (the reader alone, as in SQuAD)."""
-    if reader_name(reader) == "neural":
-        span, = rescore.read(question_text, [text])
+    if reader_name(reader) in SPAN_READERS:
+        with _artifact(reader):
+            span, = rescore.read(question_text, [text])
         return (span.start, span.end) if span is not None else None
     (c, s), = score_texts(analyse(question_text), [text])
     return c.spans[int(np.argmax(s))] if len(s) else None
@@ -131,14 +133,27 @@ def reader_name(reader: str | None = None) -> str:
         name = "features"
     if name not in READERS:
         raise ValueError(f"unknown reader {name!r}; one of {READERS}")
+    if name == "fast" and not neural.available(neural.FAST_DIR):
+        raise ValueError(f"the fast reader is not installed here ({neural.FAST_DIR} has no artifact)")
     return name
+
+
+def _artifact(reader: str | None):
+    """Within it, the span reader is the one `reader` names; with None, the one artifact_dir() says (QA_READER, or
+    an evaluation's reading_with)."""
+    import contextlib
+
+    if reader is None or neural.artifact_dir() == neural.ARTIFACTS[reader]:
+        return contextlib.nullcontext()
+    return neural.reading_with(neural.ARTIFACTS[reader])
 
 
 def warm_up(reader: str | None = None) -> None:
     """Load the reader now: the span reader's ONNX session (exported first if not cached) and spaCy, which its
     re-scoring parses with; or spaCy alone for the feature reader."""
-    if reader_name(reader) == "neural":
-        rescore.read("Who warms up the reader?", ["The reader warms up."])
+    if reader_name(reader) in SPAN_READERS:
+        with _artifact(reader):
+            rescore.read("Who warms up the reader?", ["The reader warms up."])
     else:
         parse(["Warm up the reader."], cache=False)
 
@@ -170,8 +185,9 @@ def read_passages(hits: Sequence[Hit], query: Query, limit: int = READ_LIMIT, en
 
     `question_vector`: query.search_text as `encoder` encoded it for retrieval, if at hand.
     """
-    if reader_name(reader) == "neural":
-        return read_neural(hits, query, limit)
+    if reader_name(reader) in SPAN_READERS:
+        with _artifact(reader):
+            return read_neural(hits, query, limit)
     head = list(hits[:limit])
     q = analyse(query.question, query.carried, query.inherited_kind, query.search_text)
     scored = score_texts(q, [h.text for h in head], encoder=encoder, question_vector=question_vector)

@@ -28,6 +28,9 @@ from qa.read import base as bases
 logger = logging.getLogger(__name__)
 
 MODEL_DIR = Path(__file__).with_name("model")
+# The smaller, faster reader QA_READER=fast reads, with its own re-scoring and calibration (qa/calibration-fast.json).
+FAST_DIR = Path(__file__).with_name("model-fast")
+ARTIFACTS = {"neural": MODEL_DIR, "fast": FAST_DIR}
 ARTIFACT_WEIGHTS, ARTIFACT_CONFIG = "reader.safetensors", "reader.json"
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 RECIPE = "span-reader/merged-lora/torchscript-opset17/qdq-dynamic-int8-perchannel-matmul/v1"
@@ -305,9 +308,17 @@ def _reader_at(directory: Path) -> SpanReader:
     return SpanReader(directory)
 
 
+def artifact_dir() -> Path:
+    """The artifact reader() reads: the one `reading_with` put in place, else the one $QA_READER names ("fast":
+    FAST_DIR), else the shipped MODEL_DIR."""
+    if _OVERRIDE:
+        return _OVERRIDE[-1]
+    return ARTIFACTS.get(os.environ.get("QA_READER") or "neural", MODEL_DIR)
+
+
 def reader() -> SpanReader:
-    """The shipped reader, loaded once per process (or the artifact `reading_with` put in its place)."""
-    return _reader_at(_OVERRIDE[-1] if _OVERRIDE else MODEL_DIR)
+    """The span reader in use (artifact_dir()), loaded once per process."""
+    return _reader_at(artifact_dir())
 
 
 @contextlib.contextmanager

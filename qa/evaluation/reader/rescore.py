@@ -79,7 +79,7 @@ def cmd_fit_rescore(args) -> None:
     from qa.read import neural, rescore
 
     t0 = time.time()
-    artifact = Path(args.artifact) if args.artifact else neural.MODEL_DIR
+    artifact = Path(args.artifact) if args.artifact else neural.artifact_dir()
     data = examples(artifact, progress=not args.quiet)
     w = fit(data, args.l2)
     out = {"features": list(rescore.FEATURES), "weights": [round(float(v), 4) for v in w],
