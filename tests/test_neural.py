@@ -228,16 +228,19 @@ def test_rescoring_picks_the_best_sum_and_keeps_the_logit_scale():
     assert rescore.rescored([], np.zeros((0, 1)), np.array([1.0])) is None
 
 
-def test_the_shipped_rescoring_was_fitted_for_the_shipped_reader():
+@pytest.mark.parametrize("name", sorted(neural.ARTIFACTS))
+def test_each_shipped_rescoring_was_fitted_for_its_reader(name):
     import hashlib
     import json
 
     from qa.read import rescore
 
-    if not rescore.WEIGHTS_FILE.is_file():
-        pytest.skip("no re-scoring shipped")
-    data = json.loads(rescore.WEIGHTS_FILE.read_text())
-    weights = (neural.MODEL_DIR / neural.ARTIFACT_WEIGHTS).read_bytes()
+    folder = neural.ARTIFACTS[name]
+    path = folder / rescore.WEIGHTS_FILE.name
+    if not neural.available(folder) or not path.is_file():
+        pytest.skip(f"no {name} reader with a re-scoring shipped")
+    data = json.loads(path.read_text())
+    weights = (folder / neural.ARTIFACT_WEIGHTS).read_bytes()
     assert data["artifact_sha256"] == hashlib.sha256(weights).hexdigest(), "refit with " + data["command"]
     assert tuple(data["features"]) == rescore.FEATURES
 
