@@ -53,3 +53,13 @@ def test_asking_for_the_fast_reader_where_none_is_shipped_is_a_clear_error(tmp_p
     monkeypatch.setenv("QA_READER", "fast")
     with pytest.raises(ValueError, match="fast reader is not installed"):
         reader_name()
+
+
+def test_reader_latency_times_both_span_readers(fast_dir, settings, tmp_path):
+    from qa.evaluation.answers import reader_latency
+
+    questions = tmp_path / "q.jsonl"
+    questions.write_text('{"question": "Who designed the lighting for the bridge?", "answers": ["Engineers"]}\n')
+    out = reader_latency(settings, questions, readers=("neural", "fast"), rounds=1)
+    assert out["questions"] == 1 and set(out) >= {"neural", "fast"}
+    assert all(out[r]["p50_ms"] > 0 for r in ("neural", "fast"))

@@ -30,11 +30,20 @@ def _latency_row(ours: list[float], base: list[float], what: str) -> dict:
 
 
 def bench_seed_ask(settings: Settings, cfg: dict, work: Path, say) -> dict:
-    """Warm ask() latency on the seed corpus, ours vs the fp32 encoder."""
-    questions = [c.question for c in load_questions(REPO_ROOT / "eval" / "seed.jsonl") if not c.turns]
+    """Warm ask() latency on the seed corpus, ours vs the fp32 encoder; and, when a fast reader is shipped, the
+    default reader against it (alternating per round, one process: `reader_latency`)."""
+    from qa.evaluation.answers import reader_latency
+    from qa.read import neural
+
+    path = REPO_ROOT / "eval" / "seed.jsonl"
+    questions = [c.question for c in load_questions(path) if not c.turns]
     s = replace(settings, model=INT8_MODEL, index_dir=work / "seed-index")
     what = f"seed corpus ({len(QA(s).index())} passages)"
-    return ask_vs_fp32(s, None, questions, cfg["asks"], what, say)
+    row = ask_vs_fp32(s, None, questions, cfg["asks"], what, say)
+    if neural.available(neural.FAST_DIR):
+        say("ask: the default reader against the fast one")
+        row["readers"] = reader_latency(s, path, readers=("neural", "fast"))
+    return row
 
 
 def ask_vs_fp32(s: Settings, encoder, questions: list[str], asks: int, what: str, say) -> dict:
