@@ -1,4 +1,5 @@
 """QA_READER=fast: a second span reader artifact (qa/read/model-fast) with its own re-scoring and calibration."""
+import json
 import shutil
 
 import pytest
@@ -12,7 +13,6 @@ def fast_dir(tmp_path, monkeypatch):
     """The shipped artifact copied as the fast one, with a copy of the calibration as its own."""
     folder = tmp_path / "model-fast"
     shutil.copytree(neural.MODEL_DIR, folder)
-    monkeypatch.setattr(neural, "FAST_DIR", folder)
     monkeypatch.setitem(neural.ARTIFACTS, "fast", folder)
     calibration = tmp_path / "calibration-fast.json"
     shutil.copy(decide.CALIBRATION_FILE, calibration)
@@ -48,7 +48,6 @@ def test_a_reader_named_in_the_call_is_the_one_read(fast_dir, monkeypatch):
 
 
 def test_asking_for_the_fast_reader_where_none_is_shipped_is_a_clear_error(tmp_path, monkeypatch):
-    monkeypatch.setattr(neural, "FAST_DIR", tmp_path / "absent")
     monkeypatch.setitem(neural.ARTIFACTS, "fast", tmp_path / "absent")
     monkeypatch.setenv("QA_READER", "fast")
     with pytest.raises(ValueError, match="fast reader is not installed"):
@@ -63,3 +62,14 @@ def test_reader_latency_times_both_span_readers(fast_dir, settings, tmp_path):
     out = reader_latency(settings, questions, readers=("neural", "fast"), rounds=1)
     assert out["questions"] == 1 and set(out) >= {"neural", "fast"}
     assert all(out[r]["p50_ms"] > 0 for r in ("neural", "fast"))
+
+
+def test_each_artifact_is_rescored_with_its_own_weights(tmp_path):
+    other = tmp_path / "other"
+    shutil.copytree(neural.MODEL_DIR, other)
+    own = json.loads((other / "rescore.json").read_text())
+    (other / "rescore.json").write_text(json.dumps({**own, "weights": [2 * w for w in own["weights"]]}))
+    shipped = rescore.weights()
+    with neural.reading_with(other):
+        assert rescore.weights().tolist() == (2 * shipped).tolist()
+    assert rescore.weights().tolist() == shipped.tolist()

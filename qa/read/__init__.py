@@ -133,8 +133,8 @@ def reader_name(reader: str | None = None) -> str:
         name = "features"
     if name not in READERS:
         raise ValueError(f"unknown reader {name!r}; one of {READERS}")
-    if name == "fast" and not neural.available(neural.FAST_DIR):
-        raise ValueError(f"the fast reader is not installed here ({neural.FAST_DIR} has no artifact)")
+    if name == "fast" and not neural.available(neural.ARTIFACTS["fast"]):
+        raise ValueError(f"the fast reader is not installed here ({neural.ARTIFACTS['fast']} has no artifact)")
     return name
 
 

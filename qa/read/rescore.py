@@ -51,13 +51,17 @@ _DATELINE = re.compile(r"^[ \t]*((?:[A-Z][A-Z.'\u2019-]*(?: [A-Z][A-Z.'\u2019-]*
                        r"(?: \([A-Za-z.& ]{1,20}\))?[ \t]*[\u2014\u2013\u2212-]+[ \t]", re.MULTILINE)
 
 
-@functools.lru_cache(maxsize=1)
 def weights(path: Path | None = None) -> np.ndarray | None:
     """The fitted feature weights (added to the span logit), or None when none are shipped. By default those of
     the artifact in use (neural.artifact_dir()), else the shipped reader's (a fold reader has none of its own)."""
     if path is None:
         own = neural.artifact_dir() / WEIGHTS_FILE.name
         path = own if own.is_file() else WEIGHTS_FILE
+    return _weights_at(path)
+
+
+@functools.lru_cache(maxsize=4)
+def _weights_at(path: Path) -> np.ndarray | None:
     if not path.is_file():
         return None
     data = json.loads(path.read_text(encoding="utf-8"))

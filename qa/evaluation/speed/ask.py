@@ -40,7 +40,7 @@ def bench_seed_ask(settings: Settings, cfg: dict, work: Path, say) -> dict:
     s = replace(settings, model=INT8_MODEL, index_dir=work / "seed-index")
     what = f"seed corpus ({len(QA(s).index())} passages)"
     row = ask_vs_fp32(s, None, questions, cfg["asks"], what, say)
-    if neural.available(neural.FAST_DIR):
+    if neural.available(neural.ARTIFACTS["fast"]):
         say("ask: the default reader against the fast one")
         row["readers"] = reader_latency(s, path, readers=("neural", "fast"))
     return row
