@@ -245,6 +245,22 @@ def test_each_shipped_rescoring_was_fitted_for_its_reader(name):
     assert tuple(data["features"]) == rescore.FEATURES
 
 
+@pytest.mark.parametrize("name", sorted(neural.ARTIFACTS))
+def test_each_shipped_calibration_was_fitted_for_its_reader(name):
+    import hashlib
+    import json
+
+    from qa import decide
+
+    folder, path = neural.ARTIFACTS[name], decide.CALIBRATION_FILES[name]
+    if not neural.available(folder) or not path.is_file():
+        pytest.skip(f"no {name} reader with a calibration shipped")
+    data = json.loads(path.read_text())
+    weights = (folder / neural.ARTIFACT_WEIGHTS).read_bytes()
+    assert data["reader_sha256"] == hashlib.sha256(weights).hexdigest(), "refit with " + data["command"]
+    assert "dated" in data, "the news model is missing: refit it with fit-calibration --news"
+
+
 def test_nbest_is_sorted_distinct_and_starts_with_read():
     spans = neural.reader().nbest("What percentage of the population uses the internet?", INTERNET, 5)
     assert [s.score for s in spans] == sorted((s.score for s in spans), reverse=True)
@@ -273,7 +289,7 @@ def test_names_inside_the_nbest_are_offered_to_the_rescoring():
     near = rescore.phrases(doc, [neural.Span(title, i + len("Luong Tam Quang"), 5.0, 0.0)])
     assert (i, i + len("Luong Tam Quang")) in near
     assert (title, i + len("Luong Tam Quang")) not in near  # the n-best span itself is not added again
-    (spans, x), = rescore.candidates("Who led the Vietnamese delegation?", [DELEGATION])
+    (spans, x), = rescore.candidates("Who led the Vietnamese delegation?", [DELEGATION], n=3)
     added = x[:, rescore.FEATURES.index("added")]
     assert len(spans) == len(x) and added.any() and not added[0]  # the n-best first, the added after
     assert all(DELEGATION[s.start:s.end].strip() for s in spans)
@@ -348,6 +364,23 @@ def test_a_passage_answers_alike_whether_or_not_it_was_read_before():
     parse_whole = nlp.parse([text])  # another question's reading, or another reader, parsed it whole
     again = rescore.read("Who led the talks?", [text])[0]
     assert parse_whole and first == again and text[again.start:again.end] == "Ann Lee"
+
+
+def test_ask_reads_with_the_artifact_an_evaluation_put_in_place(tmp_path, monkeypatch):
+    # cross-fitting (fit-calibration --news, bench-quality realtimeqa --news-readers) reads each question with a
+    # reader not trained on it: the default reader name must not put the shipped artifact back
+    import shutil
+
+    from qa.read import options, rescore
+
+    other = tmp_path / "other"
+    shutil.copytree(neural.MODEL_DIR, other)
+    seen, read = [], rescore.read
+    monkeypatch.setattr(rescore, "read", lambda *a, **k: (seen.append(neural.artifact_dir()), read(*a, **k))[1])
+    with neural.reading_with(other):
+        options([hit(DELEGATION)], understand("Who led the delegation?"))
+    options([hit(DELEGATION)], understand("Who led the delegation?"))
+    assert seen == [other, neural.MODEL_DIR]
 
 
 def test_evaluation_can_read_with_another_artifact_and_the_shipped_one_returns_after(tmp_path):

@@ -233,6 +233,19 @@ def dated_model(xs: list[np.ndarray], right: list[np.ndarray], base: dict) -> di
     return model
 
 
+def fitted_reader() -> dict:
+    """{"reader_sha256": ...} of the span reader artifact in use (its weights' sha256; a test checks each shipped
+    calibration against its reader), {} for the feature reader."""
+    import hashlib
+
+    from qa.read import neural
+
+    if read_mod.reader_name() not in read_mod.SPAN_READERS:
+        return {}
+    weights = neural.artifact_dir() / neural.ARTIFACT_WEIGHTS
+    return {"reader_sha256": hashlib.sha256(weights.read_bytes()).hexdigest()}
+
+
 def fit_calibration(settings: Settings, limit: int | None = None, progress: bool = True,
                     command: str = "", datasets: Path | None = None, part: str = "fit", news: bool = False,
                     readers: Sequence[Path] | None = None) -> dict:
@@ -265,7 +278,8 @@ def fit_calibration(settings: Settings, limit: int | None = None, progress: bool
     model.update(command=command, fitted_on=f"SQuAD v1.1 dev, half the articles indexed, fitting split "
                                             f"(positions 0,1 mod 4), {which}: {len(found.x)} questions",
                  threshold_rule=f"most abstentions with abstention precision >= {calibrate.TARGET_PRECISION} "
-                                f"on the fitting split (precision {precision:.3f}, recall {recall:.3f})")
+                                f"on the fitting split (precision {precision:.3f}, recall {recall:.3f})",
+                 **fitted_reader())
     path.write_text(_dump(model), encoding="utf-8")  # a base refit drops the news model: refit it after (--news)
     calibrate.model.cache_clear()
     return model

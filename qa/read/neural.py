@@ -2,7 +2,8 @@
 
 The shipped artifact (qa/read/model/: reader.safetensors with the LoRA factors, LayerNorms and head, and
 reader.json) is merged into the packaged weights of the base encoder reader.json names (qa.read.base:
-all-MiniLM-L6-v2 so far), exported to ONNX and quantized to int8 once (torch needed only then); the result is
+the 12-layer ms-marco-MiniLM-L-12-v2 for the shipped reader, all-MiniLM-L6-v2 for the fast one in qa/read/model-fast/),
+exported to ONNX and quantized to int8 once (torch needed only then); the result is
 cached under qa.embed.onnx.cache_dir(), keyed by the artifact's hash, so later processes run it with
 onnxruntime and tokenizers alone.
 """

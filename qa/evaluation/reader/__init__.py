@@ -1,4 +1,4 @@
-"""Train, evaluate and export a small extractive span reader (all-MiniLM-L6-v2 + LoRA + span head).
+"""Train, evaluate and export a small extractive span reader (a BERT encoder from qa.read.base + LoRA + span head).
 
 Self-contained on purpose: imports only stdlib, numpy, torch, transformers, peft, safetensors and
 onnxruntime, and qa's runtime reader module (what is trained is what ships); `--news` also uses the RealTimeQA

@@ -17,8 +17,9 @@ def main(argv=None) -> None:
     sub = ap.add_subparsers(dest="cmd", required=True)
     t = sub.add_parser("train", help="train (resumes from the latest checkpoint in --run-dir)")
     t.add_argument("--run-dir", default=str(DEFAULT_RUN))
-    t.add_argument("--base", default=BASE_MODEL, choices=sorted(BASES),
-                   help="base encoder (qa.read.base): its package must be installed")
+    t.add_argument("--base", default="", choices=["", *sorted(BASES)],
+                   help="base encoder (qa.read.base): its package must be installed (default: the base of "
+                        f"--init-artifact, else the run's when it resumes, else {BASE_MODEL})")
     t.add_argument("--max-len", type=int, default=192)
     t.add_argument("--stride", type=int, default=64, help="overlap in tokens between windows")
     t.add_argument("--max-q", type=int, default=64)

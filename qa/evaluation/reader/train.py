@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.evaluation.reader.common import FIT_POSITIONS, SQUAD_DEV, TRAIN_FILES, base_model_path, log
+from qa.evaluation.reader.common import BASE_MODEL, FIT_POSITIONS, SQUAD_DEV, TRAIN_FILES, base_model_path, log
 from qa.evaluation.reader.data import collate, epoch_batches, featurize, fingerprint, training_data
 from qa.evaluation.reader.model import checkpoints, load_trainable, new_training_model, save_checkpoint
 from qa.read.neural import base_of
@@ -59,6 +59,21 @@ class ThreadTuner:
 
 
 
+def training_base(base: str, init_artifact: str, run_json: Path) -> str:
+    """The base encoder a run trains on: `base` when given, else the one the --init-artifact sits on, else the
+    one the run being resumed recorded, else MiniLM-L6. An artifact's LoRA factors fit only its own base."""
+    if init_artifact:
+        own = base_of(json.loads((Path(init_artifact) / "reader.json").read_text(encoding="utf-8")))
+        if base and base != own:
+            raise SystemExit(f"error: {init_artifact} sits on {own}, not on --base {base}")
+        return own
+    if base:
+        return base
+    if run_json.is_file():
+        return base_of(json.loads(run_json.read_text(encoding="utf-8")))
+    return BASE_MODEL
+
+
 def cmd_train(args) -> None:
     import torch
     from safetensors.torch import load_file
@@ -75,6 +90,7 @@ def cmd_train(args) -> None:
                                               "order_seed", "init_ckpt", "init_artifact", "news", "news_repeat",
                                               "news_negatives", "replay")}
     run_json = run_dir / "run.json"
+    args.base = training_base(args.base, args.init_artifact, run_json)
     if run_json.is_file():
         old = json.loads(run_json.read_text())
         added = {"order_seed": None, "init_ckpt": "", "init_artifact": "", "news": "", "news_repeat": 1,
