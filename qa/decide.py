@@ -126,7 +126,8 @@ def model_for(reading: Reading) -> dict:
     """The confidence model of one reading: the news model ("dated" in the file, fitted on news questions)
     when its passage has a publication date and such a model is fitted, else the base one (fitted on SQuAD's
     undated paragraphs). The same evidence means less on news (RealTimeQA dev: the base model's 0.85-sure
-    answers are right about 0.5-0.67 of the time, README "Confidence on news"). The threshold is shared."""
+    answers are right about 0.5-0.67 of the time, docs/reader-history.md, "Confidence on news"). The threshold
+    is shared."""
     m = model()
     top = reading.hits[0] if reading.hits else None
     return m["dated"] if top is not None and top.date and "dated" in m else m
