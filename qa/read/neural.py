@@ -156,7 +156,7 @@ def export_int8(directory: Path, dest: Path) -> Path:
     from qa.once import made_once
 
     def make(tmp: Path) -> Path:
-        logger.info("preparing the answer reader, once (a few seconds): exporting it to int8 ONNX in %s",
+        logger.info("preparing the answer reader, once (under a minute): exporting it to int8 ONNX in %s",
                     dest.parent)
         from qa.embed.onnx import quiet_exporters
 
