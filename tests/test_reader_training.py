@@ -73,21 +73,20 @@ def test_training_can_start_from_the_shipped_artifact():
     assert all(bool((back[k] == shipped[k]).all()) for k in shipped)
 
 
-def test_a_run_trains_on_the_base_its_starting_artifact_sits_on(tmp_path):
+def test_a_run_trains_on_the_base_its_starting_artifact_sits_on():
     from qa.evaluation.reader.common import BASE_MODEL
     from qa.evaluation.reader.train import training_base
     from qa.read.base import BASES
     from qa.read.neural import MODEL_DIR, base_of, config
 
     shipped = base_of(config(MODEL_DIR))
-    run_json = tmp_path / "run.json"
-    assert training_base("", str(MODEL_DIR), run_json) == shipped
-    assert training_base("", "", run_json) == BASE_MODEL
-    run_json.write_text('{"base_model": "cross-encoder/ms-marco-MiniLM-L-12-v2"}')
-    assert training_base("", "", run_json) == "cross-encoder/ms-marco-MiniLM-L-12-v2"  # a resumed run keeps its base
+    assert training_base("", str(MODEL_DIR), None) == shipped
+    assert training_base("", "", None) == BASE_MODEL
+    run = {"base_model": "cross-encoder/ms-marco-MiniLM-L-12-v2"}
+    assert training_base("", "", run) == "cross-encoder/ms-marco-MiniLM-L-12-v2"  # a resumed run keeps its base
     other = next(b for b in BASES if b != shipped)
     with pytest.raises(SystemExit, match="sits on"):
-        training_base(other, str(MODEL_DIR), run_json)
+        training_base(other, str(MODEL_DIR), run)
 
 
 def test_news_readers_are_two_artifact_folders_or_a_one_line_error(tmp_path, capsys):

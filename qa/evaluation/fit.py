@@ -234,16 +234,13 @@ def dated_model(xs: list[np.ndarray], right: list[np.ndarray], base: dict) -> di
 
 
 def fitted_reader() -> dict:
-    """{"reader_sha256": ...} of the span reader artifact in use (its weights' sha256; a test checks each shipped
-    calibration against its reader), {} for the feature reader."""
-    import hashlib
-
+    """{"artifact_sha256": ...} of the span reader artifact in use (as rescore.json records it; a test checks each
+    shipped calibration against its reader), {} for the feature reader."""
     from qa.read import neural
 
     if read_mod.reader_name() not in read_mod.SPAN_READERS:
         return {}
-    weights = neural.artifact_dir() / neural.ARTIFACT_WEIGHTS
-    return {"reader_sha256": hashlib.sha256(weights.read_bytes()).hexdigest()}
+    return {"artifact_sha256": neural.artifact_sha256(neural.artifact_dir())}
 
 
 def fit_calibration(settings: Settings, limit: int | None = None, progress: bool = True,

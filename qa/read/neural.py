@@ -60,6 +60,11 @@ def config(directory: Path = MODEL_DIR) -> dict:
     return json.loads((directory / ARTIFACT_CONFIG).read_text(encoding="utf-8"))
 
 
+def artifact_sha256(directory: Path = MODEL_DIR) -> str:
+    """sha256 of the artifact's weights: what a fitted re-scoring or calibration records as the reader it is for."""
+    return hashlib.sha256((directory / ARTIFACT_WEIGHTS).read_bytes()).hexdigest()
+
+
 def cache_key(directory: Path = MODEL_DIR) -> str:
     """Key of the cached export: the artifact's bytes, the recipe, the base package and library versions."""
     h = hashlib.sha256((directory / ARTIFACT_WEIGHTS).read_bytes())

@@ -1,7 +1,6 @@
 """Evaluating checkpoints or artifacts of the span reader, and exporting the shipped artifact and ONNX."""
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -15,7 +14,7 @@ from qa.evaluation.reader.common import (ARTIFACT_CONFIG, ARTIFACT_WEIGHTS, DATA
                                          base_model_path)
 from qa.evaluation.reader.data import featurize, load_squad
 from qa.evaluation.reader.model import build_reader, checkpoints, load_checkpoint_model, to_artifact_tensors
-from qa.read.neural import base_of
+from qa.read.neural import artifact_sha256, base_of
 from qa.evaluation.reader.predict import predict_onnx, predict_torch, score_predictions
 
 
@@ -120,7 +119,7 @@ def export_onnx(artifact_dir: Path, out_dir: Path, force: bool = False) -> tuple
 
     out_dir.mkdir(parents=True, exist_ok=True)
     fp32, int8 = out_dir / "reader.onnx", out_dir / "reader-int8.onnx"
-    stamp = hashlib.sha256((Path(artifact_dir) / ARTIFACT_WEIGHTS).read_bytes()).hexdigest()[:16]
+    stamp = artifact_sha256(Path(artifact_dir))[:16]
     stamp_file = out_dir / "artifact.sha256"
     if not force and fp32.is_file() and int8.is_file() and stamp_file.is_file() and stamp_file.read_text() == stamp:
         return fp32, int8

@@ -7,14 +7,12 @@ the reader's logit as a fixed offset (the sum stays on the logit scale the calib
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from pathlib import Path
 
 import numpy as np
 
-from qa.evaluation.reader.common import ARTIFACT_WEIGHTS
 from qa.evaluation.reader.data import training_data
 
 L2 = 1e-2
@@ -86,7 +84,7 @@ def cmd_fit_rescore(args) -> None:
            "command": "python -m qa.evaluation.reader fit-rescore" + (f" --artifact {args.artifact}" if args.artifact else ""),
            "fitted_on": f"SQuAD v1.1 dev fitting half (positions 0,1 mod 4), the reader's holdout paragraphs: "
                         f"{len(data)} questions, {neural.NBEST}-best spans each",
-           "artifact_sha256": hashlib.sha256((artifact / ARTIFACT_WEIGHTS).read_bytes()).hexdigest(),
+           "artifact_sha256": neural.artifact_sha256(artifact),
            "fit_before": top1(data, None), "fit_after": top1(data, w),
            "fit_after_5fold": cross_validated(data, args.l2)}
     dest = Path(args.out) if args.out else artifact / rescore.WEIGHTS_FILE.name

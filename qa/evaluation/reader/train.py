@@ -14,7 +14,7 @@ import numpy as np
 from qa.evaluation.reader.common import BASE_MODEL, FIT_POSITIONS, SQUAD_DEV, TRAIN_FILES, base_model_path, log
 from qa.evaluation.reader.data import collate, epoch_batches, featurize, fingerprint, training_data
 from qa.evaluation.reader.model import checkpoints, load_trainable, new_training_model, save_checkpoint
-from qa.read.neural import base_of
+from qa.read.neural import base_of, config
 from qa.evaluation.reader.predict import predict_torch, score_predictions
 
 
@@ -59,19 +59,16 @@ class ThreadTuner:
 
 
 
-def training_base(base: str, init_artifact: str, run_json: Path) -> str:
+def training_base(base: str, init_artifact: str, run: dict | None) -> str:
     """The base encoder a run trains on: `base` when given, else the one the --init-artifact sits on, else the
-    one the run being resumed recorded, else MiniLM-L6. An artifact's LoRA factors fit only its own base."""
+    one the run being resumed recorded (`run`, its run.json), else MiniLM-L6. An artifact's LoRA factors fit only
+    its own base."""
     if init_artifact:
-        own = base_of(json.loads((Path(init_artifact) / "reader.json").read_text(encoding="utf-8")))
+        own = base_of(config(Path(init_artifact)))
         if base and base != own:
             raise SystemExit(f"error: {init_artifact} sits on {own}, not on --base {base}")
         return own
-    if base:
-        return base
-    if run_json.is_file():
-        return base_of(json.loads(run_json.read_text(encoding="utf-8")))
-    return BASE_MODEL
+    return base or (base_of(run) if run is not None else BASE_MODEL)
 
 
 def cmd_train(args) -> None:
@@ -90,9 +87,9 @@ def cmd_train(args) -> None:
                                               "order_seed", "init_ckpt", "init_artifact", "news", "news_repeat",
                                               "news_negatives", "replay")}
     run_json = run_dir / "run.json"
-    args.base = training_base(args.base, args.init_artifact, run_json)
-    if run_json.is_file():
-        old = json.loads(run_json.read_text())
+    old = json.loads(run_json.read_text()) if run_json.is_file() else None
+    args.base = training_base(args.base, args.init_artifact, old)
+    if old is not None:
         added = {"order_seed": None, "init_ckpt": "", "init_artifact": "", "news": "", "news_repeat": 1,
                  "news_negatives": 2, "replay": 1.0}  # settings newer than some runs: their defaults
         diff = {k: (old.get(k, added.get(k)), v) for k, v in settings.items() if old.get(k, added.get(k)) != v}
