@@ -387,9 +387,31 @@ def test_evaluation_can_read_with_another_artifact_and_the_shipped_one_returns_a
     shipped = neural.reader()
     with neural.reading_with(other):
         assert neural.reader() is not shipped
-        with neural.reading_with(None):
+        with neural.reading_with(neural.MODEL_DIR):
             assert neural.reader() is shipped
     assert neural.reader() is shipped
+
+
+def test_neither_no_artifact_nor_the_default_name_displaces_the_artifact_in_use(tmp_path, monkeypatch):
+    # not cross-fitting, an evaluation passes reading_with(None): the reader QA_READER chose must stay (it put the
+    # 12-layer artifact under the fast reader's calibration); a caller passing the default reader's name by hand
+    # must not undo an evaluation's artifact either
+    import shutil
+
+    from qa.read import _artifact, reader_name
+
+    other = tmp_path / "other"
+    shutil.copytree(neural.MODEL_DIR, other)
+    with neural.reading_with(other):
+        with neural.reading_with(None), _artifact(reader_name()):
+            assert neural.artifact_dir() == other
+        with _artifact("fast"):  # another reader, named: that one
+            assert neural.artifact_dir() == neural.FAST_DIR
+    monkeypatch.setenv("QA_READER", "fast")
+    with neural.reading_with(None), _artifact("fast"):
+        assert neural.artifact_dir() == neural.FAST_DIR
+    with _artifact("neural"):
+        assert neural.artifact_dir() == neural.MODEL_DIR
 
 
 def test_a_span_across_a_blank_line_is_never_the_answer():

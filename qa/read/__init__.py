@@ -139,11 +139,12 @@ def reader_name(reader: str | None = None) -> str:
 
 
 def _artifact(reader: str | None):
-    """Within it, the span reader is the one `reader` names; with None, the one artifact_dir() says (QA_READER, or
-    an evaluation's reading_with)."""
+    """Within it, the span reader is the one `reader` names; with None, or the name the default resolves to
+    (QA_READER, else "neural"), the one artifact_dir() says: an evaluation's reading_with (cross-fitting) stays in
+    place whether a caller passes the default's name or nothing."""
     import contextlib
 
-    if reader is None or neural.artifact_dir() == neural.ARTIFACTS[reader]:
+    if reader is None or reader == reader_name() or neural.artifact_dir() == neural.ARTIFACTS[reader]:
         return contextlib.nullcontext()
     return neural.reading_with(neural.ARTIFACTS[reader])
 
@@ -237,7 +238,6 @@ def options(hits: Sequence[Hit], query: Query, limit: int = READ_LIMIT, weight: 
     # The re-rank weight was fitted for the feature reader's probabilities; the neural reader keeps the
     # retrieval order and lets qa.decide choose among the passages' spans.
     weight = (reader_model()[1] if name == "features" else 0.0) if weight is None else weight
-    # `reader`, not `name`: the reader named by default must not displace an evaluation's reading_with
     ranked = rerank(read_passages(hits, query, limit, encoder, question_vector, reader), weight)
     rest = hits[limit:]
     found = [_reading(ranked, rest, i) for i, p in enumerate(ranked) if p.spanned]

@@ -329,9 +329,13 @@ def reader() -> SpanReader:
 
 @contextlib.contextmanager
 def reading_with(directory: Path | None):
-    """Within the block, reader() is the artifact in `directory` (None: the shipped one). For evaluation code
-    that reads each question with a reader not trained on it (cross-fitting); not thread-safe."""
-    _OVERRIDE.append(Path(directory) if directory is not None else MODEL_DIR)
+    """Within the block, reader() is the artifact in `directory`; None leaves the one in use (QA_READER's, or an
+    outer block's). For evaluation code that reads each question with a reader not trained on it (cross-fitting,
+    None when not cross-fitting); not thread-safe."""
+    if directory is None:
+        yield
+        return
+    _OVERRIDE.append(Path(directory))
     try:
         yield
     finally:
