@@ -1,8 +1,6 @@
 """qa.read.neural: the trained span reader shipped as safetensors, run as cached int8 ONNX."""
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 
@@ -472,36 +470,3 @@ def test_an_answer_holds_no_half_bracket(piece, want):
     got = rescore.bracketed(text, neural.Span(start, start + len(piece), 2.0, 0.0))
     assert text[got.start:got.end] == want
     assert rescore.bracketed(text, None) is None
-
-
-def test_a_reader_trained_with_titles_reads_the_title_after_the_question_and_answers_from_the_passage(tmp_path):
-    """reader.json's title_in_question (an artifact of `train --titles`): each window reads "question [SEP] title"
-    before the passage, so no span can come from the title; the shipped reader reads the question alone."""
-    import shutil
-    from dataclasses import replace
-
-    from qa.read import read_neural
-
-    titled = tmp_path / "titled"
-    shutil.copytree(neural.MODEL_DIR, titled)
-    cfg = neural.config(titled)
-    (titled / neural.ARTIFACT_CONFIG).write_text(json.dumps({**cfg, "title_in_question": True}))
-    text = "The company said it would recall 2.9 million vehicles over a camera fault."
-    reader, shipped = neural.SpanReader(titled), neural.reader()
-    ids, _, first, _ = next(reader._windows("Which automaker is recalling vehicles?", text, "Ford recalls vehicles"))
-    words = reader.tokenizer.decode(list(ids[:first]), skip_special_tokens=False)
-    assert "[SEP] ford recalls vehicles [SEP]" in words
-    assert next(shipped._windows("Which automaker?", text, "Ford recalls vehicles"))[2] == \
-        next(shipped._windows("Which automaker?", text))[2]
-    for span in reader.nbest("Which automaker is recalling vehicles?", text, 10, "Ford recalls vehicles"):
-        assert 0 <= span.start < span.end <= len(text)  # offsets into the passage, never the title
-    seen = []
-    with neural.reading_with(titled):
-        real = neural.reader().logits
-        neural.reader().logits = lambda q, t, title=None: (seen.append(title), real(q, t, title))[1]
-        try:
-            read_neural([replace(hit(text), title="Ford recalls vehicles")],
-                        understand("Which automaker is recalling vehicles?"))
-        finally:
-            del neural.reader().logits
-    assert seen == ["Ford recalls vehicles"]

@@ -98,22 +98,3 @@ def test_news_readers_are_two_artifact_folders_or_a_one_line_error(tmp_path, cap
     assert _readers(f"{MODEL_DIR}") is False
     assert _readers(f"{MODEL_DIR},{tmp_path}") is False
     assert capsys.readouterr().err.count("\n") == 2
-
-
-def test_with_titles_the_title_follows_the_question_and_the_label_stays_in_the_passage(tokenizer):
-    """`train --titles`: the first segment is "question [SEP] title", as qa.read.neural.SpanReader reads it; the
-    answer is labelled in the passage even when the title names it too; without the option the title is ignored."""
-    from qa.evaluation.reader.data import featurize
-
-    context = "The company said it would recall 2.9 million vehicles. Ford shares fell."
-    ex = {"question": "Which automaker recalled vehicles?", "context": context, "answers": ["Ford"],
-          "spans": [("Ford", context.index("Ford"))], "title": "Ford recalls 2.9 million vehicles"}
-    titled, plain = featurize(tokenizer, [ex], train=True, titles=True), featurize(tokenizer, [ex], train=True)
-    words = tokenizer.convert_ids_to_tokens(list(titled["input_ids"][0]))
-    first = words.index("[SEP]")
-    assert words[first + 1:first + 3] == ["ford", "recalls"] and words[first + 3:].count("[SEP]") == 2
-    assert list(titled["token_type_ids"][0][:first + 8]) == [0] * (first + 8)  # the title is in the question's segment
-    for feats in (titled, plain):
-        s, e = feats["start"][0], feats["end"][0]
-        assert context[feats["offsets"][0][s][0]:feats["offsets"][0][e][1]] == "Ford"
-    assert "recalls" not in tokenizer.convert_ids_to_tokens(list(plain["input_ids"][0]))

@@ -47,12 +47,11 @@ def squad_reader(settings: Settings, part: str = "test", limit: int | None = Non
         if limit is not None and limit < len(cases):
             cases = [cases[i] for i in sorted(np.random.default_rng(seed).choice(len(cases), limit, replace=False))]
     text = {a.source: a.text for a in articles}
-    titles = {a.source: a.title for a in articles}
     by_kind: dict[str, list] = defaultdict(list)
     errors: Counter = Counter()
     for case in tqdm(cases, desc=f"{benchmark} reader", disable=not progress, leave=False):
         body = text[case.source]
-        span = best_span(case.question, body, title=titles[case.source])
+        span = best_span(case.question, body)
         pred = body[slice(*span)] if span else None
         sentence = body[slice(*sentence_around(body, *span))] if span else ""
         em, f1 = m.exact_match(pred, case.answers), m.token_f1(pred, case.answers)

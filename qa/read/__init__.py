@@ -103,13 +103,11 @@ def score_texts(q: Question, texts: Sequence[str], weights: np.ndarray | None = 
     return out
 
 
-def best_span(question_text: str, text: str, reader: str | None = None, title: str | None = None
-              ) -> tuple[int, int] | None:
-    """Offsets of the answer span in one given passage (the reader alone, as in SQuAD); `title`: its article's,
-    read by a span reader trained with titles."""
+def best_span(question_text: str, text: str, reader: str | None = None) -> tuple[int, int] | None:
+    """Offsets of the answer span in one given passage (the reader alone, as in SQuAD)."""
     if reader_name(reader) in SPAN_READERS:
         with _artifact(reader):
-            span, = rescore.read(question_text, [text], titles=[title])
+            span, = rescore.read(question_text, [text])
         return (span.start, span.end) if span is not None else None
     (c, s), = score_texts(analyse(question_text), [text])
     return c.spans[int(np.argmax(s))] if len(s) else None
@@ -168,7 +166,7 @@ def read_neural(hits: Sequence[Hit], query: Query, limit: int = READ_LIMIT) -> l
     # (carried words appended to it would read as part of the question).
     plain = " ".join((query.question, *query.carried))
     asked = query.search_text if query.search_text != plain else query.question
-    spans = rescore.read(asked, [h.text for h in head], query.inherited_kind, [h.title for h in head])
+    spans = rescore.read(asked, [h.text for h in head], query.inherited_kind)
     scores = np.array([s.score for s in spans if s is not None] or [0.0])
     probs, k, out = _softmax(scores), 0, []
     for rank, (h, span) in enumerate(zip(head, spans)):

@@ -247,9 +247,6 @@ class SpanReader:
 
         cfg = config(directory)
         self.max_len, self.stride, self.max_q = cfg["max_len"], cfg["stride"], cfg["max_q"]
-        # An artifact trained with `train --titles` reads the article's title after the question, in the question's
-        # segment ("question [SEP] title"), so no span can fall in it; older artifacts read the question alone.
-        self.titles = bool(cfg.get("title_in_question"))
         path = cached_path(directory)
         if not path.is_file():
             export_int8(directory, path)
@@ -268,13 +265,8 @@ class SpanReader:
         self.cls, self.sep = self.tokenizer.token_to_id("[CLS]"), self.tokenizer.token_to_id("[SEP]")
         self._lock = threading.Lock()
 
-    def first_segment(self, question: str, title: str | None = None) -> str:
-        """What the reader reads before the passage: the question, then the title if it was trained so."""
-        question = question.strip()
-        return f"{question} [SEP] {title.strip()}" if self.titles and title and title.strip() else question
-
-    def _windows(self, question: str, text: str, title: str | None = None):
-        q = self.tokenizer.encode(self.first_segment(question, title), add_special_tokens=False).ids[:self.max_q]
+    def _windows(self, question: str, text: str):
+        q = self.tokenizer.encode(question.strip(), add_special_tokens=False).ids[:self.max_q]
         c = self.tokenizer.encode(text, add_special_tokens=False)
         room = max(8, self.max_len - len(q) - 3)
         ids, offs = c.ids, c.offsets
@@ -287,11 +279,10 @@ class SpanReader:
             if w0 + room >= len(ids):
                 break
 
-    def logits(self, question: str, text: str, title: str | None = None) -> list[Window]:
-        """The reader's start/end logits over each window of `text` (windows with no text left out); `title`: the
-        article's, read only by a reader trained with titles."""
+    def logits(self, question: str, text: str) -> list[Window]:
+        """The reader's start/end logits over each window of `text` (windows with no text left out)."""
         out = []
-        for ids, types, first, offs in self._windows(question, text, title):
+        for ids, types, first, offs in self._windows(question, text):
             if not offs:
                 continue
             with self._lock:
@@ -300,20 +291,19 @@ class SpanReader:
             out.append(Window(s[0], e[0], first, np.asarray(offs, dtype=np.int64).reshape(-1, 2)))
         return out
 
-    def nbest(self, question: str, text: str, n: int = NBEST, title: str | None = None) -> list[Span]:
+    def nbest(self, question: str, text: str, n: int = NBEST) -> list[Span]:
         """The `n` best spans of `text` over its windows, best first, each with the highest window's "not
         here" score (a span two windows share keeps its better score)."""
-        return nbest_of(self.logits(question, text, title), text, n)
+        return nbest_of(self.logits(question, text), text, n)
 
-    def read(self, question: str, text: str, title: str | None = None) -> Span | None:
+    def read(self, question: str, text: str) -> Span | None:
         """The best span of `text` over its windows, with the highest window's "not here" score."""
-        spans = self.nbest(question, text, 1, title)
+        spans = self.nbest(question, text, 1)
         return spans[0] if spans else None
 
-    def read_all(self, question: str, texts: Sequence[str], titles: Sequence[str | None] | None = None
-                 ) -> list[Span | None]:
-        """read() of each text (with its title, for a reader trained with titles)."""
-        return [self.read(question, t, title) for t, title in zip(texts, titles or [None] * len(texts))]
+    def read_all(self, question: str, texts: Sequence[str]) -> list[Span | None]:
+        """read() of each text."""
+        return [self.read(question, t) for t in texts]
 
 
 _OVERRIDE: list[Path] = []  # evaluation only (`reading_with`): another artifact read in place of the shipped one

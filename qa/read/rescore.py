@@ -203,22 +203,20 @@ def rescored(spans: Sequence[neural.Span], feature_rows: np.ndarray, w: np.ndarr
 
 
 def candidates(question: str, texts: Sequence[str], inherited_kind: str | None = None,
-               n: int = neural.NBEST, reader: neural.SpanReader | None = None,
-               titles: Sequence[str | None] | None = None) -> list[tuple[list[neural.Span], np.ndarray]]:
-    """Each text's n-best spans from `reader` (default: the shipped one), with their FEATURES rows; `titles`:
-    each text's article title (read by a reader trained with titles)."""
-    return _candidates(question, texts, inherited_kind, n, reader, titles)[2]
+               n: int = neural.NBEST, reader: neural.SpanReader | None = None
+               ) -> list[tuple[list[neural.Span], np.ndarray]]:
+    """Each text's n-best spans from `reader` (default: the shipped one), with their FEATURES rows."""
+    return _candidates(question, texts, inherited_kind, n, reader)[2]
 
 
 def _candidates(question: str, texts: Sequence[str], inherited_kind: str | None = None,
-                n: int = neural.NBEST, reader: neural.SpanReader | None = None,
-                titles: Sequence[str | None] | None = None):
+                n: int = neural.NBEST, reader: neural.SpanReader | None = None):
     """(the answer expected, each text's parse, `candidates`)."""
     from qa.read.expected import expected
     from qa.read.nlp import parse
 
     reader = reader or neural.reader()
-    windows = [reader.logits(question, t, title) for t, title in zip(texts, titles or [None] * len(texts))]
+    windows = [reader.logits(question, t) for t in texts]
     nbest = [neural.nbest_of(w, t, n) for w, t in zip(windows, texts)]
     # spaCy parses only the sentences the n-best lies in (36% of the time of the whole passage on SQuAD's
     # paragraphs), the same whether or not the passage was read before, so an answer never depends on what was
@@ -562,15 +560,13 @@ def initialed(doc, span: neural.Span | None) -> neural.Span | None:
     return span
 
 
-def read(question: str, texts: Sequence[str], inherited_kind: str | None = None,
-         titles: Sequence[str | None] | None = None) -> list[neural.Span | None]:
+def read(question: str, texts: Sequence[str], inherited_kind: str | None = None) -> list[neural.Span | None]:
     """Each text's answer span: the reader's n-best re-scored by answer type (its best span if unfitted),
-    completed to the quotation it cuts, a person's title left out (`named`), no half bracket (`bracketed`).
-    `titles`: each text's article title, read after the question by a reader trained with titles."""
+    completed to the quotation it cuts, a person's title left out (`named`), no half bracket (`bracketed`)."""
     w = weights()
     if w is None:
-        return [bracketed(t, completed(t, s)) for t, s in zip(texts, neural.reader().read_all(question, texts, titles))]
-    exp, docs, found = _candidates(question, texts, inherited_kind, titles=titles)
+        return [bracketed(t, completed(t, s)) for t, s in zip(texts, neural.reader().read_all(question, texts))]
+    exp, docs, found = _candidates(question, texts, inherited_kind)
     return [bracketed(t, aged(question, t, joined(doc, exp, named(doc, exp, initialed(
         doc, completed(t, rescored(*of_company(doc, exp, t, *of_place(question, t, *of_percent(exp, t, spans, x))),
                                    w)))))))

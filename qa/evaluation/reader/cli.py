@@ -40,8 +40,6 @@ def main(argv=None) -> None:
     t.add_argument("--news-repeat", type=int, default=1, help="times each news passage is in an epoch")
     t.add_argument("--news-negatives", type=int, default=2, help="retrieved passages without the answer, a question")
     t.add_argument("--replay", type=float, default=1.0, help="share of the SQuAD-format questions kept")
-    t.add_argument("--titles", action="store_true",
-                   help="read each passage's article title after the question (SQuAD's and the news articles' titles)")
     t.add_argument("--ckpt-every", type=int, default=100)
     t.add_argument("--val-every", type=int, default=500, help="holdout validation (checkpoints kept) every N steps")
     t.add_argument("--val-limit", type=int, default=0, help="use only the first N holdout questions")

@@ -11,24 +11,20 @@ import numpy as np
 from qa.evaluation.reader.common import FIT_POSITIONS, FORBIDDEN, SQUAD_DEV, TRAIN_FILES
 
 
-def load_squad(path: Path, positions: tuple[int, ...] | None = None, source: str | None = None,
-               titles: bool = False) -> list[dict]:
-    """Questions of a SQuAD v1.1 file; `positions`: keep articles whose index i has i % 4 in positions; `titles`:
-    each question keeps its article's title ("Super Bowl 50"; SQuADShifts' reddit and amazon titles name the
-    dataset's buckets, not a story, so their loaders leave it off)."""
+def load_squad(path: Path, positions: tuple[int, ...] | None = None, source: str | None = None) -> list[dict]:
+    """Questions of a SQuAD v1.1 file; `positions`: keep articles whose index i has i % 4 in positions."""
     data = json.loads(Path(path).read_text())["data"]
     source = source or Path(path).stem
     out = []
     for ai, art in enumerate(data):
         if positions is not None and ai % 4 not in positions:
             continue
-        title = {"title": art.get("title", "").replace("_", " ")} if titles else {}
         for pi, para in enumerate(art["paragraphs"]):
             for qa in para["qas"]:
                 answers = [(a["text"], int(a["answer_start"])) for a in qa["answers"]]
                 out.append({"id": qa["id"], "question": qa["question"], "context": para["context"],
                             "answers": [a for a, _ in answers], "spans": answers,
-                            "para": f"{source}/{ai}/{pi}", "source": source, **title})
+                            "para": f"{source}/{ai}/{pi}", "source": source})
     return out
 
 
@@ -43,7 +39,7 @@ def training_data(n_holdout_squad: int = 400, n_holdout_other: int = 200, seed: 
     """(train, holdout) question lists; the holdout is made of whole paragraphs."""
     for p in (*TRAIN_FILES, SQUAD_DEV):
         assert not any(f in str(p) for f in FORBIDDEN), p
-    squad = load_squad(SQUAD_DEV, FIT_POSITIONS, source="squad-dev-fit", titles=True)
+    squad = load_squad(SQUAD_DEV, FIT_POSITIONS, source="squad-dev-fit")
     other = []
     for p in TRAIN_FILES:
         other += load_squad(p, None, source=p.stem)
@@ -69,12 +65,11 @@ def training_data(n_holdout_squad: int = 400, n_holdout_other: int = 200, seed: 
 
 
 def featurize(tokenizer, examples: list[dict], max_len: int = 192, stride: int = 64, max_q: int = 64,
-              train: bool = False, chunk: int = 2000, titles: bool = False) -> dict:
+              train: bool = False, chunk: int = 2000) -> dict:
     """SQuAD-style windows. Returns dict of lists: ids, types, example index, offsets, start/end labels.
 
     Offsets are (char_start, char_end) for context tokens and (-1, -1) elsewhere. In training, a window
-    that does not contain the whole answer is labeled at [CLS] (index 0). With `titles`, an example's "title"
-    follows its question in the first segment ("question [SEP] title", as qa.read.neural.SpanReader reads it).
+    that does not contain the whole answer is labeled at [CLS] (index 0).
     """
     feats = {"input_ids": [], "token_type_ids": [], "example": [], "offsets": [], "start": [], "end": []}
     for c0 in range(0, len(examples), chunk):
@@ -82,8 +77,6 @@ def featurize(tokenizer, examples: list[dict], max_len: int = 192, stride: int =
         questions = []
         for ex in exs:
             q = ex["question"].lstrip()
-            if titles and ex.get("title", "").strip():
-                q = f"{q.strip()} [SEP] {ex['title'].strip()}"
             enc = tokenizer(q, add_special_tokens=False, return_offsets_mapping=True)
             if len(enc["input_ids"]) > max_q:
                 q = q[:enc["offset_mapping"][max_q - 1][1]]

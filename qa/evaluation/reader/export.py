@@ -40,7 +40,7 @@ def cmd_eval(args) -> None:
     path = Path(args.file)
     if not path.is_file():
         path = next((p for p in DATASETS.rglob(args.file)), path)
-    examples = load_squad(path, positions, titles=True)  # read only by a reader trained with titles
+    examples = load_squad(path, positions)
     if args.limit and args.limit < len(examples):
         pick = np.sort(np.random.default_rng(args.seed).choice(len(examples), args.limit, replace=False))
         examples = [examples[i] for i in pick]
@@ -52,7 +52,7 @@ def cmd_eval(args) -> None:
     t0 = time.time()
     if args.artifact:
         max_len = cfg["max_len"]
-        feats = featurize(tok, examples, max_len, cfg["stride"], cfg["max_q"], titles=bool(cfg.get("title_in_question")))
+        feats = featurize(tok, examples, max_len, cfg["stride"], cfg["max_q"])
         if args.onnx:
             onnx_dir = Path(args.onnx_dir or Path(args.artifact).parent / "onnx")
             fp32, int8 = export_onnx(Path(args.artifact), onnx_dir)
@@ -63,7 +63,7 @@ def cmd_eval(args) -> None:
             what = f"{args.artifact} torch (merged)"
     else:
         model, st_cfg = load_checkpoint_model(ckpt)
-        feats = featurize(tok, examples, st_cfg["max_len"], st_cfg["stride"], st_cfg["max_q"], titles=bool(st_cfg.get("titles")))
+        feats = featurize(tok, examples, st_cfg["max_len"], st_cfg["stride"], st_cfg["max_q"])
         st, en = predict_torch(model, feats)
         what = str(ckpt)
     res = score_predictions(examples, feats, st, en)
@@ -97,7 +97,6 @@ def export_artifact(ckpt: Path, out: Path) -> Path:
            "lora": {"r": st["lora_r"], "alpha": st["lora_alpha"], "merged": False,
                     "targets": LORA_TARGET, "weights": "W += (alpha/r) * lora_B @ lora_A"},
            "trained_layernorms": True, "head": "qa_outputs: Linear(384, 2) -> start, end",
-           **({"title_in_question": True} if st.get("titles") else {}),
            "training": {"command": st["command"], "data": st["data"], "steps": int(ckpt.name.split("-")[1]),
                         "total_steps": st["total_steps"], "train_questions": st["train_questions"],
                         "train_windows": st["train_windows"], "batch": st["batch"], "lr": st["lr"],

@@ -66,7 +66,7 @@ def build_examples(which: str, negatives: int = 2, datasets: Path | None = None)
                 continue
             out.append({"id": f"rtqa-dev-{i}-{j}", "question": found.query.question, "context": h.text,
                         "answers": [a for a, _ in spans], "spans": spans, "para": f"realtimeqa-dev/{i}/{j}",
-                        "source": "realtimeqa-dev", "title": h.title or ""})
+                        "source": "realtimeqa-dev"})
     return out
 
 

@@ -30,7 +30,7 @@ def examples(artifact: Path, progress: bool = True) -> list[tuple[np.ndarray, np
     reader = neural.SpanReader(artifact)
     out = []
     for ex in tqdm(cases, desc="n-best", disable=not progress, leave=False):
-        (spans, x), = rescore.candidates(ex["question"], [ex["context"]], reader=reader, titles=[ex.get("title")])
+        (spans, x), = rescore.candidates(ex["question"], [ex["context"]], reader=reader)
         if spans:
             f1 = np.array([token_f1(ex["context"][s.start:s.end], ex["answers"]) for s in spans])
             out.append((np.array([s.score for s in spans]), x, f1))

@@ -85,13 +85,13 @@ def cmd_train(args) -> None:
                                               "warmup", "weight_decay", "lora_r", "lora_alpha",
                                               "lora_dropout", "seed", "ckpt_every", "val_every", "bucket",
                                               "order_seed", "init_ckpt", "init_artifact", "news", "news_repeat",
-                                              "news_negatives", "replay", "titles")}
+                                              "news_negatives", "replay")}
     run_json = run_dir / "run.json"
     old = json.loads(run_json.read_text()) if run_json.is_file() else None
     args.base = training_base(args.base, args.init_artifact, old)
     if old is not None:
         added = {"order_seed": None, "init_ckpt": "", "init_artifact": "", "news": "", "news_repeat": 1,
-                 "news_negatives": 2, "replay": 1.0, "titles": False}  # settings newer than some runs: their defaults
+                 "news_negatives": 2, "replay": 1.0}  # settings newer than some runs: their defaults
         diff = {k: (old.get(k, added.get(k)), v) for k, v in settings.items() if old.get(k, added.get(k)) != v}
         if base_of(old) != args.base:
             diff["base_model"] = (base_of(old), args.base)
@@ -116,9 +116,9 @@ def cmd_train(args) -> None:
         train_ex = train_ex + news * args.news_repeat
         settings["data"]["realtimeqa_dev"] = (f"questions at {args.news} positions: {len(news)} passages "
                                               f"(x{args.news_repeat}), {args.news_negatives} negatives a question")
-    feats = featurize(tok, train_ex, args.max_len, args.stride, args.max_q, train=True, titles=args.titles)
+    feats = featurize(tok, train_ex, args.max_len, args.stride, args.max_q, train=True)
     hold_ex = hold_ex[:args.val_limit] if args.val_limit else hold_ex
-    hold_feats = featurize(tok, hold_ex, args.max_len, args.stride, args.max_q, titles=args.titles)
+    hold_feats = featurize(tok, hold_ex, args.max_len, args.stride, args.max_q)
     fp = fingerprint(feats)
     n = len(feats["input_ids"])
     neg = sum(1 for s in feats["start"] if s == 0)
