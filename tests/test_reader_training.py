@@ -98,3 +98,85 @@ def test_news_readers_are_two_artifact_folders_or_a_one_line_error(tmp_path, cap
     assert _readers(f"{MODEL_DIR}") is False
     assert _readers(f"{MODEL_DIR},{tmp_path}") is False
     assert capsys.readouterr().err.count("\n") == 2
+
+
+def test_a_student_keeps_the_first_layers_and_the_runtime_builds_it_as_trained(tmp_path):
+    """`train --layers N`: the base's first N layers; its artifact says so, the runtime's builder truncates the
+    same way and merges the LoRA factors into a model that reads exactly as the training model, and a student
+    starting from a deeper artifact keeps that artifact's factors for its own layers only."""
+    import json
+    import shutil
+
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    from qa.evaluation.reader.model import from_artifact_tensors, new_training_model, to_artifact_tensors
+    from qa.read import neural
+
+    base = neural.base_of(neural.config(neural.MODEL_DIR))
+    model = new_training_model(base=base, layers=2)
+    assert len(model.encoder.get_base_model().encoder.layer) == 2
+    state = from_artifact_tensors(model, load_file(str(neural.MODEL_DIR / "reader.safetensors")), layers=2)
+    assert set(state) == {n for n, p in model.named_parameters() if p.requires_grad}
+    model.load_state_dict(state, strict=False)
+    model.eval()
+    art = tmp_path / "student"
+    art.mkdir()
+    save_file(to_artifact_tensors(model, 32, 16), str(art / "reader.safetensors"))
+    cfg = {**neural.config(neural.MODEL_DIR), "layers": 2}
+    (art / "reader.json").write_text(json.dumps(cfg))
+    built = neural.build_torch(art)
+    assert len(built.encoder.encoder.layer) == 2
+    ids = torch.tensor([[101, 2040, 2003, 1029, 102, 2009, 2001, 1996, 3099, 1012, 102]])
+    types = torch.tensor([[0] * 5 + [1] * 6])
+    with torch.no_grad():
+        trained = model(ids, torch.ones_like(ids), types)
+        runtime = built(ids, torch.ones_like(ids), types)
+    assert all(torch.allclose(a, b, atol=1e-4) for a, b in zip(trained, runtime))
+    whole = tmp_path / "whole"
+    shutil.copytree(art, whole)
+    (whole / "reader.json").write_text(json.dumps({**cfg, "layers": 0}))
+    assert neural.cache_key(art) != neural.cache_key(whole)  # a student's export is its own
+
+
+def test_distillation_loss_is_zero_on_the_teachers_own_logits_and_ignores_padding():
+    import torch
+
+    from qa.evaluation.reader.distill import kd_loss, padded
+
+    mask = torch.tensor([[True, True, True, False]])
+    teacher = torch.tensor([[2.0, 0.5, -1.0, 9.0]])
+    assert float(kd_loss(teacher.clone(), teacher, mask, 2.0)) == pytest.approx(0.0, abs=1e-6)
+    other = torch.tensor([[0.0, 2.0, -1.0, -9.0]])
+    assert float(kd_loss(other, teacher, mask, 2.0)) > 0.1
+    padding_only = other.clone()
+    padding_only[0, 3] = 50.0  # a padded position: no part of the loss
+    assert float(kd_loss(padding_only, teacher, mask, 2.0)) == pytest.approx(float(kd_loss(other, teacher, mask, 2.0)))
+    rows = [torch.tensor([1.0, 2.0]).numpy(), torch.tensor([3.0]).numpy()]
+    assert padded(rows, [1, 0], 3).tolist() == [[3.0, -1e4, -1e4], [1.0, 2.0, -1e4]]
+
+
+def test_the_teachers_logits_are_read_once_per_run(tmp_path, monkeypatch):
+    import numpy as np
+
+    from qa.evaluation.reader import distill, predict
+    from qa.read import neural
+
+    onnx = tmp_path / "teacher.onnx"
+    onnx.write_bytes(b"stand-in")
+    monkeypatch.setattr(neural, "cached_path", lambda directory: onnx)
+    calls = []
+
+    def fake(path, feats, threads):
+        calls.append(path)
+        return ([np.arange(len(x), dtype=np.float32) for x in feats["input_ids"]],
+                [-np.arange(len(x), dtype=np.float32) for x in feats["input_ids"]])
+
+    monkeypatch.setattr(predict, "predict_onnx", fake)
+    feats = {"input_ids": [np.ones(3, np.int64), np.ones(5, np.int64)]}
+    first = distill.teacher_logits(tmp_path, neural.MODEL_DIR, feats, "fp1")
+    again = distill.teacher_logits(tmp_path, neural.MODEL_DIR, feats, "fp1")
+    assert len(calls) == 1
+    assert [a.tolist() for a in again[0]] == [a.tolist() for a in first[0]] == [[0, 1, 2], [0, 1, 2, 3, 4]]
+    assert [a.tolist() for a in again[1]] == [[0, -1, -2], [0, -1, -2, -3, -4]]
+    assert not list(tmp_path.glob(".tmp-teacher-*"))

@@ -68,8 +68,11 @@ def artifact_sha256(directory: Path = MODEL_DIR) -> str:
 def cache_key(directory: Path = MODEL_DIR) -> str:
     """Key of the cached export: the artifact's bytes, the recipe, the base package and library versions."""
     h = hashlib.sha256((directory / ARTIFACT_WEIGHTS).read_bytes())
-    for part in (RECIPE, bases.version(base_of(config(directory))), _version("torch"), _version("onnxruntime")):
+    cfg = config(directory)
+    for part in (RECIPE, bases.version(base_of(cfg)), _version("torch"), _version("onnxruntime")):
         h.update(part.encode())
+    if cfg.get("layers"):  # a student (older artifacts keep their keys)
+        h.update(f"layers={cfg['layers']}".encode())
     return h.hexdigest()[:16]
 
 
@@ -106,6 +109,16 @@ def span_reader_class():
     return SpanReader
 
 
+def keep_layers(encoder, layers: int):
+    """The encoder with only its first `layers` transformer layers (all of them when 0): a student reader."""
+    if layers:
+        if not 0 < layers <= encoder.config.num_hidden_layers:
+            raise ValueError(f"cannot keep {layers} of {encoder.config.num_hidden_layers} layers")
+        encoder.encoder.layer = encoder.encoder.layer[:layers]
+        encoder.config.num_hidden_layers = layers
+    return encoder
+
+
 def build_torch(directory: Path = MODEL_DIR, base: Path | None = None):
     """The fp32 reader as a torch module: base weights with the artifact's LoRA merged in (no peft)."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -115,6 +128,7 @@ def build_torch(directory: Path = MODEL_DIR, base: Path | None = None):
 
     cfg = config(directory)
     enc = AutoModel.from_pretrained(str(base or bases.base_dir(base_of(cfg))), attn_implementation="eager")
+    enc = keep_layers(enc, int(cfg.get("layers", 0)))  # a student: the base's first N layers
 
     model = span_reader_class()(enc, enc.config.hidden_size)
     tensors = load_file(str(directory / ARTIFACT_WEIGHTS))

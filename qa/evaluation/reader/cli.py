@@ -40,6 +40,11 @@ def main(argv=None) -> None:
     t.add_argument("--news-repeat", type=int, default=1, help="times each news passage is in an epoch")
     t.add_argument("--news-negatives", type=int, default=2, help="retrieved passages without the answer, a question")
     t.add_argument("--replay", type=float, default=1.0, help="share of the SQuAD-format questions kept")
+    t.add_argument("--layers", type=int, default=0,
+                   help="keep only the base's first N transformer layers (a faster student; 0: all)")
+    t.add_argument("--teacher", default="", help="distil from this artifact's span logits (qa.evaluation.reader.distill)")
+    t.add_argument("--kd-alpha", type=float, default=0.5, help="with --teacher: weight of the distillation loss")
+    t.add_argument("--kd-temperature", type=float, default=2.0, help="with --teacher: softening temperature")
     t.add_argument("--ckpt-every", type=int, default=100)
     t.add_argument("--val-every", type=int, default=500, help="holdout validation (checkpoints kept) every N steps")
     t.add_argument("--val-limit", type=int, default=0, help="use only the first N holdout questions")

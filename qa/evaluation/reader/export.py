@@ -97,6 +97,7 @@ def export_artifact(ckpt: Path, out: Path) -> Path:
            "lora": {"r": st["lora_r"], "alpha": st["lora_alpha"], "merged": False,
                     "targets": LORA_TARGET, "weights": "W += (alpha/r) * lora_B @ lora_A"},
            "trained_layernorms": True, "head": "qa_outputs: Linear(384, 2) -> start, end",
+           **({"layers": st["layers"]} if st.get("layers") else {}),
            "training": {"command": st["command"], "data": st["data"], "steps": int(ckpt.name.split("-")[1]),
                         "total_steps": st["total_steps"], "train_questions": st["train_questions"],
                         "train_windows": st["train_windows"], "batch": st["batch"], "lr": st["lr"],

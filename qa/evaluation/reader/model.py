@@ -20,14 +20,18 @@ def make_reader_class():
     return span_reader_class()
 
 
-def new_training_model(r: int = 16, alpha: int = 32, dropout: float = 0.05, seed: int = 13, base: str = BASE_MODEL):
-    """Base encoder `base` (qa.read.base) with LoRA (peft) + trainable LayerNorms + a fresh span head."""
+def new_training_model(r: int = 16, alpha: int = 32, dropout: float = 0.05, seed: int = 13, base: str = BASE_MODEL,
+                       layers: int = 0):
+    """Base encoder `base` (qa.read.base) with LoRA (peft) + trainable LayerNorms + a fresh span head; with
+    `layers`, only the base's first `layers` transformer layers (a faster student of a deeper reader)."""
     import torch
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModel
 
+    from qa.read.neural import keep_layers
+
     torch.manual_seed(seed)
-    enc = AutoModel.from_pretrained(str(base_model_path(base)))
+    enc = keep_layers(AutoModel.from_pretrained(str(base_model_path(base))), layers)
     cfg = LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout, target_modules=LORA_TARGET, bias="none")
     enc = get_peft_model(enc, cfg)
     for name, p in enc.named_parameters():
@@ -70,11 +74,15 @@ def to_artifact_tensors(model, lora_alpha: int, r: int) -> dict:
     return out
 
 
-def from_artifact_tensors(model, tensors: dict) -> dict:
-    """The inverse of to_artifact_tensors: the training model's trainable state from an artifact's tensors."""
+def from_artifact_tensors(model, tensors: dict, layers: int = 0) -> dict:
+    """The inverse of to_artifact_tensors: the training model's trainable state from an artifact's tensors.
+    With `layers`, the tensors of the artifact's deeper layers are left out (a student keeps the first ones)."""
     names = {n for n, p in model.named_parameters() if p.requires_grad}
     out = {}
     for name, t in tensors.items():
+        deep = re.search(r"encoder\.layer\.(\d+)\.", name)
+        if layers and deep and int(deep.group(1)) >= layers:
+            continue
         m = re.match(r"(.*)\.lora_([AB])$", name)
         key = (name if name.startswith("qa_outputs.") else
                f"encoder.base_model.model.{m.group(1)}.lora_{m.group(2)}.default.weight" if m else
@@ -155,6 +163,7 @@ def load_checkpoint_model(ckpt: Path):
     from safetensors.torch import load_file
 
     st = json.loads((ckpt.parent.parent / "run.json").read_text())
-    model = new_training_model(st["lora_r"], st["lora_alpha"], st["lora_dropout"], st["seed"], base_of(st))
+    model = new_training_model(st["lora_r"], st["lora_alpha"], st["lora_dropout"], st["seed"], base_of(st),
+                               st.get("layers", 0))
     load_trainable(model, load_file(str(ckpt / "trainable.safetensors")))
     return model.eval(), st

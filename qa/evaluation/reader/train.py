@@ -85,13 +85,15 @@ def cmd_train(args) -> None:
                                               "warmup", "weight_decay", "lora_r", "lora_alpha",
                                               "lora_dropout", "seed", "ckpt_every", "val_every", "bucket",
                                               "order_seed", "init_ckpt", "init_artifact", "news", "news_repeat",
-                                              "news_negatives", "replay")}
+                                              "news_negatives", "replay", "layers", "teacher", "kd_alpha",
+                                              "kd_temperature")}
     run_json = run_dir / "run.json"
     old = json.loads(run_json.read_text()) if run_json.is_file() else None
     args.base = training_base(args.base, args.init_artifact, old)
     if old is not None:
         added = {"order_seed": None, "init_ckpt": "", "init_artifact": "", "news": "", "news_repeat": 1,
-                 "news_negatives": 2, "replay": 1.0}  # settings newer than some runs: their defaults
+                 "news_negatives": 2, "replay": 1.0, "layers": 0, "teacher": "", "kd_alpha": 0.5,
+                 "kd_temperature": 2.0}  # settings newer than some runs: their defaults
         diff = {k: (old.get(k, added.get(k)), v) for k, v in settings.items() if old.get(k, added.get(k)) != v}
         if base_of(old) != args.base:
             diff["base_model"] = (base_of(old), args.base)
@@ -134,7 +136,15 @@ def cmd_train(args) -> None:
     log(f"data: {len(train_ex)} questions -> {n} windows ({neg} labeled [CLS]); holdout {len(hold_ex)} "
         f"questions; {steps_per_epoch} steps/epoch, {total} steps; prep {time.time() - t0:.0f}s", logf)
 
-    model = new_training_model(args.lora_r, args.lora_alpha, args.lora_dropout, args.seed, args.base)
+    soft = None
+    if args.teacher and base_of(config(Path(args.teacher))) != args.base:
+        raise SystemExit(f"error: the teacher {args.teacher} reads with {base_of(config(Path(args.teacher)))}'s "
+                         f"tokenizer, not {args.base}'s")
+    if args.teacher:  # distillation: the teacher's logits of every window, read once (cached in the run)
+        from qa.evaluation.reader.distill import teacher_logits
+
+        soft = teacher_logits(run_dir, Path(args.teacher), feats, fp, tuner.pref)
+    model = new_training_model(args.lora_r, args.lora_alpha, args.lora_dropout, args.seed, args.base, args.layers)
     decay, no_decay = [], []
     for name, p in model.named_parameters():
         if p.requires_grad:
@@ -168,7 +178,7 @@ def cmd_train(args) -> None:
         from qa.evaluation.reader.model import from_artifact_tensors
 
         art = Path(args.init_artifact) / "reader.safetensors"
-        load_trainable(model, from_artifact_tensors(model, load_file(str(art))))
+        load_trainable(model, from_artifact_tensors(model, load_file(str(art)), args.layers))
         log(f"fresh schedule from the artifact {art}: {n_train} trainable parameters, lr {args.lr}, "
             f"warmup {warm} steps", logf)
     elif args.init_ckpt:
@@ -215,6 +225,13 @@ def cmd_train(args) -> None:
         s = s.masked_fill(~mask, -1e4)
         e = e.masked_fill(~mask, -1e4)
         loss = (torch.nn.functional.cross_entropy(s, bt["start"]) + torch.nn.functional.cross_entropy(e, bt["end"])) / 2
+        if soft is not None:
+            from qa.evaluation.reader.distill import kd_loss, padded
+
+            width = s.shape[1]
+            kd = (kd_loss(s, padded(soft[0], idx, width), mask, args.kd_temperature) +
+                  kd_loss(e, padded(soft[1], idx, width), mask, args.kd_temperature)) / 2
+            loss = (1 - args.kd_alpha) * loss + args.kd_alpha * kd
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_([p for p in model.parameters() if p.requires_grad], 1.0)
