@@ -29,7 +29,7 @@ def teacher_logits(run_dir: Path, teacher: Path, feats: dict, fingerprint: str, 
     path = cache_file(run_dir, teacher, fingerprint)
     lengths = np.array([len(x) for x in feats["input_ids"]], dtype=np.int64)
     if path.is_file():
-        with np.load(path) as z:
+        with np.load(path, allow_pickle=False) as z:
             if np.array_equal(z["lengths"], lengths):
                 return _split(z["start"], z["end"], lengths)
         log(f"teacher cache {path} does not fit these windows: reading again", run_dir / "train.log")
