@@ -87,6 +87,14 @@ def cached_path(directory: Path = MODEL_DIR) -> Path:
     return cache_dir() / "onnx" / f"span-reader-{cache_key(directory)}" / "reader-int8.onnx"
 
 
+def int8_onnx(directory: Path = MODEL_DIR) -> Path:
+    """The artifact's int8 ONNX reader, exported first when it is not cached yet."""
+    path = cached_path(directory)
+    if not path.is_file():
+        export_int8(directory, path)
+    return path
+
+
 
 def span_reader_class():
     """The span reader as a torch module class: encoder + linear span head -> (start_logits, end_logits)."""
@@ -261,9 +269,7 @@ class SpanReader:
 
         cfg = config(directory)
         self.max_len, self.stride, self.max_q = cfg["max_len"], cfg["stride"], cfg["max_q"]
-        path = cached_path(directory)
-        if not path.is_file():
-            export_int8(directory, path)
+        path = int8_onnx(directory)
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads or min(2, os.cpu_count() or 1)
         opts.inter_op_num_threads = 1

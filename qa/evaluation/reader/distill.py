@@ -34,13 +34,10 @@ def teacher_logits(run_dir: Path, teacher: Path, feats: dict, fingerprint: str, 
                 return _split(z["start"], z["end"], lengths)
         log(f"teacher cache {path} does not fit these windows: reading again", run_dir / "train.log")
     from qa.evaluation.reader.predict import predict_onnx
-    from qa.read.neural import cached_path, export_int8
+    from qa.read.neural import int8_onnx
 
-    onnx = cached_path(teacher)
-    if not onnx.is_file():
-        export_int8(teacher, onnx)
     t0 = time.time()
-    starts, ends = predict_onnx(onnx, feats, threads)
+    starts, ends = predict_onnx(int8_onnx(teacher), feats, threads)
     log(f"teacher {teacher} read {len(lengths)} windows in {time.time() - t0:.0f}s", run_dir / "train.log")
     flat_s = np.concatenate(starts).astype(np.float16)
     flat_e = np.concatenate(ends).astype(np.float16)

@@ -90,6 +90,9 @@ def cmd_train(args) -> None:
     run_json = run_dir / "run.json"
     old = json.loads(run_json.read_text()) if run_json.is_file() else None
     args.base = training_base(args.base, args.init_artifact, old)
+    if args.teacher and base_of(config(Path(args.teacher))) != args.base:  # before the data is prepared
+        raise SystemExit(f"error: the teacher {args.teacher} reads with {base_of(config(Path(args.teacher)))}'s "
+                         f"tokenizer, not {args.base}'s")
     if old is not None:
         added = {"order_seed": None, "init_ckpt": "", "init_artifact": "", "news": "", "news_repeat": 1,
                  "news_negatives": 2, "replay": 1.0, "layers": 0, "teacher": "", "kd_alpha": 0.5,
@@ -137,11 +140,8 @@ def cmd_train(args) -> None:
         f"questions; {steps_per_epoch} steps/epoch, {total} steps; prep {time.time() - t0:.0f}s", logf)
 
     soft = None
-    if args.teacher and base_of(config(Path(args.teacher))) != args.base:
-        raise SystemExit(f"error: the teacher {args.teacher} reads with {base_of(config(Path(args.teacher)))}'s "
-                         f"tokenizer, not {args.base}'s")
     if args.teacher:  # distillation: the teacher's logits of every window, read once (cached in the run)
-        from qa.evaluation.reader.distill import teacher_logits
+        from qa.evaluation.reader.distill import kd_loss, padded, teacher_logits
 
         soft = teacher_logits(run_dir, Path(args.teacher), feats, fp, tuner.pref)
     model = new_training_model(args.lora_r, args.lora_alpha, args.lora_dropout, args.seed, args.base, args.layers)
@@ -226,8 +226,6 @@ def cmd_train(args) -> None:
         e = e.masked_fill(~mask, -1e4)
         loss = (torch.nn.functional.cross_entropy(s, bt["start"]) + torch.nn.functional.cross_entropy(e, bt["end"])) / 2
         if soft is not None:
-            from qa.evaluation.reader.distill import kd_loss, padded
-
             width = s.shape[1]
             kd = (kd_loss(s, padded(soft[0], idx, width), mask, args.kd_temperature) +
                   kd_loss(e, padded(soft[1], idx, width), mask, args.kd_temperature)) / 2
