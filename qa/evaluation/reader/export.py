@@ -54,8 +54,7 @@ def cmd_eval(args) -> None:
         max_len = cfg["max_len"]
         feats = featurize(tok, examples, max_len, cfg["stride"], cfg["max_q"])
         if args.onnx:
-            onnx_dir = Path(args.onnx_dir or Path(args.artifact).parent / "onnx")
-            fp32, int8 = export_onnx(Path(args.artifact), onnx_dir)
+            fp32, int8 = export_onnx(Path(args.artifact), onnx_dir(args.onnx_dir, Path(args.artifact)))
             st, en = predict_onnx(int8 if args.onnx == "int8" else fp32, feats, args.threads)
             what = f"{args.artifact} onnx {args.onnx}"
         else:
@@ -114,6 +113,15 @@ def export_artifact(ckpt: Path, out: Path) -> Path:
     return out
 
 
+def onnx_dir(given: str, artifact_dir: Path) -> Path:
+    """Where `--onnx` writes the artifact's ONNX: `given`, else the folder the runtime caches this artifact's int8
+    reader in (qa.read.neural.cached_path), keyed by its bytes. Not beside the artifact: that put 150 MB inside the
+    source tree, one folder shared by every artifact there."""
+    from qa.read.neural import cached_path
+
+    return Path(given) if given else cached_path(artifact_dir).parent
+
+
 def export_onnx(artifact_dir: Path, out_dir: Path, force: bool = False) -> tuple[Path, Path]:
     """The artifact's fp32 and int8 ONNX in `out_dir` (qa.read.neural.export_onnx), rebuilt when it changed."""
     from qa.read.neural import export_onnx as export_reader_onnx
@@ -144,6 +152,6 @@ def cmd_export(args) -> None:
     sizes = {p.name: p.stat().st_size for p in out.iterdir() if p.is_file()}
     print(json.dumps({"checkpoint": str(ckpt), "artifact": str(out), "bytes": sizes}))
     if args.onnx:
-        fp32, int8 = export_onnx(out, Path(args.onnx_dir or out.parent / "onnx"), force=True)
+        fp32, int8 = export_onnx(out, onnx_dir(args.onnx_dir, out), force=True)
         print(json.dumps({"onnx_fp32": str(fp32), "fp32_bytes": fp32.stat().st_size,
                           "onnx_int8": str(int8), "int8_bytes": int8.stat().st_size}))
