@@ -40,6 +40,21 @@ def test_long_passages_are_read_in_windows():
     assert span is not None and span.start >= len(prefix)  # found in the last window, offsets in the whole text
 
 
+def test_windows_read_side_by_side_give_the_logits_of_each_read_alone():
+    r = neural.reader()
+    question = "How many people in Vietnam use the internet?"
+    texts = [INTERNET, " ".join([OFF_TOPIC] * 12), DELEGATION, OFF_TOPIC, ""]  # 1 + several + 1 + 1 + 0 windows
+    together = r.logits_many(question, texts)
+    assert [len(w) for w in together][-1] == 0 and sum(map(len, together)) > 4
+    one = neural.SpanReader(neural.artifact_dir(), threads=1)  # every window alone, one after another
+    for text, windows in zip(texts, together):
+        alone = one.logits(question, text)
+        assert len(alone) == len(windows)
+        for a, b in zip(alone, windows):
+            assert a.first == b.first and np.array_equal(a.offsets, b.offsets)
+            assert np.array_equal(a.start, b.start) and np.array_equal(a.end, b.end)  # to the bit
+
+
 def test_read_passages_marks_the_answer_inside_its_sentence():
     p, = read_passages([hit(DELEGATION)], understand("Who did Quang meet from the Russian ministry?"), reader="neural")
     h = p.hit

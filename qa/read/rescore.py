@@ -216,7 +216,7 @@ def _candidates(question: str, texts: Sequence[str], inherited_kind: str | None 
     from qa.read.nlp import parse
 
     reader = reader or neural.reader()
-    windows = [reader.logits(question, t) for t in texts]
+    windows = reader.logits_many(question, texts)
     nbest = [neural.nbest_of(w, t, n) for w, t in zip(windows, texts)]
     # spaCy parses only the sentences the n-best lies in (36% of the time of the whole passage on SQuAD's
     # paragraphs), the same whether or not the passage was read before, so an answer never depends on what was
