@@ -403,6 +403,28 @@ def test_int8_encoder_close_to_fp32_deterministic_and_torch_free():
     assert out.returncode == 0 and out.stdout.strip() == "", out.stderr
 
 
+@pytest.mark.slow
+def test_int8_encoder_side_by_side_gives_each_text_the_vector_it_gets_alone_on_two_threads():
+    import onnxruntime as ort
+
+    from qa.embed import INT8_MODEL
+    from qa.embed.onnx import OnnxInt8Encoder, cached_model_path
+
+    texts = [f"Passage {i}: the delegation met the minister of state on day {i}. " * (1 + i % 4) for i in range(9)]
+    enc = OnnxInt8Encoder(INT8_MODEL, threads=2)
+    side = enc.encode(texts)  # side by side, one thread each
+    _, tokenizer = enc._load()
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 2  # how every vector was made before the sixteenth session
+    two = ort.InferenceSession(str(cached_model_path()), opts, providers=["CPUExecutionProvider"])
+    for text, v in zip(texts, side):
+        ids = np.asarray([tokenizer.encode(text).ids], dtype=np.int64)
+        h = two.run(None, {"input_ids": ids, "attention_mask": np.ones_like(ids),
+                           "token_type_ids": np.zeros_like(ids)})[0][0].mean(axis=0)
+        np.testing.assert_array_equal(v, h / max(float(np.linalg.norm(h)), 1e-12))  # to the bit: old indexes hold
+    np.testing.assert_array_equal(OnnxInt8Encoder(INT8_MODEL, threads=1).encode(texts), side)
+
+
 # ---- benchmark helpers ---------------------------------------------------------------------------------
 
 def test_synthetic_vectors_are_unit_and_reproducible():

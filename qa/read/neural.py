@@ -16,7 +16,6 @@ import json
 import logging
 import os
 import re
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -263,11 +262,12 @@ def spans_at(windows: Sequence[Window], chars: Sequence[tuple[int, int]],
 
 class SpanReader:
     """The int8 ONNX span reader; each window runs alone (dynamic int8 scales activations per call), so a
-    window's logits never depend on what else is read. The windows of one question run two at a time on a
-    one-thread session, one per core, and a window left over alone on a session with every core: int8 GEMMs of
-    one ~190-token window do not keep two cores busy (a window 26 ms on two threads, 35 ms on one; two on one
-    thread each side by side 37 ms; scratch /work/tools/thr16.py, sixteenth session). The logits are the same to
-    the bit whichever session runs a window (test_neural)."""
+    window's logits never depend on what else is read. Each window runs on one thread, and a question's windows
+    run side by side, one thread each: int8 GEMMs of one ~190-token window do not keep two cores busy. On 2 cores,
+    3 windows of 150-190 tokens take 64.8 ms side by side against 76.3 ms one after another on two threads each
+    (2 windows 41.0 / 53.7, 5 windows 105.6 / 135.4; one window alone 35 ms against 26; scratch
+    /work/tools/thr16b.py, sixteenth session). The logits are the same to the bit whatever the threads
+    (test_neural)."""
 
     def __init__(self, directory: Path = MODEL_DIR, threads: int | None = None):
         import onnxruntime as ort
@@ -276,28 +276,20 @@ class SpanReader:
         cfg = config(directory)
         self.max_len, self.stride, self.max_q = cfg["max_len"], cfg["stride"], cfg["max_q"]
         path = int8_onnx(directory)
-        self.threads = max(1, threads or min(2, os.cpu_count() or 1))
-
-        def session(threads: int):
-            opts = ort.SessionOptions()
-            opts.intra_op_num_threads = threads
-            opts.inter_op_num_threads = 1
-            opts.log_severity_level = 3
-            # Its threads sleep between runs instead of spinning: each passage's run is followed by Python work
-            # (spaCy, features) that spinning threads starve on 2 cores. Warm ask() p50 on the seed corpus 69-74
-            # -> 40-44 ms (40 questions x 3 rounds, scratch /work/tools/spin_exp.py, sixth session).
-            opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-            return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-
-        self.session = session(self.threads)  # a window alone: every core on it
-        # Windows side by side, one per core (onnxruntime releases the GIL while it runs).
-        self._side = session(1) if self.threads > 1 else None
+        self.threads = max(1, threads or min(2, os.cpu_count() or 1))  # cores the windows share
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = 1
+        opts.inter_op_num_threads = 1
+        opts.log_severity_level = 3
+        # No thread of its own spins between runs: each run is followed by Python work (spaCy, features) that
+        # spinning threads starve on 2 cores (sixth session: warm ask() p50 on the seed corpus 69-74 -> 40-44 ms).
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
         self._pool, self._pool_pid = None, 0
         self.tokenizer = Tokenizer.from_file(str(bases.base_dir(base_of(cfg)) / "tokenizer.json"))
         self.tokenizer.no_truncation()
         self.tokenizer.no_padding()
         self.cls, self.sep = self.tokenizer.token_to_id("[CLS]"), self.tokenizer.token_to_id("[SEP]")
-        self._lock = threading.Lock()  # one window alone at a time on the all-cores session
 
     def _windows(self, question: str, text: str):
         q = self.tokenizer.encode(question.strip(), add_special_tokens=False).ids[:self.max_q]
@@ -313,30 +305,24 @@ class SpanReader:
             if w0 + room >= len(ids):
                 break
 
-    @staticmethod
-    def _feed(ids: np.ndarray, types: np.ndarray) -> dict:
-        return {"input_ids": ids[None], "attention_mask": np.ones_like(ids)[None], "token_type_ids": types[None]}
-
-    def _alone(self, ids: np.ndarray, types: np.ndarray):
-        with self._lock:
-            return self.session.run(None, self._feed(ids, types))
-
-    def _beside(self, ids: np.ndarray, types: np.ndarray):
-        return self._side.run(None, self._feed(ids, types))
+    def _run(self, window: tuple):
+        ids, types = window[0], window[1]
+        return self.session.run(None, {"input_ids": ids[None], "attention_mask": np.ones_like(ids)[None],
+                                       "token_type_ids": types[None]})
 
     def _workers(self) -> ThreadPoolExecutor:
-        """The threads running windows side by side (made again in a forked child: a pool's threads do not
-        survive a fork)."""
+        """The threads windows run on side by side (onnxruntime lets go of the interpreter lock while it runs);
+        made again in a forked child, where a pool's threads do not survive."""
         if self._pool is None or self._pool_pid != os.getpid():
-            self._pool, self._pool_pid = ThreadPoolExecutor(self.threads, "qa-reader"), os.getpid()
+            # Twice the cores: a question's 3 windows all at once beat 2 and then 1 (64.8 against 67.6 ms).
+            self._pool, self._pool_pid = ThreadPoolExecutor(2 * self.threads, "qa-reader"), os.getpid()
         return self._pool
 
     def _run_all(self, windows: Sequence[tuple]) -> list:
-        """(start, end) logits of each (ids, types, ...) window: as many side by side as there are threads, one
-        each, and the ones left over alone on every core."""
-        side = len(windows) - len(windows) % self.threads if self._side is not None else 0
-        out = list(self._workers().map(lambda w: self._beside(w[0], w[1]), windows[:side])) if side else []
-        return out + [self._alone(w[0], w[1]) for w in windows[side:]]
+        """(start, end) logits of each (ids, types, ...) window."""
+        if self.threads == 1 or len(windows) < 2:
+            return [self._run(w) for w in windows]
+        return list(self._workers().map(self._run, windows))
 
     def logits_many(self, question: str, texts: Sequence[str]) -> list[list[Window]]:
         """logits() of each text, the windows of all of them run together (see the class)."""
