@@ -43,7 +43,7 @@ def test_long_passages_are_read_in_windows():
 def test_windows_read_side_by_side_give_the_logits_of_each_read_alone_on_two_threads():
     import onnxruntime as ort
 
-    r = neural.reader()
+    r = neural.SpanReader(neural.artifact_dir(), threads=2)  # side by side even on a one-core runner
     question = "How many people in Vietnam use the internet?"
     texts = [INTERNET, " ".join([OFF_TOPIC] * 12), DELEGATION, OFF_TOPIC, ""]  # 1 + several + 1 + 1 + 0 windows
     together = r.logits_many(question, texts)

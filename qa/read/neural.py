@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import re
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -281,11 +282,11 @@ class SpanReader:
         opts.intra_op_num_threads = 1
         opts.inter_op_num_threads = 1
         opts.log_severity_level = 3
-        # No thread of its own spins between runs: each run is followed by Python work (spaCy, features) that
-        # spinning threads starve on 2 cores (sixth session: warm ask() p50 on the seed corpus 69-74 -> 40-44 ms).
+        # On one thread the session has no thread pool to spin (the sixth session's two-thread session had to be
+        # told not to: its spinning threads starved the Python work after each run on 2 cores); kept explicit.
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-        self._pool, self._pool_pid = None, 0
+        self._pool, self._pool_pid, self._pool_lock = None, 0, threading.Lock()
         self.tokenizer = Tokenizer.from_file(str(bases.base_dir(base_of(cfg)) / "tokenizer.json"))
         self.tokenizer.no_truncation()
         self.tokenizer.no_padding()
@@ -313,10 +314,11 @@ class SpanReader:
     def _workers(self) -> ThreadPoolExecutor:
         """The threads windows run on side by side (onnxruntime lets go of the interpreter lock while it runs);
         made again in a forked child, where a pool's threads do not survive."""
-        if self._pool is None or self._pool_pid != os.getpid():
-            # Twice the cores: a question's 3 windows all at once beat 2 and then 1 (64.8 against 67.6 ms).
-            self._pool, self._pool_pid = ThreadPoolExecutor(2 * self.threads, "qa-reader"), os.getpid()
-        return self._pool
+        with self._pool_lock:
+            if self._pool is None or self._pool_pid != os.getpid():
+                # Twice the cores: a question's 3 windows all at once beat 2 and then 1 (64.8 against 67.6 ms).
+                self._pool, self._pool_pid = ThreadPoolExecutor(2 * self.threads, "qa-reader"), os.getpid()
+            return self._pool
 
     def _run_all(self, windows: Sequence[tuple]) -> list:
         """(start, end) logits of each (ids, types, ...) window."""
