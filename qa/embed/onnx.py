@@ -7,7 +7,6 @@ sentence-transformers pipeline (max 256 tokens).
 """
 from __future__ import annotations
 
-import collections
 import contextlib
 import hashlib
 import importlib.metadata as md
@@ -15,6 +14,7 @@ import logging
 import os
 import threading
 import warnings
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Sequence
 
@@ -176,8 +176,6 @@ class OnnxInt8Encoder:
     def _workers(self):
         """The threads texts run on side by side (onnxruntime lets go of the interpreter lock while it runs);
         made again in a forked child, where a pool's threads do not survive."""
-        from concurrent.futures import ThreadPoolExecutor
-
         with self._lock:
             if self._pool is None or self._pool_pid != os.getpid():
                 self._pool, self._pool_pid = ThreadPoolExecutor(2 * self.threads, "qa-encoder"), os.getpid()
@@ -209,15 +207,17 @@ class OnnxInt8Encoder:
                     if bar is not None:
                         bar.update()
             else:  # a few texts ahead at a time: a call never queues a whole chunk in front of another
-                pool, ahead = self._workers(), collections.deque()
+                pool, running = self._workers(), set()
                 for i in range(len(texts)):
-                    ahead.append(pool.submit(one, i))
-                    if len(ahead) >= 2 * self.threads:
-                        ahead.popleft().result()
-                        if bar is not None:
-                            bar.update()
-                while ahead:
-                    ahead.popleft().result()
+                    running.add(pool.submit(one, i))
+                    if len(running) >= 2 * self.threads:  # the next goes in as soon as any is done
+                        done, running = wait(running, return_when=FIRST_COMPLETED)
+                        for f in done:
+                            f.result()
+                            if bar is not None:
+                                bar.update()
+                for f in running:  # the last few
+                    f.result()
                     if bar is not None:
                         bar.update()
         finally:
