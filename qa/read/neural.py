@@ -16,15 +16,13 @@ import json
 import logging
 import os
 import re
-import threading
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
-from qa.embed.onnx import _version, cache_dir
+from qa.embed.onnx import SideBySide, _version, cache_dir
 from qa.read import base as bases
 
 logger = logging.getLogger(__name__)
@@ -286,7 +284,7 @@ class SpanReader:
         # told not to: its spinning threads starved the Python work after each run on 2 cores); kept explicit.
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-        self._pool, self._pool_pid, self._pool_lock = None, 0, threading.Lock()
+        self._side = SideBySide(self.threads, "qa-reader")
         self.tokenizer = Tokenizer.from_file(str(bases.base_dir(base_of(cfg)) / "tokenizer.json"))
         self.tokenizer.no_truncation()
         self.tokenizer.no_padding()
@@ -311,20 +309,11 @@ class SpanReader:
         return self.session.run(None, {"input_ids": ids[None], "attention_mask": np.ones_like(ids)[None],
                                        "token_type_ids": types[None]})
 
-    def _workers(self) -> ThreadPoolExecutor:
-        """The threads windows run on side by side (onnxruntime lets go of the interpreter lock while it runs);
-        made again in a forked child, where a pool's threads do not survive."""
-        with self._pool_lock:
-            if self._pool is None or self._pool_pid != os.getpid():
-                # Twice the cores: a question's 3 windows all at once beat 2 and then 1 (64.8 against 67.6 ms).
-                self._pool, self._pool_pid = ThreadPoolExecutor(2 * self.threads, "qa-reader"), os.getpid()
-            return self._pool
-
     def _run_all(self, windows: Sequence[tuple]) -> list:
         """(start, end) logits of each (ids, types, ...) window."""
         if self.threads == 1 or len(windows) < 2:
             return [self._run(w) for w in windows]
-        return list(self._workers().map(self._run, windows))
+        return list(self._side.pool().map(self._run, windows))
 
     def logits_many(self, question: str, texts: Sequence[str]) -> list[list[Window]]:
         """logits() of each text, the windows of all of them run together (see the class)."""
