@@ -492,3 +492,23 @@ def test_an_answer_holds_no_half_bracket(piece, want):
     got = rescore.bracketed(text, neural.Span(start, start + len(piece), 2.0, 0.0))
     assert text[got.start:got.end] == want
     assert rescore.bracketed(text, None) is None
+
+
+def test_rows_of_all_spans_at_once_equal_each_span_alone():
+    from qa.read import rescore
+    from qa.read.expected import expected
+    from qa.read.nlp import parse
+
+    for question, text in (("Who led the Vietnamese delegation?", DELEGATION),
+                           ("How many people use the internet?", INTERNET),
+                           ("What does it stand for?", 'The AMMTC (ASEAN Meeting) met. "We agree," he said.')):
+        qdoc, doc = parse([question, text], cache=False)
+        exp, words = expected(qdoc), rescore.question_words(qdoc)
+        # every word-aligned span of up to 6 tokens, quotations and cut names included
+        bounds = [(t.idx, t.idx + len(t)) for t in doc]
+        spans = [neural.Span(bounds[i][0], bounds[j][1], 0.0, 0.0)
+                 for i in range(len(bounds)) for j in range(i, min(i + 6, len(bounds)))]
+        together = rescore.rows(doc, exp, spans, words, added=2)
+        alone = np.stack([rescore.span_features(doc, exp, s.start, s.end, words) for s in spans])
+        alone[-2:, rescore.FEATURES.index("added")] = 1.0
+        assert np.array_equal(together, alone)

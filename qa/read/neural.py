@@ -290,8 +290,11 @@ class SpanReader:
         self.tokenizer.no_padding()
         self.cls, self.sep = self.tokenizer.token_to_id("[CLS]"), self.tokenizer.token_to_id("[SEP]")
 
-    def _windows(self, question: str, text: str):
-        q = self.tokenizer.encode(question.strip(), add_special_tokens=False).ids[:self.max_q]
+    def _question(self, question: str) -> list[int]:
+        return self.tokenizer.encode(question.strip(), add_special_tokens=False).ids[:self.max_q]
+
+    def _windows(self, question: str | list[int], text: str):
+        q = self._question(question) if isinstance(question, str) else question
         c = self.tokenizer.encode(text, add_special_tokens=False)
         room = max(8, self.max_len - len(q) - 3)
         ids, offs = c.ids, c.offsets
@@ -317,7 +320,8 @@ class SpanReader:
 
     def logits_many(self, question: str, texts: Sequence[str]) -> list[list[Window]]:
         """logits() of each text, the windows of all of them run together (see the class)."""
-        windows = [[w for w in self._windows(question, t) if w[3]] for t in texts]
+        q = self._question(question)  # tokenized once for all the texts
+        windows = [[w for w in self._windows(q, t) if w[3]] for t in texts]
         runs = iter(self._run_all([w for ws in windows for w in ws]))
         out = []
         for ws in windows:
