@@ -291,3 +291,32 @@ def test_refresh_after_one_new_file_parses_and_encodes_only_it(settings):
     assert second.manifest["refresh"] == {"carried_rows": len(first), "new_rows": len(second) - len(first),
                                           "parsed_files": 1}
     assert len(counting.seen) == len(second) - len(first)
+
+
+def test_a_refresh_to_the_wrong_folder_warns_and_the_right_one_back_re_embeds_nothing(settings, make_corpus,
+                                                                                         monkeypatch, caplog):
+    from qa.index import build
+
+    first = index_mod.ensure(settings, HashingEncoder())
+    monkeypatch.setattr(index_mod, "DROP_WARN_PASSAGES", 1)
+    wrong = dataclasses.replace(settings, corpus_dir=make_corpus({"other.txt": ("Other", "2024-01-01",
+                                                                                  ["Unrelated words here."])}, "wrong"))
+    with caplog.at_level(logging.WARNING, logger="qa.index"):
+        small = index_mod.ensure(wrong, HashingEncoder())
+    assert len(small) < len(first)
+    said = " ".join(r.getMessage() for r in caplog.records)
+    assert f"holds 0 of the {len(first.manifest['files'])} files" in said and first.path.name in said
+    counting = CountingEncoder()  # the right folder again: every vector comes from the kept generation
+    back = index_mod.ensure(settings, counting)
+    assert counting.seen == [] and len(back) == len(first)
+    np.testing.assert_array_equal(np.asarray(back.vectors), np.asarray(first.vectors))
+    # a kept generation whose vectors file was damaged is not reused
+    index_mod.ensure(wrong, HashingEncoder())
+    kept = build.kept_vectors(settings.index_dir, index_mod.current_path(settings.index_dir), settings, 384)
+    assert kept is not None and kept.path == back.path
+    with open(back.path / "vectors.npy", "r+b") as f:
+        f.seek(-4, os.SEEK_END)
+        f.write(b"\x00\x00\x80\x7f")
+    assert build.kept_vectors(settings.index_dir, index_mod.current_path(settings.index_dir), settings, 384) is None
+    counting = CountingEncoder()
+    assert len(index_mod.ensure(settings, counting)) == len(first) and len(counting.seen) == len(first)

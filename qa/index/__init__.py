@@ -25,7 +25,7 @@ from typing import Callable, Iterator
 from qa.config import Settings
 from qa.embed import Encoder
 from qa.index import refresh
-from qa.index.build import carried_sources, embed_new, write_parts
+from qa.index.build import carried_sources, embed_new, kept_vectors, write_parts
 from qa.index.generation import current_path, is_live, publish
 from qa.index.staging import STAGING_DIR, StagedEncoder
 from qa.index.manifest import FORMAT_VERSION, IndexLoadError, build_settings, read_manifest, stale_reason, verify
@@ -69,6 +69,8 @@ def ensure(settings: Settings, encoder: Encoder, source: CorpusSource | None = N
                 return fresh
             index = fresh or index
         logger.info("building index in %s: %s", index_dir, why)
+        if index is not None:
+            warn_if_dropping(index, files, source)
         # vectors are reused by text from any index of the same model; rows are carried over from one
         # built with the same settings and per-file tables
         reuse = index if index is not None and index.manifest.get("model") == settings.model else None
@@ -83,7 +85,8 @@ def ensure(settings: Settings, encoder: Encoder, source: CorpusSource | None = N
                         layout.carried, len(layout.passages), layout.parsed)
             texts = [p.embed_text(settings.embed_title) for p in layout.passages]
             keys = refresh.text_keys(texts)
-            new_vectors = embed_new(texts, keys, settings, staged, reuse, stored, progress)
+            kept = None if force else lambda: kept_vectors(index_dir, _live_path(index_dir), settings, encoder.dim)
+            new_vectors = embed_new(texts, keys, settings, staged, reuse, stored, progress, kept=kept)
         carry = carry if layout.carried else None
         vectors = refresh.gather_vectors(layout, new_vectors, carry.vectors if carry else None)
         all_keys = refresh.gather_keys(layout, keys, stored if carry else None)
@@ -92,6 +95,31 @@ def ensure(settings: Settings, encoder: Encoder, source: CorpusSource | None = N
         staged.clear()
     # just written and checksummed: check sizes only, unless another build has replaced it since
     return load(index_dir, verify_checksums=None if current_path(index_dir) != written else False)
+
+
+def _live_path(index_dir):
+    """The live generation's folder, or None (none, or CURRENT unreadable)."""
+    try:
+        return current_path(index_dir)
+    except IndexLoadError:
+        return None
+
+
+DROP_WARN_PASSAGES = 1000  # an index this big losing most of its files to a refresh is said so
+
+
+def warn_if_dropping(index: Index, files: dict, source: CorpusSource) -> None:
+    """Warn when the build about to start drops most of a big index's files: the corpus given no longer holds
+    them (a wrong folder given, a disk not mounted). The build goes on (an index follows its corpus); the
+    replaced generation is kept beside the new one until the next build, which reuses its vectors if those
+    articles come back (qa.index.build.kept_vectors)."""
+    old = index.manifest.get("files") or {}
+    gone = [name for name in old if name not in files]
+    if len(index) >= DROP_WARN_PASSAGES and old and len(gone) * 2 >= len(old):
+        logger.warning("the corpus %s holds %d of the %d files this index of %d passages was built from; the "
+                       "index now follows it, and the replaced one is kept in %s until the next build (giving the "
+                       "right folder again then re-embeds nothing)", getattr(source, "path", "given"), len(old) - len(gone),
+                       len(old), len(index), index.path.name)
 
 
 def _stages(settings: Settings, source: CorpusSource, encoder: Encoder, staging, progress: bool):

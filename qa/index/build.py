@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -12,7 +14,8 @@ from qa.embed import Encoder
 from qa.index import dense as vec
 from qa.index import refresh
 from qa.index.bm25 import Lexical
-from qa.index.manifest import build_settings, stale_reason, write_manifest
+from qa.index.manifest import IndexLoadError, build_settings, read_manifest, sha256, stale_reason, write_manifest
+from qa.index.ondisk import DiskArray
 from qa.index.passages import write_passages
 from qa.index.stories import write_stories
 from qa.index.store import ARTICLE_BM25_DIR, BM25_DIR, FAISS_FILE, VECTORS_FILE, Index
@@ -32,9 +35,54 @@ def carried_sources(index: Index | None, settings: Settings, dim: int, stored: n
     return sources
 
 
+@dataclass(frozen=True)
+class KeptVectors:
+    """The passage vectors of a generation kept beside the live one, with the key of the text of each."""
+
+    path: Path
+    keys: np.ndarray  # (n, refresh.KEY_BYTES) uint8
+    vectors: DiskArray  # (n, dim) float32
+
+
+def kept_vectors(index_dir: Path, live: Path | None, settings: Settings, dim: int) -> KeptVectors | None:
+    """The vectors of the newest generation kept beside the live one (the one the last build replaced), when it
+    was built by the same model from the same kind of text and its two files are whole (sizes and sha256 as
+    its manifest lists them); else None.
+
+    A refresh follows the corpus it is given: pointed once at the wrong folder, it replaces a big index with a
+    small one, and the big one stays only as this kept generation, until the next build. Its vectors make
+    that next build (the right folder again) re-embed nothing: only the passages, BM25 and the graph are
+    rebuilt."""
+    gens = sorted((p for p in index_dir.glob("gen-*") if p.is_dir() and p != live), key=lambda p: p.stat().st_mtime)
+    if not gens:
+        return None
+    path = gens[-1]
+    try:
+        manifest = read_manifest(path)
+        if (manifest.get("model") != settings.model or manifest.get("dim") != dim
+                or bool(manifest.get("embed_title")) != settings.embed_title):
+            return None
+        sums = manifest.get("checksums") or {}
+        for name in (refresh.KEYS_FILE, VECTORS_FILE):
+            size, digest = sums[name]
+            if (path / name).stat().st_size != size or sha256(path / name) != digest:
+                logger.warning("not reusing the vectors of %s: %s does not match its checksum", path.name, name)
+                return None
+        keys = np.load(path / refresh.KEYS_FILE, allow_pickle=False)
+        vectors = DiskArray(path / VECTORS_FILE)
+        if keys.shape != (len(vectors), refresh.KEY_BYTES) or vectors.shape[1:] != (dim,) or vectors.dtype != np.float32:
+            return None
+    except (IndexLoadError, KeyError, TypeError, OSError, ValueError) as exc:
+        logger.debug("no vectors reused from %s: %s", path.name, exc)
+        return None
+    return KeptVectors(path, keys, vectors)
+
+
 def embed_new(texts: list[str], keys: np.ndarray, settings: Settings, encoder: Encoder,
-              previous: Index | None, stored: np.ndarray | None, progress: bool) -> np.ndarray:
-    """Vectors for the new passages' texts, reusing those of identical texts in the previous index."""
+              previous: Index | None, stored: np.ndarray | None, progress: bool,
+              kept: Callable[[], KeptVectors | None] | None = None) -> np.ndarray:
+    """Vectors for the new passages' texts, reusing those of identical texts in the previous index, then in
+    the generation kept beside it (`kept`, called only when texts are left to embed: kept_vectors)."""
     out = np.zeros((len(texts), encoder.dim), dtype=np.float32)
     todo = list(range(len(texts)))
     if texts and previous is not None and previous.manifest.get("dim") == encoder.dim:
@@ -56,6 +104,17 @@ def embed_new(texts: list[str], keys: np.ndarray, settings: Settings, encoder: E
         if hits:  # one gather: the old vectors may be read from disk
             out[hits] = previous.vectors[np.asarray(rows, dtype=np.int64)]
         logger.info("reusing %d cached passage vectors, encoding %d", len(texts) - len(todo), len(todo))
+    kept = kept() if todo and kept is not None else None
+    if kept is not None:
+        raw, w = kept.keys.tobytes(), refresh.KEY_BYTES
+        cache = {raw[i * w:(i + 1) * w]: i for i in range(len(kept.keys))}
+        found = [(i, cache[keys[i].tobytes()]) for i in todo if keys[i].tobytes() in cache]
+        if found:
+            hits, rows = zip(*found)
+            out[list(hits)] = kept.vectors[np.asarray(rows, dtype=np.int64)]
+            todo = sorted(set(todo) - set(hits))
+            logger.info("reusing %d passage vectors of the generation kept beside the live one (%s), encoding %d",
+                        len(hits), kept.path.name, len(todo))
     if todo:
         out[todo] = encoder.encode([texts[i] for i in todo], batch_size=settings.batch_size, progress=progress)
     return out
