@@ -116,9 +116,11 @@ def warn_if_dropping(index: Index, files: dict, source: CorpusSource) -> None:
     old = index.manifest.get("files") or {}
     gone = [name for name in old if name not in files]
     if len(index) >= DROP_WARN_PASSAGES and old and len(gone) * 2 >= len(old):
+        path = getattr(source, "path", None)
         logger.warning("the corpus %s holds %d of the %d files this index of %d passages was built from; the "
                        "index now follows it, and the replaced one is kept in %s until the next build (giving the "
-                       "right folder again then re-embeds nothing)", getattr(source, "path", "given"), len(old) - len(gone),
+                       "right folder again then re-embeds nothing)", f"at {path}" if path else "given",
+                       len(old) - len(gone),
                        len(old), len(index), index.path.name)
 
 
