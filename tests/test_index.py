@@ -305,7 +305,7 @@ def test_a_refresh_to_the_wrong_folder_warns_and_the_right_one_back_re_embeds_no
         small = index_mod.ensure(wrong, HashingEncoder())
     assert len(small) < len(first)
     said = " ".join(r.getMessage() for r in caplog.records)
-    assert f"holds 0 of the {len(first.manifest['files'])} files" in said and first.path.name in said
+    assert f"holds 0 of the {len(first.manifest['files'])} files" in said and str(first.path) in said
     counting = CountingEncoder()  # the right folder again: every vector comes from the kept generation
     back = index_mod.ensure(settings, counting)
     assert counting.seen == [] and len(back) == len(first)
@@ -320,3 +320,17 @@ def test_a_refresh_to_the_wrong_folder_warns_and_the_right_one_back_re_embeds_no
     assert build.kept_vectors(settings.index_dir, index_mod.current_path(settings.index_dir), settings, 384) is None
     counting = CountingEncoder()
     assert len(index_mod.ensure(settings, counting)) == len(first) and len(counting.seen) == len(first)
+
+
+def test_an_ordinary_refresh_checksums_only_the_kept_keys(settings, encoder, monkeypatch):
+    from qa.index import build
+
+    index_mod.ensure(settings, encoder)
+    _add(settings.corpus_dir)
+    index_mod.ensure(settings, encoder)  # a generation is kept beside the live one from here on
+    hashed = []
+    real = build.sha256
+    monkeypatch.setattr(build, "sha256", lambda path: hashed.append(path.name) or real(path))
+    write_article(settings.corpus_dir, "another.txt", "Another", "2024-02-01", "Another new body.")
+    index_mod.ensure(settings, encoder)
+    assert hashed == ["passages.keys.npy"]  # the kept generation holds none of the new texts

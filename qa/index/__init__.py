@@ -85,7 +85,8 @@ def ensure(settings: Settings, encoder: Encoder, source: CorpusSource | None = N
                         layout.carried, len(layout.passages), layout.parsed)
             texts = [p.embed_text(settings.embed_title) for p in layout.passages]
             keys = refresh.text_keys(texts)
-            kept = None if force else lambda: kept_vectors(index_dir, _live_path(index_dir), settings, encoder.dim)
+            kept = None if force else lambda wanted: kept_vectors(index_dir, _live_path(index_dir), settings,
+                                                                 encoder.dim, wanted)
             new_vectors = embed_new(texts, keys, settings, staged, reuse, stored, progress, kept=kept)
         carry = carry if layout.carried else None
         vectors = refresh.gather_vectors(layout, new_vectors, carry.vectors if carry else None)
@@ -117,11 +118,10 @@ def warn_if_dropping(index: Index, files: dict, source: CorpusSource) -> None:
     gone = [name for name in old if name not in files]
     if len(index) >= DROP_WARN_PASSAGES and old and len(gone) * 2 >= len(old):
         path = getattr(source, "path", None)
-        logger.warning("the corpus %s holds %d of the %d files this index of %d passages was built from; the "
-                       "index now follows it, and the replaced one is kept in %s until the next build (giving the "
-                       "right folder again then re-embeds nothing)", f"at {path}" if path else "given",
-                       len(old) - len(gone),
-                       len(old), len(index), index.path.name)
+        logger.warning("building from the corpus %s, which holds %d of the %d files the index of %d passages was "
+                       "built from; if that is the wrong folder, build once more with the right one: %s is kept "
+                       "until the next build and its vectors are reused", f"at {path}" if path else "given",
+                       len(old) - len(gone), len(old), len(index), index.path)
 
 
 def _stages(settings: Settings, source: CorpusSource, encoder: Encoder, staging, progress: bool):

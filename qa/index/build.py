@@ -44,45 +44,59 @@ class KeptVectors:
     vectors: DiskArray  # (n, dim) float32
 
 
-def kept_vectors(index_dir: Path, live: Path | None, settings: Settings, dim: int) -> KeptVectors | None:
+def kept_vectors(index_dir: Path, live: Path | None, settings: Settings, dim: int,
+                 wanted: set[bytes] | None = None) -> KeptVectors | None:
     """The vectors of the newest generation kept beside the live one (the one the last build replaced), when it
     was built by the same model from the same kind of text and its two files are whole (sizes and sha256 as
-    its manifest lists them); else None.
+    its manifest lists them); else None. With `wanted` (the keys of the texts left to embed), None as well
+    unless it holds one of them: the vectors file, as big as the index, is checksummed only then, so an
+    ordinary refresh (the kept generation being the one before it, holding none of its new texts) reads only
+    the small keys file.
 
     A refresh follows the corpus it is given: pointed once at the wrong folder, it replaces a big index with a
     small one, and the big one stays only as this kept generation, until the next build. Its vectors make
     that next build (the right folder again) re-embed nothing: only the passages, BM25 and the graph are
     rebuilt."""
-    gens = sorted((p for p in index_dir.glob("gen-*") if p.is_dir() and p != live), key=lambda p: p.stat().st_mtime)
-    if not gens:
-        return None
-    path = gens[-1]
+    path = index_dir
+
+    def whole(name: str) -> bool:
+        size, digest = (manifest.get("checksums") or {})[name]
+        if (path / name).stat().st_size == size and sha256(path / name) == digest:
+            return True
+        logger.warning("not reusing the vectors of %s: %s does not match its checksum", path, name)
+        return False
+
     try:
+        gens = sorted((p for p in index_dir.glob("gen-*") if p.is_dir() and p != live),
+                      key=lambda p: p.stat().st_mtime)
+        if not gens:
+            return None
+        path = gens[-1]
         manifest = read_manifest(path)
         if (manifest.get("model") != settings.model or manifest.get("dim") != dim
-                or bool(manifest.get("embed_title")) != settings.embed_title):
+                or bool(manifest.get("embed_title")) != settings.embed_title or not whole(refresh.KEYS_FILE)):
             return None
-        sums = manifest.get("checksums") or {}
-        for name in (refresh.KEYS_FILE, VECTORS_FILE):
-            size, digest = sums[name]
-            if (path / name).stat().st_size != size or sha256(path / name) != digest:
-                logger.warning("not reusing the vectors of %s: %s does not match its checksum", path.name, name)
-                return None
         keys = np.load(path / refresh.KEYS_FILE, allow_pickle=False)
+        if wanted is not None:
+            raw, w = keys.tobytes(), refresh.KEY_BYTES
+            if not any(raw[i:i + w] in wanted for i in range(0, len(raw), w)):
+                return None
+        if not whole(VECTORS_FILE):
+            return None
         vectors = DiskArray(path / VECTORS_FILE)
         if keys.shape != (len(vectors), refresh.KEY_BYTES) or vectors.shape[1:] != (dim,) or vectors.dtype != np.float32:
             return None
     except (IndexLoadError, KeyError, TypeError, OSError, ValueError) as exc:
-        logger.debug("no vectors reused from %s: %s", path.name, exc)
+        logger.debug("no vectors reused from %s: %s", path, exc)
         return None
     return KeptVectors(path, keys, vectors)
 
 
 def embed_new(texts: list[str], keys: np.ndarray, settings: Settings, encoder: Encoder,
               previous: Index | None, stored: np.ndarray | None, progress: bool,
-              kept: Callable[[], KeptVectors | None] | None = None) -> np.ndarray:
+              kept: Callable[[set[bytes]], KeptVectors | None] | None = None) -> np.ndarray:
     """Vectors for the new passages' texts, reusing those of identical texts in the previous index, then in
-    the generation kept beside it (`kept`, called only when texts are left to embed: kept_vectors)."""
+    the generation kept beside it (`kept`, called with the keys of the texts left to embed: kept_vectors)."""
     out = np.zeros((len(texts), encoder.dim), dtype=np.float32)
     todo = list(range(len(texts)))
     if texts and previous is not None and previous.manifest.get("dim") == encoder.dim:
@@ -103,8 +117,8 @@ def embed_new(texts: list[str], keys: np.ndarray, settings: Settings, encoder: E
                 rows.append(j)
         if hits:  # one gather: the old vectors may be read from disk
             out[hits] = previous.vectors[np.asarray(rows, dtype=np.int64)]
-        logger.info("reusing %d cached passage vectors, encoding %d", len(texts) - len(todo), len(todo))
-    kept = kept() if todo and kept is not None else None
+        logger.info("reusing %d cached passage vectors, %d left to encode", len(texts) - len(todo), len(todo))
+    kept = kept({keys[i].tobytes() for i in todo}) if todo and kept is not None else None
     if kept is not None:
         raw, w = kept.keys.tobytes(), refresh.KEY_BYTES
         cache = {raw[i * w:(i + 1) * w]: i for i in range(len(kept.keys))}
@@ -113,8 +127,8 @@ def embed_new(texts: list[str], keys: np.ndarray, settings: Settings, encoder: E
             hits, rows = zip(*found)
             out[list(hits)] = kept.vectors[np.asarray(rows, dtype=np.int64)]
             todo = sorted(set(todo) - set(hits))
-            logger.info("reusing %d passage vectors of the generation kept beside the live one (%s), encoding %d",
-                        len(hits), kept.path.name, len(todo))
+            logger.info("reusing %d passage vectors of the generation kept beside the live one (%s), %d left to "
+                        "encode", len(hits), kept.path.name, len(todo))
     if todo:
         out[todo] = encoder.encode([texts[i] for i in todo], batch_size=settings.batch_size, progress=progress)
     return out
