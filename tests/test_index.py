@@ -334,3 +334,14 @@ def test_an_ordinary_refresh_checksums_only_the_kept_keys(settings, encoder, mon
     write_article(settings.corpus_dir, "another.txt", "Another", "2024-02-01", "Another new body.")
     index_mod.ensure(settings, encoder)
     assert hashed == ["passages.keys.npy"]  # the kept generation holds none of the new texts
+
+
+def test_the_generation_kept_is_the_one_replaced_not_a_stray_newer_one(settings, encoder):
+    import shutil
+
+    first = index_mod.ensure(settings, encoder)
+    stray = settings.index_dir / "gen-29990101-000000-deadbeef"  # a build killed between its rename and swap
+    shutil.copytree(first.path, stray)
+    _add(settings.corpus_dir)
+    second = index_mod.ensure(settings, encoder)
+    assert sorted(p.name for p in settings.index_dir.glob("gen-*")) == sorted([first.path.name, second.path.name])

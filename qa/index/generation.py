@@ -26,12 +26,19 @@ def publish(index_dir: Path, write: Callable[[Path], None]) -> Path:
     try:
         write(tmp)
         _fsync_tree(tmp)
+        try:
+            replaced = current_path(index_dir)
+        except IndexLoadError:
+            replaced = None
         os.rename(tmp, index_dir / name)
         _atomic_write(index_dir / CURRENT, name)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    _remove_old_generations(index_dir, keep={name})
+    # the generation this one replaced is the one kept (a build warns that it is, and reuses its vectors:
+    # qa.index.build.kept_vectors), not a newer folder a build killed before its swap left behind
+    kept = {replaced.name} if replaced is not None and replaced.is_dir() and replaced.name != name else set()
+    _remove_old_generations(index_dir, keep={name}, previous=kept)
     return index_dir / name
 
 
@@ -77,14 +84,16 @@ def _atomic_write(path: Path, text: str) -> None:
         os.close(dir_fd)
 
 
-def _remove_old_generations(index_dir: Path, keep: set[str]) -> None:
-    """Delete all but the newest previous generation (a reader may still have it open) and stray temps.
+def _remove_old_generations(index_dir: Path, keep: set[str], previous: set[str] = frozenset()) -> None:
+    """Delete every generation but `keep` and `previous` (the one the live one replaced; without it, the newest
+    other), and stray temps: a reader may still have the previous one open.
 
     Stray temps are the folders and `.CURRENT.<hex>` files of builds killed before their switch; the caller
     holds the build lock, so no other build is writing one.
     """
     gens = sorted((p for p in index_dir.glob("gen-*") if p.name not in keep), key=lambda p: p.stat().st_mtime)
-    for p in gens[:-1] + [t for t in index_dir.glob(".tmp-gen-*")]:
+    gone = [p for p in gens if p.name not in previous] if previous else gens[:-1]
+    for p in gone + [t for t in index_dir.glob(".tmp-gen-*")]:
         shutil.rmtree(p, ignore_errors=True)
     for p in index_dir.glob(f".{CURRENT}.*"):
         if p.is_symlink() or p.is_file():  # a planted link is removed, never followed
