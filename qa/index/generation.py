@@ -1,7 +1,7 @@
 """Generation folders: written in a temp folder, fsynced, renamed, made live by an atomic CURRENT swap.
 
-A crash at any step leaves the previous generation live; the newest previous one is kept (a reader may
-still have it open), older ones and stray temp folders are removed after each swap.
+A crash at any step leaves the previous generation live; after each swap the generation it replaced is kept (a
+reader may still have it open; the next build reuses its vectors), older ones and stray temp folders are removed.
 """
 from __future__ import annotations
 
