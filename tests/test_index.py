@@ -345,3 +345,17 @@ def test_the_generation_kept_is_the_one_replaced_not_a_stray_newer_one(settings,
     _add(settings.corpus_dir)
     second = index_mod.ensure(settings, encoder)
     assert sorted(p.name for p in settings.index_dir.glob("gen-*")) == sorted([first.path.name, second.path.name])
+
+
+def test_a_live_index_that_no_longer_loads_is_rebuilt_from_its_whole_vectors(settings, encoder, caplog):
+    first = index_mod.ensure(settings, encoder)
+    with open(first.path / "passages.jsonl", "r+b") as f:  # damaged text: the generation no longer loads
+        f.seek(10)
+        f.write(b"#")
+    counting = CountingEncoder()
+    with caplog.at_level(logging.INFO, logger="qa.index"):
+        rebuilt = index_mod.ensure(settings, counting)
+    assert "checksum mismatch" in caplog.text and rebuilt.path != first.path
+    assert counting.seen == [] and len(rebuilt) == len(first)  # every vector taken from the damaged generation
+    np.testing.assert_array_equal(np.asarray(rebuilt.vectors), np.asarray(first.vectors))
+    assert [p.text for p in rebuilt.passages] == [p.text for p in first.passages]

@@ -85,8 +85,9 @@ def ensure(settings: Settings, encoder: Encoder, source: CorpusSource | None = N
                         layout.carried, len(layout.passages), layout.parsed)
             texts = [p.embed_text(settings.embed_title) for p in layout.passages]
             keys = refresh.text_keys(texts)
-            kept = None if force else lambda wanted: kept_vectors(index_dir, _live_path(index_dir), settings,
-                                                                 encoder.dim, wanted)
+            # the live generation's vectors are reused above when it loads; when it does not, they may be whole
+            skip = index.path if index is not None else None
+            kept = None if force else lambda wanted: kept_vectors(index_dir, skip, settings, encoder.dim, wanted)
             new_vectors = embed_new(texts, keys, settings, staged, reuse, stored, progress, kept=kept)
         carry = carry if layout.carried else None
         vectors = refresh.gather_vectors(layout, new_vectors, carry.vectors if carry else None)
@@ -96,14 +97,6 @@ def ensure(settings: Settings, encoder: Encoder, source: CorpusSource | None = N
         staged.clear()
     # just written and checksummed: check sizes only, unless another build has replaced it since
     return load(index_dir, verify_checksums=None if current_path(index_dir) != written else False)
-
-
-def _live_path(index_dir):
-    """The live generation's folder, or None (none, or CURRENT unreadable)."""
-    try:
-        return current_path(index_dir)
-    except IndexLoadError:
-        return None
 
 
 DROP_WARN_PASSAGES = 1000  # an index this big losing most of its files to a refresh is said so

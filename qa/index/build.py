@@ -46,19 +46,32 @@ class KeptVectors:
 
 def kept_vectors(index_dir: Path, live: Path | None, settings: Settings, dim: int,
                  wanted: set[bytes] | None = None) -> KeptVectors | None:
-    """The vectors of the newest generation kept beside the live one (the one the last build replaced), when it
-    was built by the same model from the same kind of text and its two files are whole (sizes and sha256 as
-    its manifest lists them); else None. With `wanted` (the keys of the texts left to embed), None as well
-    unless it holds one of them: the vectors file, as big as the index, is checksummed only then, so an
-    ordinary refresh (the kept generation being the one before it, holding none of its new texts) reads only
-    the small keys file.
+    """The vectors of a generation other than `live` (the newest of at most two: the one the last build
+    replaced, and an unloadable live one when `live` is None), when it was built by the same model from the
+    same kind of text and its two files are whole (sizes and sha256 as its manifest lists them); else None.
+    With `wanted` (the keys of the texts left to embed), only a generation holding one of them: the vectors
+    file, as big as the index, is checksummed only then, so an ordinary refresh (the kept generation being the
+    one before it, holding none of its new texts) reads only the small keys file.
 
     A refresh follows the corpus it is given: pointed once at the wrong folder, it replaces a big index with a
-    small one, and the big one stays only as this kept generation, until the next build. Its vectors make
-    that next build (the right folder again) re-embed nothing: only the passages, BM25 and the graph are
-    rebuilt."""
-    path = index_dir
+    small one, and the big one stays only as the kept generation, until the next build. Its vectors make that
+    next build (the right folder again) re-embed nothing: only the passages, BM25 and the graph are rebuilt.
+    The same holds for a live generation that no longer loads (a damaged BM25 or passage file) whose vectors
+    are whole."""
+    try:
+        gens = sorted((p for p in index_dir.glob("gen-*") if p.is_dir() and p != live),
+                      key=lambda p: p.stat().st_mtime)
+    except OSError:
+        return None
+    for path in gens[::-1][:2]:
+        found = _vectors_of(path, settings, dim, wanted)
+        if found is not None:
+            return found
+    return None
 
+
+def _vectors_of(path: Path, settings: Settings, dim: int, wanted: set[bytes] | None) -> KeptVectors | None:
+    """kept_vectors() of one generation folder."""
     def whole(name: str) -> bool:
         size, digest = (manifest.get("checksums") or {})[name]
         if (path / name).stat().st_size == size and sha256(path / name) == digest:
@@ -67,11 +80,6 @@ def kept_vectors(index_dir: Path, live: Path | None, settings: Settings, dim: in
         return False
 
     try:
-        gens = sorted((p for p in index_dir.glob("gen-*") if p.is_dir() and p != live),
-                      key=lambda p: p.stat().st_mtime)
-        if not gens:
-            return None
-        path = gens[-1]
         manifest = read_manifest(path)
         if (manifest.get("model") != settings.model or manifest.get("dim") != dim
                 or bool(manifest.get("embed_title")) != settings.embed_title or not whole(refresh.KEYS_FILE)):
@@ -127,8 +135,7 @@ def embed_new(texts: list[str], keys: np.ndarray, settings: Settings, encoder: E
             hits, rows = zip(*found)
             out[list(hits)] = kept.vectors[np.asarray(rows, dtype=np.int64)]
             todo = sorted(set(todo) - set(hits))
-            logger.info("reusing %d passage vectors of the generation kept beside the live one (%s), %d left to "
-                        "encode", len(hits), kept.path.name, len(todo))
+            logger.info("reusing %d passage vectors of %s, %d left to encode", len(hits), kept.path.name, len(todo))
     if todo:
         out[todo] = encoder.encode([texts[i] for i in todo], batch_size=settings.batch_size, progress=progress)
     return out
