@@ -359,3 +359,19 @@ def test_a_live_index_that_no_longer_loads_is_rebuilt_from_its_whole_vectors(set
     assert counting.seen == [] and len(rebuilt) == len(first)  # every vector taken from the damaged generation
     np.testing.assert_array_equal(np.asarray(rebuilt.vectors), np.asarray(first.vectors))
     assert [p.text for p in rebuilt.passages] == [p.text for p in first.passages]
+
+
+def test_a_damaged_live_index_sharing_a_text_with_the_kept_one_does_not_hide_the_kept_vectors(settings,
+                                                                                                 make_corpus):
+    first = index_mod.ensure(settings, HashingEncoder())
+    one = sorted(settings.corpus_dir.iterdir())[0]  # the wrong folder holds one of the right one's files
+    wrong = dataclasses.replace(settings, corpus_dir=make_corpus({}, "wrong"))
+    (wrong.corpus_dir / one.name).write_bytes(one.read_bytes())
+    small = index_mod.ensure(wrong, HashingEncoder())
+    with open(small.path / "passages.jsonl", "r+b") as f:  # the live (small) generation no longer loads
+        f.seek(10)
+        f.write(b"#")
+    counting = CountingEncoder()
+    back = index_mod.ensure(settings, counting)  # its vectors, then the kept generation's for the rest
+    assert counting.seen == [] and len(back) == len(first)
+    np.testing.assert_array_equal(np.asarray(back.vectors), np.asarray(first.vectors))

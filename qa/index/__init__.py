@@ -87,7 +87,8 @@ def ensure(settings: Settings, encoder: Encoder, source: CorpusSource | None = N
             keys = refresh.text_keys(texts)
             # the live generation's vectors are reused above when it loads; when it does not, they may be whole
             skip = index.path if index is not None else None
-            kept = None if force else lambda wanted: kept_vectors(index_dir, skip, settings, encoder.dim, wanted)
+            kept = None if force else lambda wanted, used: kept_vectors(index_dir, skip, settings, encoder.dim, wanted,
+                                                                          used)
             new_vectors = embed_new(texts, keys, settings, staged, reuse, stored, progress, kept=kept)
         carry = carry if layout.carried else None
         vectors = refresh.gather_vectors(layout, new_vectors, carry.vectors if carry else None)

@@ -45,7 +45,7 @@ class KeptVectors:
 
 
 def kept_vectors(index_dir: Path, live: Path | None, settings: Settings, dim: int,
-                 wanted: set[bytes] | None = None) -> KeptVectors | None:
+                 wanted: set[bytes] | None = None, used: tuple[Path, ...] = ()) -> KeptVectors | None:
     """The vectors of a generation other than `live` (the newest of at most two: the one the last build
     replaced, and an unloadable live one when `live` is None), when it was built by the same model from the
     same kind of text and its two files are whole (sizes and sha256 as its manifest lists them); else None.
@@ -64,6 +64,8 @@ def kept_vectors(index_dir: Path, live: Path | None, settings: Settings, dim: in
     except OSError:
         return None
     for path in gens[::-1][:2]:
+        if path in used:  # already taken from by this build (embed_new asks again for what is still missing)
+            continue
         found = _vectors_of(path, settings, dim, wanted)
         if found is not None:
             return found
@@ -102,9 +104,10 @@ def _vectors_of(path: Path, settings: Settings, dim: int, wanted: set[bytes] | N
 
 def embed_new(texts: list[str], keys: np.ndarray, settings: Settings, encoder: Encoder,
               previous: Index | None, stored: np.ndarray | None, progress: bool,
-              kept: Callable[[set[bytes]], KeptVectors | None] | None = None) -> np.ndarray:
+              kept: Callable[[set[bytes], tuple[Path, ...]], KeptVectors | None] | None = None) -> np.ndarray:
     """Vectors for the new passages' texts, reusing those of identical texts in the previous index, then in
-    the generation kept beside it (`kept`, called with the keys of the texts left to embed: kept_vectors)."""
+    the generations kept beside it, each in turn (`kept`, called with the keys of the texts left to embed and
+    the generations already used: kept_vectors)."""
     out = np.zeros((len(texts), encoder.dim), dtype=np.float32)
     todo = list(range(len(texts)))
     if texts and previous is not None and previous.manifest.get("dim") == encoder.dim:
@@ -126,16 +129,21 @@ def embed_new(texts: list[str], keys: np.ndarray, settings: Settings, encoder: E
         if hits:  # one gather: the old vectors may be read from disk
             out[hits] = previous.vectors[np.asarray(rows, dtype=np.int64)]
         logger.info("reusing %d cached passage vectors, %d left to encode", len(texts) - len(todo), len(todo))
-    kept = kept({keys[i].tobytes() for i in todo}) if todo and kept is not None else None
-    if kept is not None:
-        raw, w = kept.keys.tobytes(), refresh.KEY_BYTES
-        cache = {raw[i * w:(i + 1) * w]: i for i in range(len(kept.keys))}
+    used: tuple[Path, ...] = ()
+    while todo and kept is not None:  # each kept generation in turn, for the texts still without a vector
+        found_in = kept({keys[i].tobytes() for i in todo}, used)
+        if found_in is None:
+            break
+        used += (found_in.path,)
+        raw, w = found_in.keys.tobytes(), refresh.KEY_BYTES
+        cache = {raw[i * w:(i + 1) * w]: i for i in range(len(found_in.keys))}
         found = [(i, cache[keys[i].tobytes()]) for i in todo if keys[i].tobytes() in cache]
         if found:
             hits, rows = zip(*found)
-            out[list(hits)] = kept.vectors[np.asarray(rows, dtype=np.int64)]
+            out[list(hits)] = found_in.vectors[np.asarray(rows, dtype=np.int64)]
             todo = sorted(set(todo) - set(hits))
-            logger.info("reusing %d passage vectors of %s, %d left to encode", len(hits), kept.path.name, len(todo))
+            logger.info("reusing %d passage vectors of %s, %d left to encode", len(hits), found_in.path.name,
+                        len(todo))
     if todo:
         out[todo] = encoder.encode([texts[i] for i in todo], batch_size=settings.batch_size, progress=progress)
     return out
