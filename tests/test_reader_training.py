@@ -93,11 +93,56 @@ def test_news_readers_are_two_artifact_folders_or_a_one_line_error(tmp_path, cap
     from qa.evaluation.cli import _readers
     from qa.read.neural import MODEL_DIR
 
-    assert _readers("") is None
+    assert _readers("none") is None
     assert _readers(f"{MODEL_DIR},{MODEL_DIR}") == [MODEL_DIR, MODEL_DIR]
     assert _readers(f"{MODEL_DIR}") is False
     assert _readers(f"{MODEL_DIR},{tmp_path}") is False
-    assert capsys.readouterr().err.count("\n") == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 3 and err.count("error: ") == 2  # one note (none), two one-line errors
+
+
+def _fold_pair(folds_dir, stands_for: str, even="odd-trained", odd="even-trained"):
+    """A folds.json and two artifact folders (copies of the shipped reader's files: only their presence counts)."""
+    import json
+    import shutil
+
+    from qa.read.neural import ARTIFACT_CONFIG, ARTIFACT_WEIGHTS, MODEL_DIR
+
+    for name in (even, odd):
+        (folds_dir / name).mkdir(parents=True)
+        for f in (ARTIFACT_WEIGHTS, ARTIFACT_CONFIG):
+            shutil.copy(MODEL_DIR / f, folds_dir / name / f)
+    (folds_dir / "folds.json").write_text(json.dumps({"stands_for_sha256": stands_for, "even_questions": even,
+                                                      "odd_questions": odd}))
+
+
+def test_auto_news_readers_are_the_kept_folds_only_for_the_reader_they_stand_for(tmp_path, monkeypatch):
+    """--news-readers auto (the default): the fold readers kept in eval/readers/ answer RealTimeQA dev when folds.json
+    names the reader in use; for another reader (the fast one, a newly exported one) the reader in use answers, and
+    the reason is given."""
+    from qa.evaluation import folds
+    from qa.read import neural
+
+    shipped = neural.artifact_sha256(neural.MODEL_DIR)
+    _fold_pair(tmp_path / "fits", shipped)
+    got = folds.resolve("auto", tmp_path / "fits")
+    assert got.readers == (tmp_path / "fits" / "odd-trained", tmp_path / "fits" / "even-trained")
+    assert folds.resolve("", tmp_path / "fits") == got
+
+    _fold_pair(tmp_path / "stale", "0" * 64)
+    stale = folds.resolve("auto", tmp_path / "stale")
+    assert stale.readers is None and "another reader" in stale.note
+    monkeypatch.setenv("QA_READER", "fast")  # the fast reader in use: the 12-layer reader's folds do not stand for it
+    assert folds.resolve("auto", tmp_path / "fits").readers is None
+    monkeypatch.delenv("QA_READER")
+
+    assert folds.resolve("auto", tmp_path / "absent").readers is None
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "folds.json").write_text("{not json")
+    assert "unreadable" in folds.resolve("auto", tmp_path / "bad").note
+    assert folds.resolve("none", tmp_path / "fits").readers is None
+    with pytest.raises(ValueError, match="EVEN_DIR,ODD_DIR"):
+        folds.resolve(str(tmp_path / "fits" / "odd-trained"))
 
 
 def test_a_student_keeps_the_first_layers_and_the_runtime_builds_it_as_trained(tmp_path):

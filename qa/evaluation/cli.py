@@ -49,10 +49,12 @@ def register(sub) -> None:
                    help="realtimeqa: our retrieval mode (default hybrid)")
     p.add_argument("--no-read", dest="read", action="store_false",
                    help="realtimeqa: retrieval only (no answers, EM/F1 or abstention)")
-    p.add_argument("--news-readers", default="",
-                   help="realtimeqa: EVEN_DIR,ODD_DIR, reader artifacts fine-tuned without the even and the odd dev "
-                        "questions: each question answered by the one not trained on it (the honest figure for a "
-                        "reader trained on RealTimeQA dev)")
+    p.add_argument("--news-readers", default="auto",
+                   help="realtimeqa: who answers each dev question. auto: the fold readers kept in eval/readers/ "
+                        "when they stand for the reader in use (each question answered by the one not trained on "
+                        "it: the honest figure for a reader trained on RealTimeQA dev), else the reader in use; "
+                        "none: the reader in use (in sample); EVEN_DIR,ODD_DIR: two reader artifacts fine-tuned "
+                        "without the even and without the odd dev questions")
     p.set_defaults(run=_cmd_bench_quality)
 
     p = sub.add_parser("bench", help="speed and scale figures, each next to its baseline")
@@ -97,11 +99,12 @@ def register(sub) -> None:
                    help="fit-calibration: fit only the news model, on the RealTimeQA dev questions (date given), "
                         "and add it to the shipped calibration: it rates answers from dated passages (the base "
                         "model and its threshold stay; refit the news model after any base refit)")
-    p.add_argument("--news-readers", default="",
-                   help="fit-calibration --news: EVEN_DIR,ODD_DIR, reader artifacts trained without the even and "
-                        "the odd dev questions (`python -m qa.evaluation.reader train --news odd|even`): each "
-                        "question is read by the one not trained on it (needed when the shipped reader trained on "
-                        "RealTimeQA dev)")
+    p.add_argument("--news-readers", default="auto",
+                   help="fit-calibration --news: auto (the fold readers kept in eval/readers/ when they stand for "
+                        "the reader in use, else the reader in use), none, or EVEN_DIR,ODD_DIR: reader artifacts "
+                        "trained without the even and the odd dev questions (`python -m qa.evaluation.reader train "
+                        "--news odd|even`): each question is read by the one not trained on it (needed when the "
+                        "shipped reader trained on RealTimeQA dev)")
     p.add_argument("--answer-from", choices=["confident", "top"], default="confident",
                    help="answer with the most confident read passage's span (as ask() does) or the top "
                         "passage's")
@@ -165,16 +168,20 @@ def _cmd_eval(args) -> int:
 
 
 def _readers(spec: str):
-    """--news-readers EVEN_DIR,ODD_DIR as two paths; None when not given; False (error printed) when malformed."""
-    if not spec:
-        return None
-    from qa.read.neural import available
+    """--news-readers as two paths (qa.evaluation.folds.resolve); None without fold readers (the reason printed to
+    stderr); False (error printed) when malformed."""
+    from qa.evaluation.folds import resolve
 
-    readers = [Path(d) for d in spec.split(",")]
-    if len(readers) != 2 or not all(available(d) for d in readers):
-        print("error: --news-readers wants EVEN_DIR,ODD_DIR, two reader artifact folders", file=sys.stderr)
+    try:
+        folds = resolve(spec)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return False
-    return readers
+    if folds.readers is None:
+        print(f"note: {folds.note}: the reader in use answers every RealTimeQA question (in sample if it trained "
+              "on them)", file=sys.stderr)
+        return None
+    return list(folds.readers)
 
 
 def _cmd_bench_quality(args) -> int:
@@ -280,7 +287,7 @@ def _cmd_bench_answers(args) -> int:
             from qa.read import reader_name
 
             part = args.split or ("holdout" if reader_name() != "features" else "fit")
-            readers = _readers(args.news_readers)
+            readers = _readers(args.news_readers) if args.news else None
             if readers is False:
                 return 2
             out = answer_fit.fit_calibration(settings, args.limit, progress, command, datasets, part, args.news,
