@@ -225,3 +225,24 @@ def test_the_teachers_logits_are_read_once_per_run(tmp_path, monkeypatch):
     assert [a.tolist() for a in again[0]] == [a.tolist() for a in first[0]] == [[0, 1, 2], [0, 1, 2, 3, 4]]
     assert [a.tolist() for a in again[1]] == [[0, -1, -2], [0, -1, -2, -3, -4]]
     assert not list(tmp_path.glob(".tmp-teacher-*"))
+
+
+def test_the_kept_general_checkpoint_is_intact_safetensors_that_fit_the_fold_readers_model():
+    """eval/readers/general-l12-step1000 (where the fold readers start, `train --init-ckpt`): its bytes are the ones
+    checkpoint.json records, it holds no pickle, and its tensors are exactly the trainable parameters of the
+    12-layer training model (so the fold recipe loads it as it loads a run's own checkpoint)."""
+    import hashlib
+    import json
+
+    from safetensors.torch import load_file
+
+    from qa.config import REPO_ROOT
+    from qa.evaluation.reader.model import load_trainable, new_training_model
+
+    folder = REPO_ROOT / "eval" / "readers" / "general-l12-step1000"
+    meta = json.loads((folder / "checkpoint.json").read_text())
+    weights = folder / "trainable.safetensors"
+    assert hashlib.sha256(weights.read_bytes()).hexdigest() == meta["sha256"]
+    assert sorted(p.name for p in folder.iterdir()) == ["checkpoint.json", "trainable.safetensors"]
+    model = new_training_model(base=meta["settings"]["base_model"])
+    load_trainable(model, load_file(str(weights)))
