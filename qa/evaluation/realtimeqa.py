@@ -237,6 +237,12 @@ def bench_realtimeqa(settings: Settings, explicit_index: Path | None = None, lim
              "gold": "the question's supporting record ids"}
     if readers:
         extra["read_with"] = {"even questions": str(readers[0]), "odd questions": str(readers[1])}
+    elif read:  # say so: for a reader trained on these questions, this is an in-sample figure
+        from qa.read import reader_name
+
+        name = reader_name()
+        where = "" if name == "features" else f" at {neural.artifact_dir()}"
+        extra["read_with"] = f"every question by the reader in use ({name}{where})"
     return rows, extra
 
 
