@@ -101,6 +101,33 @@ def test_news_readers_are_two_artifact_folders_or_a_one_line_error(tmp_path, cap
     assert err.count("\n") == 3 and err.count("error: ") == 2  # one note (none), two one-line errors
 
 
+def test_retrieval_only_resolves_no_news_readers(monkeypatch, capsys):
+    """bench-quality realtimeqa --no-read: no one answers, so no fold readers are looked for and no note is printed
+    (a malformed --news-readers is not an error there either)."""
+    import argparse
+
+    from qa.evaluation import cli, realtimeqa
+
+    seen = {}
+
+    def fake_bench(settings, explicit_index=None, limit=None, mode="hybrid", read=True, progress=True, datasets=None,
+                   readers=None):
+        seen.update(read=read, readers=readers)
+        return [], {}
+
+    monkeypatch.setattr(realtimeqa, "bench_realtimeqa", fake_bench)
+    monkeypatch.setattr(cli, "_emit", lambda *a, **k: None)
+    monkeypatch.setattr(cli, "settings_from", lambda args: None)
+    args = argparse.Namespace(name="realtimeqa", news_readers="not,a,pair", read=False, index=None, limit=1,
+                              mode="hybrid", json=True, datasets=None)
+    assert cli._cmd_bench_quality(args) == 0
+    assert seen == {"read": False, "readers": None}
+    assert capsys.readouterr().err == ""
+    args.read = True
+    assert cli._cmd_bench_quality(args) == 2  # reading: the malformed pair is the one-line error
+    assert capsys.readouterr().err.startswith("error: ")
+
+
 def _fold_pair(folds_dir, stands_for: str, even="odd-trained", odd="even-trained"):
     """A folds.json and two artifact folders (copies of the shipped reader's files: only their presence counts)."""
     import json

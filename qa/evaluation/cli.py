@@ -190,7 +190,7 @@ def _cmd_bench_quality(args) -> int:
     if args.name == "realtimeqa":
         from qa.evaluation.realtimeqa import bench_realtimeqa
 
-        readers = _readers(args.news_readers)
+        readers = _readers(args.news_readers) if args.read else None  # retrieval only: no one answers
         if readers is False:
             return 2
         rows, extra = bench_realtimeqa(settings_from(args), explicit_index=args.index, limit=args.limit,
