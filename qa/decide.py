@@ -133,13 +133,10 @@ def model_for(reading: Reading) -> dict:
     return m["dated"] if top is not None and top.date and "dated" in m else m
 
 
-def threshold(settings: Settings | None = None, m: dict | None = None) -> float:
-    """The confidence below which ask() abstains: the settings' answer_threshold, else that of the model `m` the
-    answer was rated by (the news model's own, when its fit chose one), else the base model's."""
+def threshold(settings: Settings | None = None) -> float:
+    """The confidence below which ask() abstains: the settings' answer_threshold, else the calibrated one."""
     if settings is not None and settings.answer_threshold is not None:
         return settings.answer_threshold
-    if m is not None and m.get("threshold") is not None:
-        return float(m["threshold"])
     return float(model()["threshold"])
 
 
@@ -189,7 +186,7 @@ def decide(readings: Sequence[Reading], found: Search, settings: Settings) -> De
         rated = rate(reading)
     conf = round(rated, 3) if reading.answer else 0.0
     best = max((h.dense_score or 0.0 for h in hits), default=0.0)
-    limit = threshold(settings, model_for(reading))
+    limit = threshold(settings)
     dates, applied = query.dates, found.retrieval.date_applied
     if not reading.hits or best < settings.min_relevance:
         conf, why = 0.0, "no passage in the articles is close enough to the question"

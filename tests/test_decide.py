@@ -90,21 +90,6 @@ def test_threshold_from_the_settings_or_the_calibration():
     assert calibrate.threshold(Settings()) == calibrate.threshold() == calibrate.model()["threshold"]
 
 
-def test_a_news_model_with_its_own_threshold_sets_it_for_answers_it_rates(monkeypatch):
-    base = calibrate.model()
-    assert calibrate.threshold(None, base) == base["threshold"]
-    assert calibrate.threshold(None, {"coef": []}) == base["threshold"]  # a news model fitted without one
-    assert calibrate.threshold(None, {"threshold": 0.42}) == 0.42
-    assert calibrate.threshold(Settings(answer_threshold=0.3), {"threshold": 0.42}) == 0.3  # the settings win
-    from dataclasses import replace
-
-    monkeypatch.setitem(calibrate._model(calibrate.reader_name()), "dated", {**base, "threshold": 0.999})
-    dated = decided(QUESTION, [replace(hit(DELEGATION, dense=0.6), date="2023-10-20")])
-    assert dated.abstained and dated.reason.endswith("the bot shows answers from 100 in 100)")
-    undated = decided(QUESTION, [hit(DELEGATION, dense=0.6)])  # rated by the base model, at its threshold
-    assert not undated.abstained and undated.answer
-
-
 def test_answers_with_the_chosen_reading():
     got = decided(QUESTION, [hit(DELEGATION, dense=0.6)], answer_threshold=0.0)
     assert not got.abstained and got.reason is None and got.answer in DELEGATION

@@ -148,14 +148,3 @@ def test_news_calibration_rows_come_from_realtimeqa_style_questions_asked_on_the
     assert len(xs) == len(right) == 2
     assert all(x.ndim == 2 and x.shape[0] == len(r) >= 1 for x, r in zip(xs, right))
     assert all(r.dtype == bool for r in right)
-
-
-def test_the_news_threshold_withholds_the_least_sure_answers_at_a_bounded_cost_in_right_ones():
-    from qa.evaluation.fit import news_threshold
-
-    conf = [0.9, 0.8, 0.7, 0.3, 0.2, 0.15, 0.05]
-    ok = [True, True, True, False, True, False, False]
-    assert news_threshold(conf, ok, floor=0.11) == 0.2  # 0.95 of the 4 right answers shown at 0.11: all 4
-    assert news_threshold(conf, ok, floor=0.11, kept=0.75) == 0.7  # 3 of 4 may stay
-    assert news_threshold(conf, ok, floor=0.95) == 0.95  # never below the base threshold
-    assert news_threshold([0.12345, 0.5], [True, False], floor=0.1) == 0.123  # on ask()'s 3-decimal confidences

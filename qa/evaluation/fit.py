@@ -26,9 +26,6 @@ RERANK_GRID = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.8)
 # Wikipedia paragraph's answer is rarely repeated, and with it the base model's threshold rule, on the fitting
 # split alone, keeps precision 0.95 only down to recall 0.575 (0.08 -> 0.06) instead of 0.69.
 BASE_WITHOUT = ("support",)
-# News answers are shown from a higher confidence than SQuAD's threshold (chosen to refuse unanswerable questions)
-# when that withholds wrong answers at little cost: the threshold keeps this share of the right ones.
-NEWS_RIGHT_KEPT = 0.95
 
 
 def _dump(obj: dict, indent: str = " ") -> str:
@@ -209,19 +206,6 @@ def chosen_confidence(xs: list[np.ndarray], right: list[np.ndarray], base: dict,
     return np.array(conf), np.array(ok)
 
 
-def news_threshold(conf: np.ndarray, ok: np.ndarray, floor: float, kept: float = NEWS_RIGHT_KEPT) -> float:
-    """The highest threshold (on ask()'s 3-decimal confidences) that still shows `kept` of the right answers the
-    threshold `floor` shows: the news answers it withholds are the least sure, and at most 1 right answer in 20
-    goes with them."""
-    conf, ok = np.round(np.asarray(conf, dtype=np.float64), 3), np.asarray(ok, dtype=bool)
-    need = kept * int((ok & (conf >= floor)).sum())
-    best = floor
-    for t in np.unique(conf[conf >= floor]):
-        if (ok & (conf >= t)).sum() >= need:
-            best = max(best, float(t))
-    return round(best, 3)
-
-
 def dated_model(xs: list[np.ndarray], right: list[np.ndarray], base: dict) -> dict:
     """The news model (choosing and rating answers from dated passages) fitted on every option of the news
     questions, with the expected calibration error of the answers under the base model (choosing and rating)
@@ -232,32 +216,20 @@ def dated_model(xs: list[np.ndarray], right: list[np.ndarray], base: dict) -> di
         m = calibrate.fit(np.concatenate([xs[i] for i in idx]), np.concatenate([right[i] for i in idx]).astype(int))
         return {**m, **calibrate.arrays(m)}
 
-    half = np.arange(len(xs)) % 2
-    conf, ok = np.zeros(len(xs)), np.zeros(len(xs), dtype=bool)  # each question's, by a model not fitted on it
+    conf, ok = [], []
     for k in (0, 1):
-        m = fitted([i for i in range(len(xs)) if half[i] != k])
-        conf[half == k], ok[half == k] = chosen_confidence([x for i, x in enumerate(xs) if half[i] == k],
-                                                           [y for i, y in enumerate(right) if half[i] == k], m, m)
+        m = fitted([i for i in range(len(xs)) if i % 2 != k])
+        c, r = chosen_confidence([x for i, x in enumerate(xs) if i % 2 == k],
+                                 [y for i, y in enumerate(right) if i % 2 == k], m, m)
+        conf += list(c)
+        ok += list(r)
     base_conf, base_ok = chosen_confidence(xs, right, base, base)
-    # The news threshold, chosen on the 2-fold confidences, and its honest estimate: chosen on one half's,
-    # applied to the other's.
-    floor = float(base["threshold"])
-    shown = np.zeros(len(conf), dtype=bool)
-    for k in (0, 1):
-        t = news_threshold(conf[half != k], ok[half != k], floor)
-        shown[half == k] = np.round(conf[half == k], 3) >= t
     model = calibrate.fit(np.concatenate(xs), np.concatenate(right).astype(int))
     model.pop("features")
     model["fitted_on"] = f"RealTimeQA dev (SOURCE.md allows fitting), {len(xs)} questions asked on their dates"
     model["ece_base_model"] = round(reliability(base_conf, base_ok)[1], 4)
     model["ece_2fold"] = round(reliability(conf, ok)[1], 4)
     model["right_base_choice"], model["right_2fold_choice"] = round(float(np.mean(base_ok)), 4), round(float(np.mean(ok)), 4)
-    model["threshold"] = news_threshold(conf, ok, floor)
-    model["threshold_rule"] = (f"the highest that keeps {NEWS_RIGHT_KEPT} of the right answers the base threshold "
-                               f"({floor}) shows, on the 2-fold confidences")
-    model["threshold_2fold"] = {"right": round(float(np.mean(ok & shown)), 4),
-                                "right_among_shown": round(float(ok[shown].mean()) if shown.any() else 0.0, 4),
-                                "abstained": round(float(1 - shown.mean()), 4)}
     return model
 
 
