@@ -273,3 +273,21 @@ def test_the_kept_general_checkpoint_is_intact_safetensors_that_fit_the_fold_rea
     assert sorted(p.name for p in folder.iterdir()) == ["checkpoint.json", "trainable.safetensors"]
     model = new_training_model(base=meta["settings"]["base_model"])
     load_trainable(model, load_file(str(weights)))
+
+
+def test_the_kept_fold_readers_stand_for_the_shipped_reader_so_news_figures_are_honest_by_default():
+    """eval/readers/folds.json names the shipped reader (its sha256) and two safetensors artifacts trained without the
+    even and without the odd RealTimeQA dev questions: `--news-readers auto` uses them. A newly shipped reader needs
+    its own fold readers (eval/readers/README.md) or the news figures fall back to in sample."""
+    import json
+
+    from qa.evaluation import folds
+    from qa.read import neural
+
+    meta = json.loads((folds.FOLDS_DIR / folds.FOLDS_FILE).read_text())
+    assert meta["stands_for_sha256"] == neural.artifact_sha256(neural.MODEL_DIR), "re-train the fold readers"
+    pair = folds.committed().readers
+    assert pair == (folds.FOLDS_DIR / meta["even_questions"], folds.FOLDS_DIR / meta["odd_questions"])
+    for folder, trained_on in zip(pair, ("odd", "even")):
+        assert sorted(p.name for p in folder.iterdir()) == ["reader.json", "reader.safetensors"]  # no pickle
+        assert f"--news {trained_on} " in neural.config(folder)["training"]["command"]
