@@ -19,11 +19,11 @@ from qa.history import answered, turns
 from qa.index.live import LiveIndex
 from qa.ingest import CorpusSource, FolderSource
 from qa.query import understand
-from qa.decide import decide
+from qa.decide import Decision, decide
 from qa.read import acronyms
 from qa.read.lru import LRU
 from qa.read.neural import sentence_around
-from qa.read import READ_LIMIT, options
+from qa.read import READ_LIMIT, SPAN_READERS, neural, options, reader_name
 from qa.read import warm_up as warm_reader
 from qa.retrieve import Ranking, retrieve, to_hits
 from qa.types import Answer, Hit, Search, Turn
@@ -169,8 +169,7 @@ class QA:
         earlier = answered(turns(history), lambda q, before: self._earlier_answer(q, before, mode, day))
         found = self._search(text, max(k, READ_LIMIT), earlier, mode, day)
         t0 = time.perf_counter()
-        readings = options(found.hits, found.query, encoder=self.encoder, question_vector=found.vector)
-        decision = decide(readings, found, s)
+        decision = self._read(found)
         timings = {**found.timings, "read": (time.perf_counter() - t0) * 1e3}
         hits = decision.reading.hits[:k]
         if decision.abstained:  # keep the closest passages and their sentences, drop the rejected span
@@ -191,9 +190,23 @@ class QA:
                       timings_ms={key: round(v, 1) for key, v in timings.items()},
                       index_note=self.index_note())
 
+    def _read(self, found: Search) -> Decision:
+        """Read the retrieved passages and decide. The span reader reads the first `read_first` first (one window a
+        core) and the rest of READ_LIMIT only when the answer they give is rated below `read_rest_below`; the
+        passages read first are not read again (qa.read.neural.one_question)."""
+        s = self.settings
+        first = s.read_first if reader_name() in SPAN_READERS else READ_LIMIT
+        with neural.one_question():
+            if first < READ_LIMIT and len(found.hits) > first:
+                decision = decide(options(found.hits, found.query, limit=first, encoder=self.encoder,
+                                          question_vector=found.vector), found, s)
+                if decision.confidence >= s.read_rest_below:
+                    return decision
+            readings = options(found.hits, found.query, encoder=self.encoder, question_vector=found.vector)
+            return decide(readings, found, s)
+
     def _earlier_answer(self, question: str, before: tuple[Turn, ...], mode: str, day: dt.date) -> str | None:
         """The answer ask() gives an earlier question of a history (cached per index generation and reader)."""
-        from qa.read import neural, reader_name
 
         key = (question, before, mode, day, id(self.current()), reader_name(), neural.artifact_dir())
 

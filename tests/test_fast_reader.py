@@ -59,9 +59,9 @@ def test_reader_latency_times_both_span_readers(fast_dir, settings, tmp_path):
 
     questions = tmp_path / "q.jsonl"
     questions.write_text('{"question": "Who designed the lighting for the bridge?", "answers": ["Engineers"]}\n')
-    out = reader_latency(settings, questions, readers=("neural", "fast"), rounds=1)
-    assert out["questions"] == 1 and set(out) >= {"neural", "fast"}
-    assert all(out[r]["p50_ms"] > 0 for r in ("neural", "fast"))
+    out = reader_latency(settings, questions, readers=("neural", "fast"), rounds=1, at_once=("neural",))
+    assert out["questions"] == 1 and set(out) >= {"neural", "fast", "neural, all at once"}
+    assert all(out[r]["p50_ms"] > 0 for r in ("neural", "fast", "neural, all at once"))
 
 
 def test_each_artifact_is_rescored_with_its_own_weights(tmp_path):

@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 from collections import Counter, defaultdict
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
@@ -172,30 +173,37 @@ def followups(settings: Settings, path: Path, k: int = 5) -> dict:
     return out
 
 
-def reader_latency(settings: Settings, path: Path, readers=("neural", "features"), rounds: int = 2) -> dict:
+def reader_latency(settings: Settings, path: Path, readers=("neural", "features"), rounds: int = 2,
+                   at_once: Sequence[str] = ()) -> dict:
     """Warm ask() p50/p95 in ms per reader, one process, the readers' rounds alternating over the questions.
 
     Each reader answers every question once before timing (models loaded, passages parsed and cached).
+    `at_once`: readers also timed reading every one of the READ_LIMIT passages at once, as before the twentieth
+    session (the baseline of the staged reading, Settings.read_first), under "<reader>, all at once".
     """
     import os
     import time
 
+    from qa.read import READ_LIMIT
+
     cases = [c for c in load_questions(path) if not c.turns]
     qa = QA(settings)
+    every = qa.settings.with_overrides(read_first=READ_LIMIT)
+    runs = [(r, r, qa) for r in readers] + [(f"{r}, all at once", r, QA(every, encoder=qa.encoder)) for r in at_once]
     previous = os.environ.get("QA_READER")
-    times: dict[str, list[float]] = {r: [] for r in readers}
+    times: dict[str, list[float]] = {label: [] for label, _, _ in runs}
     try:
-        for r in readers:
+        for _, r, asker in runs:
             os.environ["QA_READER"] = r
             for c in cases:
-                qa.ask(c.question, as_of=c.question_date)
+                asker.ask(c.question, as_of=c.question_date)
         for _ in range(rounds):
-            for r in readers:
+            for label, r, asker in runs:
                 os.environ["QA_READER"] = r
                 for c in cases:
                     t0 = time.perf_counter()
-                    qa.ask(c.question, as_of=c.question_date)
-                    times[r].append((time.perf_counter() - t0) * 1000)
+                    asker.ask(c.question, as_of=c.question_date)
+                    times[label].append((time.perf_counter() - t0) * 1000)
     finally:
         if previous is None:
             os.environ.pop("QA_READER", None)

@@ -10,6 +10,7 @@ onnxruntime and tokenizers alone.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import functools
 import hashlib
 import json
@@ -319,18 +320,25 @@ class SpanReader:
         return list(self._side.pool().map(self._run, windows))
 
     def logits_many(self, question: str, texts: Sequence[str]) -> list[list[Window]]:
-        """logits() of each text, the windows of all of them run together (see the class)."""
+        """logits() of each text, the windows of all of them run together (see the class); inside `one_question()`
+        a text this reader already read for the same question is not read again."""
         q = self._question(question)  # tokenized once for all the texts
-        windows = [[w for w in self._windows(q, t) if w[3]] for t in texts]
+        memo = _MEMO.get()
+        keys = [(id(self), tuple(q), t) for t in texts]
+        todo = [t for t, key in dict(zip(texts, keys)).items() if memo is None or key not in memo]
+        windows = [[w for w in self._windows(q, t) if w[3]] for t in todo]
         runs = iter(self._run_all([w for ws in windows for w in ws]))
-        out = []
-        for ws in windows:
+        done = {}
+        for t, ws in zip(todo, windows):
             read = []
             for _ids, _types, first, offs in ws:
                 s, e = next(runs)
                 read.append(Window(s[0], e[0], first, np.asarray(offs, dtype=np.int64).reshape(-1, 2)))
-            out.append(read)
-        return out
+            done[t] = read
+        if memo is not None:
+            memo.update((key, done[t]) for t, key in zip(texts, keys) if t in done)
+            return [memo[key] for key in keys]
+        return [done[t] for t in texts]
 
     def logits(self, question: str, text: str) -> list[Window]:
         """The reader's start/end logits over each window of `text` (windows with no text left out)."""
@@ -349,6 +357,22 @@ class SpanReader:
     def read_all(self, question: str, texts: Sequence[str]) -> list[Span | None]:
         """read() of each text."""
         return [(nbest_of(w, t, 1) or [None])[0] for w, t in zip(self.logits_many(question, texts), texts)]
+
+
+# The windows read while answering one question (`one_question`), so reading more of its passages after the first
+# ones does not read those again; None outside such a block (nothing is kept between questions).
+_MEMO: contextvars.ContextVar[dict | None] = contextvars.ContextVar("qa_reader_windows", default=None)
+
+
+@contextlib.contextmanager
+def one_question():
+    """Within the block (one ask()), a passage read once for a question is not read again for it: ask() reads its
+    first passages, and the next ones only when unsure (qa.pipeline). Its own memo in each thread and block."""
+    token = _MEMO.set({})
+    try:
+        yield
+    finally:
+        _MEMO.reset(token)
 
 
 _OVERRIDE: list[Path] = []  # evaluation only (`reading_with`): another artifact read in place of the shipped one

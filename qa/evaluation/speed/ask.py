@@ -31,7 +31,8 @@ def _latency_row(ours: list[float], base: list[float], what: str) -> dict:
 
 def bench_seed_ask(settings: Settings, cfg: dict, work: Path, say) -> dict:
     """Warm ask() latency on the seed corpus, ours vs the fp32 encoder; and, when a fast reader is shipped, the
-    default reader against it (alternating per round, one process: `reader_latency`)."""
+    default reader against it and against itself reading all its passages at once, as before the staged reading
+    (alternating per round, one process: `reader_latency`)."""
     from qa.evaluation.answers import reader_latency
     from qa.read import neural
 
@@ -41,8 +42,8 @@ def bench_seed_ask(settings: Settings, cfg: dict, work: Path, say) -> dict:
     what = f"seed corpus ({len(QA(s).index())} passages)"
     row = ask_vs_fp32(s, None, questions, cfg["asks"], what, say)
     if neural.available(neural.ARTIFACTS["fast"]):
-        say("ask: the default reader against the fast one")
-        row["readers"] = reader_latency(s, path, readers=("neural", "fast"))
+        say("ask: the default reader against the fast one and against reading every passage at once")
+        row["readers"] = reader_latency(s, path, readers=("neural", "fast"), at_once=("neural",))
     return row
 
 

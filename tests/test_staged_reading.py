@@ -1,0 +1,86 @@
+"""ask() reads its first passages, and the rest only when unsure; a passage read once for a question is not read again."""
+from __future__ import annotations
+
+import pytest
+
+from qa.pipeline import QA
+from qa.read import neural, rescore
+
+from test_read import DELEGATION, INTERNET, OFF_TOPIC
+
+pytestmark = pytest.mark.skipif(not neural.available(), reason="no span reader artifact shipped")
+
+QUESTION = "How many people in Vietnam use the internet?"
+
+
+@pytest.fixture
+def counted(monkeypatch):
+    """A span reader whose window runs are counted."""
+    r = neural.SpanReader(neural.artifact_dir(), threads=2)
+    runs, run = [], r._run
+    monkeypatch.setattr(r, "_run", lambda w: (runs.append(len(w[0])), run(w))[1])
+    return r, runs
+
+
+def _windows(r, texts) -> int:
+    return sum(1 for t in texts for w in r._windows(QUESTION, t) if w[3])
+
+
+def test_within_one_question_a_passage_is_read_once_and_gives_the_same_logits(counted):
+    r, runs = counted
+    first, more = [INTERNET, DELEGATION], [INTERNET, DELEGATION, " ".join([OFF_TOPIC] * 12)]
+    alone = r.logits_many(QUESTION, more)
+    runs.clear()
+    with neural.one_question():
+        a = r.logits_many(QUESTION, first)
+        b = r.logits_many(QUESTION, more)
+    assert len(runs) == _windows(r, more)  # the third text's windows only, the second time
+    for x, y in zip(b, alone):
+        assert len(x) == len(y) and all((u.start == v.start).all() and (u.end == v.end).all() for u, v in zip(x, y))
+    assert all(x is y for x, y in zip(a, b[:2]))  # the same windows, not read again
+
+
+def test_nothing_is_kept_between_questions_or_for_another_question(counted):
+    r, runs = counted
+    r.logits_many(QUESTION, [INTERNET])
+    r.logits_many(QUESTION, [INTERNET])  # outside one_question(): read again
+    assert len(runs) == 2 * _windows(r, [INTERNET])
+    runs.clear()
+    with neural.one_question():
+        r.logits_many(QUESTION, [INTERNET])
+        r.logits_many("Who led the delegation?", [INTERNET])
+    assert len(runs) == 2 * _windows(r, [INTERNET])
+
+
+@pytest.fixture
+def reads(monkeypatch):
+    """The texts each rescore.read call of an ask is given."""
+    seen, read = [], rescore.read
+    monkeypatch.setattr(rescore, "read", lambda q, texts, *a, **k: (seen.append(list(texts)), read(q, texts, *a, **k))[1])
+    return seen
+
+
+def test_ask_reads_two_passages_when_their_answer_is_sure_enough(settings, reads):
+    a = QA(settings.with_overrides(read_rest_below=0.0)).ask("Who resigned as Singapore's transport minister?")
+    assert [len(t) for t in reads] == [2]
+    assert a.passages[2].answer_start is None  # the third passage shown, not read
+
+
+def test_ask_reads_the_third_passage_when_unsure_and_answers_as_reading_all_three(settings, reads, monkeypatch):
+    question = "Who resigned as Singapore's transport minister?"
+    staged = QA(settings.with_overrides(read_rest_below=1.01)).ask(question)  # never sure enough: reads on
+    assert [len(t) for t in reads] == [2, 3] and reads[1][:2] == reads[0]
+    reads.clear()
+    at_once = QA(settings.with_overrides(read_first=3)).ask(question)
+    assert [len(t) for t in reads] == [3]
+    assert (staged.answer, staged.confidence, staged.passages) == (at_once.answer, at_once.confidence, at_once.passages)
+
+
+def test_the_feature_reader_reads_every_passage_at_once(settings, monkeypatch):
+    from qa import read as read_mod
+
+    monkeypatch.setenv("QA_READER", "features")
+    limits, options = [], read_mod.options
+    monkeypatch.setattr("qa.pipeline.options", lambda *a, limit=3, **k: (limits.append(limit), options(*a, limit=limit, **k))[1])
+    QA(settings.with_overrides(read_rest_below=1.01)).ask("Who resigned as Singapore's transport minister?")
+    assert limits == [3]
