@@ -195,12 +195,13 @@ class QA:
         core) and the rest of READ_LIMIT only when the answer they give is rated below `read_rest_below`; the
         passages read first are not read again (qa.read.neural.one_question)."""
         s = self.settings
-        first = s.read_first if reader_name() in SPAN_READERS else READ_LIMIT
+        first = max(1, s.read_first) if reader_name() in SPAN_READERS else READ_LIMIT
         with neural.one_question():
             if first < READ_LIMIT and len(found.hits) > first:
                 decision = decide(options(found.hits, found.query, limit=first, encoder=self.encoder,
                                           question_vector=found.vector), found, s)
-                if decision.confidence >= s.read_rest_below:
+                best = max((h.dense_score or 0.0 for h in found.hits), default=0.0)
+                if decision.confidence >= s.read_rest_below or best < s.min_relevance:  # sure, or abstains anyway
                     return decision
             readings = options(found.hits, found.query, encoder=self.encoder, question_vector=found.vector)
             return decide(readings, found, s)

@@ -76,6 +76,22 @@ def test_ask_reads_the_third_passage_when_unsure_and_answers_as_reading_all_thre
     assert (staged.answer, staged.confidence, staged.passages) == (at_once.answer, at_once.confidence, at_once.passages)
 
 
+def test_ask_reads_each_passage_once_when_it_reads_the_third(settings, monkeypatch):
+    r = neural.reader()
+    runs, run = [], r._run
+    monkeypatch.setattr(r, "_run", lambda w: (runs.append(1), run(w))[1])
+    question = "Who resigned as Singapore's transport minister?"
+    qa = QA(settings.with_overrides(read_rest_below=1.01))
+    found = qa.search(question, k=3)
+    asked = qa.ask(question)  # the first 2 passages, then all 3
+    assert len(runs) == sum(1 for h in found.hits[:3] for w in r._windows(asked.question, h.text) if w[3])
+
+
+def test_ask_reads_no_further_when_nothing_is_relevant_enough(settings, reads):
+    QA(settings.with_overrides(read_rest_below=1.01, min_relevance=1.01)).ask("Who resigned as Singapore's transport minister?")
+    assert [len(t) for t in reads] == [2]  # it abstains whatever the third passage says
+
+
 def test_the_feature_reader_reads_every_passage_at_once(settings, monkeypatch):
     from qa import read as read_mod
 

@@ -175,7 +175,8 @@ def followups(settings: Settings, path: Path, k: int = 5) -> dict:
 
 def reader_latency(settings: Settings, path: Path, readers=("neural", "features"), rounds: int = 2,
                    at_once: Sequence[str] = ()) -> dict:
-    """Warm ask() p50/p95 in ms per reader, one process, the readers' rounds alternating over the questions.
+    """Warm ask() p50/p95 in ms per reader, one process, each question asked of every reader in turn (the order
+    rotating from one question to the next), `rounds` times over the questions.
 
     Each reader answers every question once before timing (models loaded, passages parsed and cached).
     `at_once`: readers also timed reading every one of the READ_LIMIT passages at once, as before the twentieth
@@ -197,10 +198,11 @@ def reader_latency(settings: Settings, path: Path, readers=("neural", "features"
             os.environ["QA_READER"] = r
             for c in cases:
                 asker.ask(c.question, as_of=c.question_date)
-        for _ in range(rounds):
-            for label, r, asker in runs:
-                os.environ["QA_READER"] = r
-                for c in cases:
+        for n in range(rounds):
+            for i, c in enumerate(cases):  # each question asked of every setup in turn, the order rotating
+                shift = (n * len(cases) + i) % len(runs)
+                for label, r, asker in runs[shift:] + runs[:shift]:
+                    os.environ["QA_READER"] = r
                     t0 = time.perf_counter()
                     asker.ask(c.question, as_of=c.question_date)
                     times[label].append((time.perf_counter() - t0) * 1000)

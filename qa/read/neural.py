@@ -324,7 +324,7 @@ class SpanReader:
         a text this reader already read for the same question is not read again."""
         q = self._question(question)  # tokenized once for all the texts
         memo = _MEMO.get()
-        keys = [(id(self), tuple(q), t) for t in texts]
+        keys = [(self, tuple(q), t) for t in texts]  # the reader itself: kept alive, its id never reused
         todo = [t for t, key in dict(zip(texts, keys)).items() if memo is None or key not in memo]
         windows = [[w for w in self._windows(q, t) if w[3]] for t in todo]
         runs = iter(self._run_all([w for ws in windows for w in ws]))
