@@ -53,6 +53,11 @@ class Settings:
     # read 2). README, "Twentieth session". read_first >= READ_LIMIT reads them all at once, as before.
     read_first: int = 2
     read_rest_below: float = 0.5
+    # ... and starts reading them ahead (beside the answer-type parse of the first ones) when no passage read first has
+    # a span beating its "not here" score by this many logits: 1.0, the highest of 0.5-3.0 at which at most 1 in 10
+    # questions that stop at the first passages reads ahead on the fitting data (RealTimeQA dev 9.0%, SQuAD holdout
+    # 5.0%), catching 79% / 77% of those that read on. -inf never reads ahead.
+    read_ahead_below: float = 1.0
     max_question_chars: int = 2000
     refresh_interval_s: float = 2.0  # how often a running QA re-checks the corpus
     # A refresh runs in the background while questions are answered from the index as it was; a question

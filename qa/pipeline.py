@@ -193,10 +193,12 @@ class QA:
     def _read(self, found: Search) -> Decision:
         """Read the retrieved passages and decide. The span reader reads the first `read_first` first (one window a
         core) and the rest of READ_LIMIT only when the answer they give is rated below `read_rest_below`; the
-        passages read first are not read again (qa.read.neural.one_question)."""
+        passages read first are not read again, and the rest are read ahead, on the core the first ones' parse leaves
+        free, when the reader's raw scores say the answer will likely be unsure (`read_ahead_below`,
+        qa.read.neural.one_question)."""
         s = self.settings
         first = max(1, s.read_first) if reader_name() in SPAN_READERS else READ_LIMIT
-        with neural.one_question():
+        with neural.one_question([h.text for h in found.hits[first:READ_LIMIT]], s.read_ahead_below):
             if first < READ_LIMIT and len(found.hits) > first:
                 decision = decide(options(found.hits, found.query, limit=first, encoder=self.encoder,
                                           question_vector=found.vector), found, s)

@@ -18,7 +18,7 @@ def counted(monkeypatch):
     """A span reader whose window runs are counted."""
     r = neural.SpanReader(neural.artifact_dir(), threads=2)
     runs, run = [], r._run
-    monkeypatch.setattr(r, "_run", lambda w: (runs.append(len(w[0])), run(w))[1])
+    monkeypatch.setattr(r, "_run", lambda w, o=None: (runs.append(len(w[0])), run(w, o))[1])
     return r, runs
 
 
@@ -52,6 +52,46 @@ def test_nothing_is_kept_between_questions_or_for_another_question(counted):
     assert len(runs) == 2 * _windows(r, [INTERNET])
 
 
+def test_passages_read_ahead_are_not_read_again_and_give_the_same_logits(counted):
+    r, runs = counted
+    third = " ".join([OFF_TOPIC] * 12)
+    alone = r.logits_many(QUESTION, [third])[0]
+    runs.clear()
+    with neural.one_question(ahead=[third], below=float("inf")):  # always unsure enough to read ahead
+        r.logits_many(QUESTION, [INTERNET, DELEGATION])  # starts the third on the pool
+        assert isinstance(neural._MEMO.get().memo[(r, tuple(r._question(QUESTION)), third)], neural._Ahead)
+        got = r.logits_many(QUESTION, [INTERNET, DELEGATION, third])[2]
+    assert len(runs) == _windows(r, [INTERNET, DELEGATION, third])
+    assert len(got) == len(alone) and all((u.start == v.start).all() and (u.end == v.end).all()
+                                          for u, v in zip(got, alone))
+
+
+def test_nothing_is_read_ahead_when_a_passage_read_first_is_sure(counted):
+    r, runs = counted
+    with neural.one_question(ahead=[DELEGATION], below=float("-inf")):
+        r.logits_many(QUESTION, [INTERNET])
+        assert not neural._MEMO.get().started
+    with neural.one_question(ahead=[DELEGATION], below=1.0):
+        r.logits_many(QUESTION, [INTERNET])  # the answer is plainly there: its span beats "not here" by far
+        assert not neural._MEMO.get().started
+        r.logits_many(QUESTION, [OFF_TOPIC])  # nothing about it: read the next ahead
+        assert neural._MEMO.get().started
+
+
+def test_what_is_read_ahead_and_not_asked_for_is_dropped_at_the_question_s_end(counted):
+    import concurrent.futures as cf
+
+    r, runs = counted
+    long = " ".join([OFF_TOPIC] * 60)  # many windows: most are still queued or running when the block ends
+    with neural.one_question(ahead=[long], below=float("inf")):
+        r.logits_many(QUESTION, [INTERNET])
+        jobs = neural._MEMO.get().started
+    assert len(jobs) == 1
+    cf.wait(jobs[0].futures, timeout=60)
+    assert [f for f in jobs[0].futures if f.cancelled() or f.exception() is not None]  # not all were read
+    assert r.logits_many(QUESTION, [INTERNET])  # the session still reads after a run was stopped
+
+
 @pytest.fixture
 def reads(monkeypatch):
     """The texts each rescore.read call of an ask is given."""
@@ -79,7 +119,7 @@ def test_ask_reads_the_third_passage_when_unsure_and_answers_as_reading_all_thre
 def test_ask_reads_each_passage_once_when_it_reads_the_third(settings, monkeypatch):
     r = neural.reader()
     runs, run = [], r._run
-    monkeypatch.setattr(r, "_run", lambda w: (runs.append(1), run(w))[1])
+    monkeypatch.setattr(r, "_run", lambda w, o=None: (runs.append(1), run(w, o))[1])
     question = "Who resigned as Singapore's transport minister?"
     qa = QA(settings.with_overrides(read_rest_below=1.01))
     found = qa.search(question, k=3)

@@ -308,10 +308,10 @@ class SpanReader:
             if w0 + room >= len(ids):
                 break
 
-    def _run(self, window: tuple):
+    def _run(self, window: tuple, options=None):
         ids, types = window[0], window[1]
         return self.session.run(None, {"input_ids": ids[None], "attention_mask": np.ones_like(ids)[None],
-                                       "token_type_ids": types[None]})
+                                       "token_type_ids": types[None]}, options)
 
     def _run_all(self, windows: Sequence[tuple]) -> list:
         """(start, end) logits of each (ids, types, ...) window."""
@@ -320,25 +320,26 @@ class SpanReader:
         return list(self._side.pool().map(self._run, windows))
 
     def logits_many(self, question: str, texts: Sequence[str]) -> list[list[Window]]:
-        """logits() of each text, the windows of all of them run together (see the class); inside `one_question()`
-        a text this reader already read for the same question is not read again."""
+        """logits() of each text, the windows of all of them run together (see the class). Inside `one_question()`
+        a text this reader already read (or is reading ahead) for the same question is not read again, and when
+        none of these texts has a span its "not here" score leaves far behind, the texts the block may read next
+        start on the pool (`one_question(ahead=...)`)."""
         q = self._question(question)  # tokenized once for all the texts
-        memo = _MEMO.get()
+        scope = _MEMO.get()
+        memo = scope.memo if scope is not None else {}
         keys = [(self, tuple(q), t) for t in texts]  # the reader itself: kept alive, its id never reused
-        todo = [t for t, key in dict(zip(texts, keys)).items() if memo is None or key not in memo]
+        todo = [t for t, key in dict(zip(texts, keys)).items() if key not in memo]
         windows = [[w for w in self._windows(q, t) if w[3]] for t in todo]
         runs = iter(self._run_all([w for ws in windows for w in ws]))
-        done = {}
         for t, ws in zip(todo, windows):
-            read = []
-            for _ids, _types, first, offs in ws:
-                s, e = next(runs)
-                read.append(Window(s[0], e[0], first, np.asarray(offs, dtype=np.int64).reshape(-1, 2)))
-            done[t] = read
-        if memo is not None:
-            memo.update((key, done[t]) for t, key in zip(texts, keys) if t in done)
-            return [memo[key] for key in keys]
-        return [done[t] for t in texts]
+            memo[(self, tuple(q), t)] = [_window(w, next(runs)) for w in ws]
+        if scope is not None and scope.ahead and self.threads > 1 and todo \
+                and _margin([(memo[key], t) for key, t in zip(keys, texts) if isinstance(memo[key], list)]) < scope.below:
+            scope.start(self, q, [t for t in scope.ahead if (self, tuple(q), t) not in memo])
+        for key in keys:  # read ahead: wait for it
+            if isinstance(memo[key], _Ahead):
+                memo[key] = memo[key].result()
+        return [memo[key] for key in keys]
 
     def logits(self, question: str, text: str) -> list[Window]:
         """The reader's start/end logits over each window of `text` (windows with no text left out)."""
@@ -359,20 +360,80 @@ class SpanReader:
         return [(nbest_of(w, t, 1) or [None])[0] for w, t in zip(self.logits_many(question, texts), texts)]
 
 
-# The windows read while answering one question (`one_question`), so reading more of its passages after the first
-# ones does not read those again; None outside such a block (nothing is kept between questions).
-_MEMO: contextvars.ContextVar[dict | None] = contextvars.ContextVar("qa_reader_windows", default=None)
+def _window(w: tuple, logits) -> Window:
+    """The Window of one (ids, types, first, offsets) input from its run's (start, end) logits."""
+    s, e = logits
+    return Window(s[0], e[0], w[2], np.asarray(w[3], dtype=np.int64).reshape(-1, 2))
+
+
+def _margin(read: Sequence[tuple[list, str]]) -> float:
+    """The most any text's best span (nbest_of) beats its "not here" score, in logits, over (windows, text) pairs;
+    -inf when none has a span."""
+    best = -np.inf
+    for windows, text in read:
+        top = nbest_of(windows, text, 1)
+        if top:
+            best = max(best, top[0].score - top[0].null)
+    return best
+
+
+class _Ahead:
+    """A text's windows running on the reader's pool before they are asked for (one_question's `ahead`)."""
+
+    def __init__(self, reader: "SpanReader", windows: list):
+        import onnxruntime as ort
+
+        self.windows, self.options = windows, [ort.RunOptions() for _ in windows]
+        self.futures = [reader._side.pool().submit(reader._run, w, o) for w, o in zip(windows, self.options)]
+
+    def result(self) -> list[Window]:
+        return [_window(w, f.result()) for w, f in zip(self.windows, self.futures)]
+
+    def stop(self) -> None:
+        """Drop what was not asked for: runs not started never start, running ones end at their next node."""
+        for f, o in zip(self.futures, self.options):
+            if not f.cancel():
+                o.terminate = True
+
+
+class _Question:
+    """What one question's reading keeps (`one_question`): its texts' windows, read or being read ahead."""
+
+    def __init__(self, ahead: Sequence[str], below: float):
+        self.memo: dict = {}
+        self.ahead, self.below = tuple(ahead), below
+        self.started: list[_Ahead] = []
+
+    def start(self, reader: "SpanReader", q: list[int], texts: Sequence[str]) -> None:
+        for t in texts:
+            self.memo[(reader, tuple(q), t)] = job = _Ahead(reader, [w for w in reader._windows(q, t) if w[3]])
+            self.started.append(job)
+
+    def close(self) -> None:
+        for job in self.started:
+            job.stop()
+
+
+# What one question's reading keeps (`one_question`): reading more of its passages after the first ones does not
+# read those again; None outside such a block (nothing is kept between questions).
+_MEMO: contextvars.ContextVar[_Question | None] = contextvars.ContextVar("qa_reader_windows", default=None)
 
 
 @contextlib.contextmanager
-def one_question():
+def one_question(ahead: Sequence[str] = (), below: float = 1.0):
     """Within the block (one ask()), a passage read once for a question is not read again for it: ask() reads its
-    first passages, and the next ones only when unsure (qa.pipeline). Its own memo in each thread and block."""
-    token = _MEMO.set({})
+    first passages, and the next ones only when unsure (qa.pipeline). `ahead`: the passages it may read next. When
+    no passage read first has a span that beats its "not here" score by `below` logits or more, the answer will
+    likely be too unsure and they will be read: their windows start on the reader's pool at once, on the core the
+    answer-type parse (spaCy, holding the interpreter lock) leaves free, and are dropped at the block's end if not
+    asked for. Its own memo in each thread and block."""
+    scope = _Question(ahead, below)
+    token = _MEMO.set(scope)
     try:
         yield
     finally:
         _MEMO.reset(token)
+        scope.close()
 
 
 _OVERRIDE: list[Path] = []  # evaluation only (`reading_with`): another artifact read in place of the shipped one
