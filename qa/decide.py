@@ -45,12 +45,18 @@ FEATURE_READER_FEATURES = ("dense", "best_dense", "bm25", "reader_prob", "reader
 FEATURE_SETS = {"neural": FEATURES, "fast": FEATURES, "features": FEATURE_READER_FEATURES}
 
 
+def best_dense(hits: Sequence[Hit]) -> float:
+    """The highest dense cosine among the retrieved passages (0 when none): below Settings.min_relevance nothing
+    answers."""
+    return max((h.dense_score or 0.0 for h in hits), default=0.0)
+
+
 def features(reading: Reading, hits: Sequence[Hit], question: str = "") -> np.ndarray:
     """The confidence features of one answered question (see FEATURE_SETS, by the reader in use); `question`:
     the words the passage was searched with."""
     top = reading.hits[0] if reading.hits else None
     dense = (top.dense_score or 0.0) if top else 0.0
-    best = max((h.dense_score or 0.0 for h in hits), default=0.0)
+    best = best_dense(hits)
     bm25 = math.log1p(max(0.0, top.bm25_score or 0.0)) if top else 0.0
     p = reading.passage  # None: no span, so no reader evidence
     if reader_name() == "features":
@@ -185,7 +191,7 @@ def decide(readings: Sequence[Reading], found: Search, settings: Settings) -> De
     if rated is None and reading.answer:  # chosen without rating (the first passage's answer): rate it now
         rated = rate(reading)
     conf = round(rated, 3) if reading.answer else 0.0
-    best = max((h.dense_score or 0.0 for h in hits), default=0.0)
+    best = best_dense(hits)
     limit = threshold(settings)
     dates, applied = query.dates, found.retrieval.date_applied
     if not reading.hits or best < settings.min_relevance:

@@ -19,7 +19,7 @@ from qa.history import answered, turns
 from qa.index.live import LiveIndex
 from qa.ingest import CorpusSource, FolderSource
 from qa.query import understand
-from qa.decide import Decision, decide
+from qa.decide import Decision, best_dense, decide
 from qa.read import acronyms
 from qa.read.lru import LRU
 from qa.read.neural import sentence_around
@@ -202,9 +202,8 @@ class QA:
             if first < READ_LIMIT and len(found.hits) > first:
                 decision = decide(options(found.hits, found.query, limit=first, encoder=self.encoder,
                                           question_vector=found.vector), found, s)
-                best = max((h.dense_score or 0.0 for h in found.hits), default=0.0)
-                if decision.confidence >= s.read_rest_below or best < s.min_relevance:  # sure, or abstains anyway
-                    return decision
+                if decision.confidence >= s.read_rest_below or best_dense(found.hits) < s.min_relevance:
+                    return decision  # sure enough, or abstaining whatever the rest say
             readings = options(found.hits, found.query, encoder=self.encoder, question_vector=found.vector)
             return decide(readings, found, s)
 

@@ -70,12 +70,12 @@ def test_nothing_is_read_ahead_when_a_passage_read_first_is_sure(counted):
     r, runs = counted
     with neural.one_question(ahead=[DELEGATION], below=float("-inf")):
         r.logits_many(QUESTION, [INTERNET])
-        assert not neural._MEMO.get().started
+        assert not neural._MEMO.get().pending()
     with neural.one_question(ahead=[DELEGATION], below=1.0):
         r.logits_many(QUESTION, [INTERNET])  # the answer is plainly there: its span beats "not here" by far
-        assert not neural._MEMO.get().started
+        assert not neural._MEMO.get().pending()
         r.logits_many(QUESTION, [OFF_TOPIC])  # nothing about it: read the next ahead
-        assert neural._MEMO.get().started
+        assert neural._MEMO.get().pending()
 
 
 def test_what_is_read_ahead_and_not_asked_for_is_dropped_at_the_question_s_end(counted):
@@ -85,7 +85,7 @@ def test_what_is_read_ahead_and_not_asked_for_is_dropped_at_the_question_s_end(c
     long = " ".join([OFF_TOPIC] * 60)  # many windows: most are still queued or running when the block ends
     with neural.one_question(ahead=[long], below=float("inf")):
         r.logits_many(QUESTION, [INTERNET])
-        jobs = neural._MEMO.get().started
+        jobs = neural._MEMO.get().pending()
     assert len(jobs) == 1
     cf.wait(jobs[0].futures, timeout=60)
     assert [f for f in jobs[0].futures if f.cancelled() or f.exception() is not None]  # not all were read

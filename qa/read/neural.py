@@ -308,6 +308,10 @@ class SpanReader:
             if w0 + room >= len(ids):
                 break
 
+    def _text_windows(self, q: list[int], text: str) -> list[tuple]:
+        """The windows of `text` for the question's token ids `q` that hold some of the text."""
+        return [w for w in self._windows(q, text) if w[3]]
+
     def _run(self, window: tuple, options=None):
         ids, types = window[0], window[1]
         return self.session.run(None, {"input_ids": ids[None], "attention_mask": np.ones_like(ids)[None],
@@ -328,11 +332,11 @@ class SpanReader:
         scope = _MEMO.get()
         memo = scope.memo if scope is not None else {}
         keys = [(self, tuple(q), t) for t in texts]  # the reader itself: kept alive, its id never reused
-        todo = [t for t, key in dict(zip(texts, keys)).items() if key not in memo]
-        windows = [[w for w in self._windows(q, t) if w[3]] for t in todo]
+        todo = {key: t for key, t in zip(keys, texts) if key not in memo}
+        windows = [self._text_windows(q, t) for t in todo.values()]
         runs = iter(self._run_all([w for ws in windows for w in ws]))
-        for t, ws in zip(todo, windows):
-            memo[(self, tuple(q), t)] = [_window(w, next(runs)) for w in ws]
+        for key, ws in zip(todo, windows):
+            memo[key] = [_window(w, next(runs)) for w in ws]
         if scope is not None and scope.ahead and self.threads > 1 and todo \
                 and _margin([(memo[key], t) for key, t in zip(keys, texts) if isinstance(memo[key], list)]) < scope.below:
             scope.start(self, q, [t for t in scope.ahead if (self, tuple(q), t) not in memo])
@@ -397,20 +401,23 @@ class _Ahead:
 
 
 class _Question:
-    """What one question's reading keeps (`one_question`): its texts' windows, read or being read ahead."""
+    """What one question's reading keeps (`one_question`): its texts' windows, read (a list) or being read ahead
+    (an _Ahead, until asked for)."""
 
     def __init__(self, ahead: Sequence[str], below: float):
         self.memo: dict = {}
         self.ahead, self.below = tuple(ahead), below
-        self.started: list[_Ahead] = []
 
     def start(self, reader: "SpanReader", q: list[int], texts: Sequence[str]) -> None:
         for t in texts:
-            self.memo[(reader, tuple(q), t)] = job = _Ahead(reader, [w for w in reader._windows(q, t) if w[3]])
-            self.started.append(job)
+            self.memo[(reader, tuple(q), t)] = _Ahead(reader, reader._text_windows(q, t))
+
+    def pending(self) -> list[_Ahead]:
+        """What was read ahead and not asked for."""
+        return [v for v in self.memo.values() if isinstance(v, _Ahead)]
 
     def close(self) -> None:
-        for job in self.started:
+        for job in self.pending():
             job.stop()
 
 
