@@ -20,7 +20,7 @@ from qa.index.live import LiveIndex
 from qa.ingest import CorpusSource, FolderSource
 from qa.query import understand
 from qa.decide import Decision, best_dense, decide
-from qa.read import acronyms
+from qa.read import acronyms, nlp
 from qa.read.lru import LRU
 from qa.read.neural import sentence_around
 from qa.read import READ_LIMIT, SPAN_READERS, neural, options, reader_name
@@ -156,7 +156,7 @@ class QA:
         hits = tuple(to_hits(index, found))
         t3 = time.perf_counter()
         timings = {"index": (t1 - t0) * 1e3, "encode": (t2 - t1) * 1e3, "retrieve": (t3 - t2) * 1e3}
-        return Search(query, qvec, found, hits, timings)
+        return Search(query, qvec, found, hits, timings, _stored_parses(index, found, hits))
 
     def ask(self, question: str, k: int | None = None, history: Sequence | None = None,
             mode: str = "hybrid", as_of=None) -> Answer:
@@ -198,7 +198,8 @@ class QA:
         qa.read.neural.one_question)."""
         s = self.settings
         first = max(1, s.read_first) if reader_name() in SPAN_READERS else READ_LIMIT
-        with neural.one_question([h.text for h in found.hits[first:READ_LIMIT]], s.read_ahead_below):
+        with neural.one_question([h.text for h in found.hits[first:READ_LIMIT]], s.read_ahead_below), \
+                nlp.stored(found.parses):
             if first < READ_LIMIT and len(found.hits) > first:
                 decision = decide(options(found.hits, found.query, limit=first, encoder=self.encoder,
                                           question_vector=found.vector), found, s)
@@ -220,6 +221,13 @@ class QA:
             return [a.answer]
 
         return self._earlier.get_many([key], compute)[key]
+
+
+def _stored_parses(index, found, hits: Sequence[Hit]) -> dict:
+    """{passage text: its stored parse's loader} for the passages the reader may read (qa.index.parses)."""
+    if index.parses is None:
+        return {}
+    return {h.text: index.parses.loader(int(row)) for h, row in zip(hits[:READ_LIMIT], found.rows[:READ_LIMIT])}
 
 
 _default: QA | None = None

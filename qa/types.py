@@ -140,6 +140,8 @@ class Search:
     retrieval: Retrieval
     hits: tuple[Hit, ...]  # the retrieved passages, best first
     timings: dict  # milliseconds per step: index, encode, retrieve
+    # {passage text: a function giving its spaCy parse as the index stored it} for the passages the reader may read
+    parses: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

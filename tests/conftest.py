@@ -60,7 +60,8 @@ def write_article(folder: Path, name: str, title: str, date: str | None, *paragr
 @pytest.fixture(autouse=True)
 def _no_qa_env(monkeypatch):
     """Keep the caller's QA_* environment out of the tests."""
-    for name in ("QA_CORPUS_DIR", "QA_INDEX_DIR", "QA_MODEL", "QA_DATASETS_DIR", "QA_RAY", "QA_READER"):
+    for name in ("QA_CORPUS_DIR", "QA_INDEX_DIR", "QA_MODEL", "QA_DATASETS_DIR", "QA_RAY", "QA_READER",
+                 "QA_PARSE_PASSAGES"):
         monkeypatch.delenv(name, raising=False)
 
 

@@ -42,13 +42,14 @@ def write_articles(folder: Path, start: int, stop: int, seed: int = 0) -> None:
 
 
 def settings_for(corpus: Path, index_dir: Path):
-    """The settings `python -m qa index --model hash --corpus C --index I` uses."""
-    return load_settings(corpus_dir=corpus, index_dir=index_dir, model="hash")
+    """The settings `python -m qa index --model hash --corpus C --index I` uses (QA_PARSE_PASSAGES=0: these
+    thousands of passages are built dozens of times; the parse stage's own kill is in tests/test_parses.py)."""
+    return load_settings(corpus_dir=corpus, index_dir=index_dir, model="hash", parse_passages=False)
 
 
 def qa_index(corpus: Path, index_dir: Path) -> subprocess.Popen:
     """Start `python -m qa index` in a subprocess."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("QA_")}
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("QA_")}, "QA_PARSE_PASSAGES": "0"}
     return subprocess.Popen([sys.executable, "-m", "qa", "index", "--model", "hash", "--corpus", str(corpus),
                              "--index", str(index_dir)], cwd=REPO, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)

@@ -4,7 +4,7 @@ Layout of the index folder:
     CURRENT            name of the live generation folder (replaced atomically; see qa.index.generation)
     .lock              taken while building, so two processes never build at once
     gen-*/             manifest.json, vectors.npy, dense.faiss (+ dense.rows.npy for HNSW), bm25/,
-                       passages.*, sources.json (rows and article keys of each corpus file)
+                       passages.*, parses.*, sources.json (rows and article keys of each corpus file)
 A build writes a new generation folder, then swaps CURRENT; a crash at any point leaves the old one live.
 A refresh parses only new and changed files and carries everything else over from the live generation
 (vectors, stored passages, BM25 term counts, HNSW graph); see qa.index.refresh.
@@ -14,6 +14,7 @@ A refresh parses only new and changed files and carries everything else over fro
     store.py      Index and load(); build.py the parts of a new generation; refresh.py what it carries over
     live.py       the index a running QA answers from, refreshed in a background thread
     passages.py, dense.py (FAISS), bm25.py   the three stores; ondisk.py reads their files without memory maps
+    parses.py     each passage's spaCy parse, made at build time (settings.parse_passages) for the reader
     distributed.py the Ray build path: parsing, chunking and embedding on a cluster (settings.ray_address)
 """
 from __future__ import annotations
@@ -28,6 +29,7 @@ from qa.index import refresh
 from qa.index.build import carried_sources, embed_new, kept_vectors, write_parts
 from qa.index.generation import current_path, is_live, publish
 from qa.index.staging import STAGING_DIR, StagedEncoder
+from qa.index.parses import PARSES_STAGING, StagedParser
 from qa.index.manifest import FORMAT_VERSION, IndexLoadError, build_settings, read_manifest, stale_reason, verify
 from qa.index.store import Index, load, try_load
 from qa.ingest import CorpusSource, FolderSource
@@ -77,7 +79,7 @@ def ensure(settings: Settings, encoder: Encoder, source: CorpusSource | None = N
         stored = reuse.stored_keys() if reuse is not None else None
         sources = carried_sources(reuse, settings, encoder.dim, stored)
         carry = reuse if sources is not None else None
-        with _stages(settings, source, encoder, index_dir / STAGING_DIR, progress) as (read, staged, chunk):
+        with _stages(settings, source, encoder, index_dir / STAGING_DIR, progress) as (read, staged, chunk, parser):
             layout = refresh.plan(read, files, settings.chunk_words, settings.chunk_overlap_sentences,
                                   carry.manifest["files"] if carry else None, sources, settings.chunk_chars,
                                   chunk)
@@ -90,11 +92,14 @@ def ensure(settings: Settings, encoder: Encoder, source: CorpusSource | None = N
             kept = None if force else lambda wanted, used: kept_vectors(index_dir, skip, settings, encoder.dim, wanted,
                                                                           used)
             new_vectors = embed_new(texts, keys, settings, staged, reuse, stored, progress, kept=kept)
+            parses = parser if settings.parse_passages else None
+            if parses is not None:  # each new passage's spaCy parse, read by the reader instead of parsing
+                parses.run([p.text for p in layout.passages], progress)
         carry = carry if layout.carried else None
         vectors = refresh.gather_vectors(layout, new_vectors, carry.vectors if carry else None)
         all_keys = refresh.gather_keys(layout, keys, stored if carry else None)
         written = publish(index_dir, lambda folder: write_parts(folder, layout, texts, vectors, all_keys,
-                                                                settings, encoder.dim, files, carry))
+                                                                settings, encoder.dim, files, carry, parses))
         staged.clear()
     # just written and checksummed: check sizes only, unless another build has replaced it since
     return load(index_dir, verify_checksums=None if current_path(index_dir) != written else False)
@@ -119,15 +124,19 @@ def warn_if_dropping(index: Index, files: dict, source: CorpusSource) -> None:
 
 
 def _stages(settings: Settings, source: CorpusSource, encoder: Encoder, staging, progress: bool):
-    """(source, staged encoder, chunk function or None) of a build: here, or on Ray (settings.ray_address).
+    """(source, staged encoder, chunk function or None, staged parser) of a build: here, or on Ray
+    (settings.ray_address).
 
-    Either way the encoder saves its vectors a chunk at a time under staging/, so a killed build resumes.
+    Either way the encoder saves its vectors, and the parser its parses, a chunk at a time under staging/, so a
+    killed build resumes.
     """
     if settings.ray_address:
         from qa.index.distributed import ray_build  # imports ray: only for a cluster build
 
         return ray_build(settings, source, encoder, staging, progress)
-    return contextlib.nullcontext((source, StagedEncoder(encoder, staging), None))  # None: chunk_articles
+    # None: chunk_articles
+    return contextlib.nullcontext((source, StagedEncoder(encoder, staging), None,
+                                   StagedParser(staging / PARSES_STAGING)))
 
 
 @contextlib.contextmanager

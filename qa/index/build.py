@@ -16,6 +16,7 @@ from qa.index import refresh
 from qa.index.bm25 import Lexical
 from qa.index.manifest import IndexLoadError, build_settings, read_manifest, sha256, stale_reason, write_manifest
 from qa.index.ondisk import DiskArray
+from qa.index.parses import StagedParser, write_parses
 from qa.index.passages import write_passages
 from qa.index.stories import write_stories
 from qa.index.store import ARTICLE_BM25_DIR, BM25_DIR, FAISS_FILE, VECTORS_FILE, Index
@@ -150,13 +151,18 @@ def embed_new(texts: list[str], keys: np.ndarray, settings: Settings, encoder: E
 
 
 def write_parts(folder: Path, layout: refresh.Layout, texts: list[str], vectors: np.ndarray, keys: np.ndarray,
-                settings: Settings, dim: int, files: dict, carry: Index | None) -> None:
+                settings: Settings, dim: int, files: dict, carry: Index | None,
+                parses: StagedParser | None = None) -> None:
     """Write every part of a generation into `folder`, the manifest last.
 
     `vectors` and `keys` have every row; `layout.passages` and `texts` are the new rows only. Rows that
-    `layout` carries over from `carry` have their records, term counts and (for HNSW) graph entries copied.
+    `layout` carries over from `carry` have their records, term counts, parses and (for HNSW) graph entries
+    copied. `parses`: the new passages' staged parses (settings.parse_passages), else no parses are stored.
     """
     write_passages(layout.passages, folder, carry.passages if carry else None, layout.old_rows)
+    if settings.parse_passages:
+        write_parses(folder, [p.text for p in layout.passages], parses, carry.parses if carry else None,
+                     layout.old_rows)
     # near-duplicate stories, no vectors; each row's article number serves the whole-article BM25 below
     row_article = write_stories(folder, layout.old_rows, carry.path if carry else None)
     np.save(folder / VECTORS_FILE, vectors, allow_pickle=False)

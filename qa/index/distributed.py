@@ -27,7 +27,8 @@ import numpy as np
 from qa.chunk import chunk_article
 from qa.config import INT8_MODEL, Settings
 from qa.embed import KNOWN_MODELS, Encoder, get_encoder
-from qa.index.refresh import text_keys
+from qa.index.parses import PARSES_STAGING, StagedParser, parse_texts, save_parses
+from qa.index.refresh import text_key, text_keys
 from qa.index.staging import StagedEncoder, save_chunk
 from qa.ingest import FolderSource, Part, parse_file, read_folder, walk
 from qa.ingest.errors import IngestError
@@ -241,13 +242,56 @@ class RayStagedEncoder(StagedEncoder):
         logger.info("encoded %d passages on %d Ray actors (batches of %d)", len(todo), actors, batch)
 
 
+class ParseActor:
+    """Ray Data actor: loads spaCy once, then parses batches and saves each as a staging chunk of parses."""
+
+    def __init__(self, folder: str):
+        from qa.read.nlp import get_nlp
+
+        get_nlp()
+        self.folder = Path(folder)
+
+    def __call__(self, batch: dict) -> dict:
+        texts = [str(t) for t in batch["text"]]
+        save_parses(self.folder, [text_key(t) for t in texts], parse_texts(texts))  # a resumed build has it
+        return {"n": np.asarray([len(texts)], dtype=np.int64)}
+
+
+class RayStagedParser(StagedParser):
+    """A StagedParser whose texts still to parse go through an actor pool on the Ray cluster."""
+
+    def __init__(self, folder: Path, workers: int | None = None, progress: bool = False):
+        super().__init__(folder)
+        self.workers, self.progress = workers, progress
+
+    def _parse_todo(self, items: list[tuple[bytes, str]], total: int, progress: bool) -> None:
+        """Parse and save the items on the cluster; RuntimeError unless each was parsed once (run() reloads them)."""
+        import ray.data
+
+        actors = self.workers or cluster_cpus()
+        batch = min(MAX_BATCH, max(MIN_BATCH, math.ceil(len(items) / (actors * BATCHES_PER_ACTOR))))
+        blocks = math.ceil(len(items) / batch)
+        actors = min(actors, blocks)
+        _data_context(progress or self.progress)
+        ds = ray.data.from_items([{"text": t} for _, t in items], override_num_blocks=blocks)
+        ds = ds.map_batches(ParseActor, batch_size=batch, concurrency=actors, num_cpus=1,
+                            fn_constructor_kwargs=dict(folder=str(self.folder)),
+                            max_restarts=RETRIES, max_task_retries=RETRIES)
+        done = sum(int(part["n"].sum()) for part in ds.iter_batches(batch_size=None, batch_format="numpy"))
+        if done < len(items):
+            raise RuntimeError(f"the Ray build parsed {done} of {len(items)} passages; nothing was published")
+        logger.info("parsed %d passages on %d Ray actors (batches of %d)", len(items), actors, batch)
+
+
 @contextlib.contextmanager
 def ray_build(settings: Settings, source, encoder: Encoder, staging: Path,
-              progress: bool = False) -> Iterator[tuple[object, StagedEncoder, object]]:
-    """(source, staged encoder, chunk function or None) for a build whose parsing and encoding run on Ray."""
+              progress: bool = False) -> Iterator[tuple[object, StagedEncoder, object, StagedParser]]:
+    """(source, staged encoder, chunk function or None, staged parser) for a build whose reading of files, encoding
+    and spaCy parsing run on Ray."""
     with session(settings.ray_address or LOCAL):
         chunk = None  # articles already in memory: nothing to parse, chunked by the driver
         if isinstance(source, FolderSource):
             source = RaySource(source, settings, progress)
             chunk = source.chunk
-        yield source, RayStagedEncoder(encoder, staging, progress=progress), chunk
+        yield (source, RayStagedEncoder(encoder, staging, progress=progress), chunk,
+               RayStagedParser(staging / PARSES_STAGING, progress=progress))

@@ -1,6 +1,7 @@
 """A generation's manifest: the build settings it was made with, whether it is stale, its files' checksums."""
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from pathlib import Path
@@ -21,7 +22,16 @@ def build_settings(settings: Settings, dim: int) -> dict:
     """The parts of the settings that, when changed, make an index stale."""
     return {"format_version": FORMAT_VERSION, "model": settings.model, "dim": dim,
             "chunk_words": settings.chunk_words, "chunk_chars": settings.chunk_chars,
-            "chunk_overlap": settings.chunk_overlap_sentences, "embed_title": settings.embed_title}
+            "chunk_overlap": settings.chunk_overlap_sentences, "embed_title": settings.embed_title,
+            "parser": _parser() if settings.parse_passages else None}
+
+
+@functools.lru_cache(maxsize=1)
+def _parser() -> str:
+    """The spaCy pipeline the passages' stored parses come from (qa.index.parses), package and version."""
+    from qa.read.nlp import parser_name
+
+    return parser_name()
 
 
 def stale_reason(manifest: dict, settings: Settings, dim: int, files: dict | None = None) -> str | None:
@@ -83,7 +93,7 @@ def _count(value) -> bool:
 
 # The type of each field the code reads, where present (a field a newer build adds is absent from older ones).
 _FIELDS = {"model": str, "dim": int, "chunk_words": int, "chunk_overlap": int, "chunk_chars": int,
-           "embed_title": bool, "index_type": str, "articles": int, "dense_slots": dict, "refresh": dict}
+           "embed_title": bool, "parser": str, "index_type": str, "articles": int, "dense_slots": dict, "refresh": dict}
 
 
 def _shape_problem(manifest: dict) -> str | None:

@@ -12,6 +12,7 @@ from qa.index.bm25 import Lexical
 from qa.index.generation import current_path
 from qa.index.manifest import IndexLoadError, read_manifest, verify
 from qa.index.ondisk import DiskArray
+from qa.index.parses import ParseStore
 from qa.index.passages import PassageStore
 
 VECTORS_FILE = "vectors.npy"
@@ -32,6 +33,7 @@ class Index:
     lexical: Lexical
     watched: tuple = ()  # files read at load only, watched for truncation (the disk copy must stay whole)
     articles: Lexical | None = None  # whole-article BM25 (None: an index built before it was kept)
+    parses: ParseStore | None = None  # each passage's spaCy parse (None: built with parse_passages off)
 
     def __len__(self) -> int:
         return len(self.passages)
@@ -47,6 +49,7 @@ class Index:
     def damaged(self) -> str | None:
         """Why a file this index reads on demand changed size since it was loaded, or None: a few fstat calls."""
         parts = (self.passages, self.lexical, *self.watched, *((self.articles,) if self.articles else ()),
+                 *((self.parses,) if self.parses else ()),
                  *((self.vectors,) if isinstance(self.vectors, DiskArray) else ()))
         return next((why for part in parts if (why := part.damaged())), None)
 
@@ -69,13 +72,14 @@ def load(index_dir: Path, verify_checksums: bool | None = None) -> Index:
             watched, vectors = (vectors.file,), vec.stored_vectors(dense)
         lexical = Lexical.load(path / BM25_DIR)
         articles = Lexical.load(path / ARTICLE_BM25_DIR) if (path / ARTICLE_BM25_DIR).is_dir() else None
+        parses = ParseStore.open(path, len(passages))
     except Exception as exc:  # any unreadable part means the generation is unusable
         raise IndexLoadError(f"cannot load index in {path}: {exc}") from exc
     n = manifest.get("passages")
     if not (len(passages) == len(vectors) == stored_rows == dense.ntotal == lexical.size == n):
         raise IndexLoadError(f"index parts disagree on the passage count in {path}")
     return Index(path=path, manifest=manifest, passages=passages, vectors=vectors, dense=dense,
-                 lexical=lexical, watched=watched, articles=articles)
+                 lexical=lexical, watched=watched, articles=articles, parses=parses)
 
 
 def try_load(index_dir: Path) -> tuple[Index | None, str | None]:

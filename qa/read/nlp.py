@@ -1,9 +1,12 @@
-"""spaCy's small English pipeline, loaded lazily once, with an LRU cache of parsed texts."""
+"""spaCy's small English pipeline, loaded lazily once, with an LRU cache of parsed texts, and the parses an index
+stored for its passages (qa.index.parses), offered to the reader for the passages of one ask (`stored`)."""
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import logging
 import threading
-from typing import Sequence
+from typing import Callable, Iterator, Mapping, Sequence
 
 from qa.read.lru import LRU
 
@@ -16,6 +19,9 @@ _nlp = None
 _load_lock = threading.Lock()
 _cache = LRU(CACHE_SIZE)
 _parse_lock = threading.Lock()  # spaCy's shared string store is not safe for concurrent writes
+# text -> a function giving its parse as the index stored it (a Doc, or None when it cannot be read)
+_stored: contextvars.ContextVar[Mapping[str, Callable[[], object]]] = contextvars.ContextVar("stored_parses",
+                                                                                              default={})
 
 
 def _import_spacy():
@@ -39,6 +45,16 @@ def _import_spacy():
     return spacy
 
 
+def parser_name() -> str:
+    """The spaCy pipeline package and its version (an index's stored parses record it: qa.index.parses)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return f"{MODEL}=={version(MODEL.replace('_', '-'))}"
+    except PackageNotFoundError:
+        return MODEL
+
+
 def get_nlp():
     """The spaCy pipeline (parser, tagger, lemmatizer, NER), created on first use."""
     global _nlp
@@ -50,12 +66,37 @@ def get_nlp():
         return _nlp
 
 
+@contextlib.contextmanager
+def stored(loaders: Mapping[str, Callable[[], object]]) -> Iterator[None]:
+    """Within the block, parse() of a text in `loaders` takes its stored parse (a whole passage parsed when the
+    index was built) instead of running spaCy; a loader giving None (an unreadable record) falls back to spaCy."""
+    token = _stored.set(loaders)
+    try:
+        yield
+    finally:
+        _stored.reset(token)
+
+
+def has_stored(text: str) -> bool:
+    """Whether a stored parse of the text is offered to this ask (see `stored`)."""
+    return text in _stored.get()
+
+
 def parse(texts: Sequence[str], cache: bool = True) -> list:
-    """spaCy Docs for the texts, parsing only those not in the cache (in one nlp.pipe batch)."""
+    """spaCy Docs for the texts: stored parses where offered, else parsing those not in the cache (in one
+    nlp.pipe batch)."""
     if not cache:
         return _pipe(list(texts))
-    found = _cache.get_many(texts, _pipe)
+    found = _cache.get_many(texts, _load_or_pipe)
     return [found[t] for t in texts]
+
+
+def _load_or_pipe(texts: list[str]) -> list:
+    loaders = _stored.get()
+    docs = {t: loaders[t]() for t in texts if t in loaders}
+    rest = [t for t in texts if docs.get(t) is None]
+    docs.update(zip(rest, _pipe(rest) if rest else ()))
+    return [docs[t] for t in texts]
 
 
 def cached(text: str) -> bool:
@@ -67,6 +108,18 @@ def _pipe(texts: list[str]) -> list:
     nlp = get_nlp()
     with _parse_lock:
         return list(nlp.pipe(texts, batch_size=64))
+
+
+def from_bytes(record: bytes):
+    """The Doc of one stored DocBin record (qa.index.parses), in this pipeline's vocabulary."""
+    from spacy.tokens import DocBin
+
+    nlp = get_nlp()
+    with _parse_lock:  # reading adds the record's strings to the shared string store
+        docs = list(DocBin().from_bytes(record).get_docs(nlp.vocab))
+    if len(docs) != 1:
+        raise ValueError(f"a stored parse holds {len(docs)} documents, not 1")
+    return docs[0]
 
 
 def clear_cache() -> None:

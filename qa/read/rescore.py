@@ -260,15 +260,16 @@ def _candidates(question: str, texts: Sequence[str], inherited_kind: str | None 
                 n: int = neural.NBEST, reader: neural.SpanReader | None = None):
     """(the answer expected, each text's parse, `candidates`)."""
     from qa.read.expected import expected
-    from qa.read.nlp import parse
+    from qa.read.nlp import has_stored, parse
 
     reader = reader or neural.reader()
     windows = reader.logits_many(question, texts)
     nbest = [neural.nbest_of(w, t, n) for w, t in zip(windows, texts)]
-    # spaCy parses only the sentences the n-best lies in (36% of the time of the whole passage on SQuAD's
-    # paragraphs), the same whether or not the passage was read before, so an answer never depends on what was
-    # asked earlier; the parse is cached per question's sentences. The question is parsed in the same batch.
-    shown = [regions(t, b[:REGION_SPANS]) for t, b in zip(texts, nbest)]
+    # A passage whose parse the index stored is read in that whole parse. Otherwise spaCy parses only the sentences
+    # the n-best lies in (36% of the time of the whole passage on SQuAD's paragraphs), the same whether or not the
+    # passage was read before, so an answer never depends on what was asked earlier; the parse is cached per
+    # question's sentences. The question is parsed in the same batch.
+    shown = [t if has_stored(t) else regions(t, b[:REGION_SPANS]) for t, b in zip(texts, nbest)]
     qdoc, *docs = parse([question, *shown])
     exp, qwords = expected(qdoc, inherited_kind), question_words(qdoc)
     by_text = dict(zip(shown, docs))

@@ -1,0 +1,151 @@
+"""Stored parses (qa.index.parses): made at build time, carried over by a refresh, read by ask() instead of spaCy."""
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pytest
+
+from qa import index as index_mod
+from qa.index.parses import PARSES_FILE, ParseStore, StagedParser, parse_texts, write_parses
+from qa.pipeline import QA
+from qa.read import nlp
+from tests.conftest import write_article
+
+
+def test_build_stores_each_passage_parse_whole(settings, encoder):
+    idx = index_mod.ensure(settings, encoder)
+    assert idx.parses is not None and idx.manifest["parser"].startswith(nlp.MODEL)
+    for row in range(len(idx)):
+        doc = idx.parses.loader(row)()
+        passage = idx.passages[row]
+        assert doc.text == passage.text  # offsets of the stored parse are the passage's
+        assert doc.has_annotation("DEP") and doc.has_annotation("ENT_IOB") and doc.has_annotation("LEMMA")
+    assert PARSES_FILE in idx.manifest["checksums"]
+
+
+def test_stored_parse_reads_back_as_spacy_parses_it():
+    text = "Mr. S. Iswaran, the transport minister of Singapore, resigned on Friday in Singapore."
+    fresh = nlp.parse([text], cache=False)[0]
+    back = nlp.from_bytes(parse_texts([text])[0])
+    assert _annotations(back) == _annotations(fresh)
+
+
+def _annotations(d):
+    """Everything the reader reads of a parse."""
+    return ([(t.text, t.whitespace_, t.tag_, t.pos_, t.dep_, t.head.i, t.lemma_, t.ent_iob_, t.ent_type_) for t in d],
+            [(e.start_char, e.end_char, e.label_) for e in d.ents], [(c.start, c.end) for c in d.noun_chunks],
+            [(s.start, s.end) for s in d.sents])
+
+
+def test_ask_reads_stored_parses_not_spacy(settings, monkeypatch):
+    qa = QA(settings)
+    qa.warm_up()
+    qa.ask("Who resigned as transport minister?")  # first ask: loads everything
+    nlp.clear_cache()
+    parsed = []
+    real = nlp._pipe
+    monkeypatch.setattr(nlp, "_pipe", lambda texts: parsed.extend(texts) or real(texts))
+    answer = qa.ask("Who resigned as transport minister of Singapore?")
+    assert answer.answer and "Iswaran" in answer.answer
+    assert parsed == ["Who resigned as transport minister of Singapore?"]  # the question only
+
+
+def test_same_answer_with_and_without_stored_parses(make_corpus, tmp_path, settings):
+    with_parses = QA(settings)
+    without = QA(settings.with_overrides(index_dir=tmp_path / "idx-plain", parse_passages=False))
+    assert without.index().parses is None and "parses.bin" not in without.index().manifest["checksums"]
+    for q in ("Who designed the lighting for the bridge?", "How many people died in the floods?"):
+        a, b = with_parses.ask(q), without.ask(q)
+        assert (a.answer, a.abstained) == (b.answer, b.abstained)
+
+
+def test_damaged_record_is_parsed_again_with_a_warning(settings, encoder, caplog):
+    idx = index_mod.ensure(settings, encoder)
+    path = idx.path / PARSES_FILE
+    data = bytearray(path.read_bytes())
+    a, b = int(idx.parses.offsets[0]), int(idx.parses.offsets[1])
+    data[a:b] = b"\x00" * (b - a)  # same size: the generation still loads; this record no longer reads back
+    path.write_bytes(bytes(data))
+    store = ParseStore.open(idx.path, len(idx))
+    with caplog.at_level(logging.WARNING, logger="qa.index.parses"):
+        assert store.loader(0)() is None
+    assert "row 0" in caplog.text
+    text = idx.passages[0].text
+    nlp.clear_cache()
+    with nlp.stored({text: store.loader(0)}):
+        doc = nlp.parse([text])[0]  # spaCy parses it instead
+    assert doc.text == text and doc.has_annotation("DEP")
+
+
+def test_refresh_copies_carried_records_and_parses_only_new_passages(settings, encoder, corpus, monkeypatch):
+    first = index_mod.ensure(settings, encoder)
+    old = {first.passages[r].text: first.parses.raw(r, r + 1) for r in range(len(first))}
+    calls = []
+    real = parse_texts
+    monkeypatch.setattr("qa.index.parses.parse_texts", lambda texts: calls.append(list(texts)) or real(texts))
+    write_article(corpus, "storm.txt", "Storm hits coast", "2024-01-02", "A storm named Bella hit the coast.")
+    second = index_mod.ensure(settings, encoder)
+    assert len(second) > len(first)
+    new = [t for batch in calls for t in batch]
+    assert new and all("Bella" in t for t in new)
+    for r in range(len(second)):
+        text = second.passages[r].text
+        if text in old:
+            assert second.parses.raw(r, r + 1) == old[text]
+        assert second.parses.loader(r)().text == text
+
+
+def test_killed_parse_resumes_where_it_stopped(tmp_path, monkeypatch):
+    texts = [f"Passage number {i} names Hanoi." for i in range(7)]
+    monkeypatch.setattr("qa.index.parses.BATCH", 1)  # texts go to the parser 4 at a time
+    seen = []
+
+    def failing(batch):
+        seen.extend(batch)
+        if len(seen) > 4:
+            raise KeyboardInterrupt
+        return parse_texts(batch)
+
+    staged = StagedParser(tmp_path / "staging", chunk=3, parse=failing)
+    with pytest.raises(KeyboardInterrupt):
+        staged.run(texts)  # killed while parsing the second batch
+    again = []
+    resumed = StagedParser(tmp_path / "staging", chunk=3, parse=lambda b: again.extend(b) or parse_texts(b))
+    resumed.run(texts)
+    assert again == texts[4:]  # the first batch was saved as a chunk (at least 3 records)
+    for t in texts:
+        assert nlp.from_bytes(resumed.record(t)).text == t
+
+
+def test_old_rows_without_a_store_get_empty_records(tmp_path):
+    write_parses(tmp_path, ["New text."], StagedParser(tmp_path / "s"), None, np.array([-1, 3, 4]))
+    store = ParseStore.open(tmp_path, 3)
+    assert store.loader(0)() is None and store.loader(1)() is None  # nothing staged, no old store
+
+
+def test_parser_in_build_settings_makes_an_old_index_stale(settings, encoder):
+    idx = index_mod.ensure(settings, encoder)
+    manifest = {**idx.manifest, "parser": None}
+    assert "parser changed" in index_mod.stale_reason(manifest, settings, encoder.dim)
+    assert index_mod.stale_reason(manifest, settings.with_overrides(parse_passages=False), encoder.dim) is None
+
+
+def test_env_turns_stored_parses_off(monkeypatch):
+    from qa.config import load_settings
+
+    monkeypatch.setenv("QA_PARSE_PASSAGES", "0")
+    assert load_settings().parse_passages is False
+    monkeypatch.setenv("QA_PARSE_PASSAGES", "1")
+    assert load_settings().parse_passages is True
+
+
+def test_many_texts_parse_in_worker_processes_same_records(tmp_path, monkeypatch):
+    texts = [f"Minister {name} visited Hanoi on Monday." for name in ("Lam", "Teo", "Quang", "Ling", "Tran")]
+    monkeypatch.setattr("qa.index.parses.MIN_PER_WORKER", 2)  # two workers for five texts
+    monkeypatch.setattr("qa.index.parses.BATCH", 1)  # batches of 4
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    staged = StagedParser(tmp_path / "staging", chunk=2)
+    staged.run(texts)
+    for t in texts:  # (a record's bytes may differ between processes: DocBin keeps its strings as a set)
+        assert _annotations(nlp.from_bytes(staged.record(t))) == _annotations(nlp.parse([t], cache=False)[0])
