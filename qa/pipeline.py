@@ -227,7 +227,8 @@ def _stored_parses(index, found, hits: Sequence[Hit]) -> dict:
     """{passage text: its stored parse's loader} for the passages the reader may read (qa.index.parses)."""
     if index.parses is None:
         return {}
-    return {h.text: index.parses.loader(int(row)) for h, row in zip(hits[:READ_LIMIT], found.rows[:READ_LIMIT])}
+    return {h.text: index.parses.loader(int(row)) for h, row in zip(hits[:READ_LIMIT], found.rows[:READ_LIMIT])
+            if index.parses.has(int(row))}
 
 
 _default: QA | None = None

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import logging
+import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -98,7 +100,7 @@ def test_refresh_copies_carried_records_and_parses_only_new_passages(settings, e
 
 def test_killed_parse_resumes_where_it_stopped(tmp_path, monkeypatch):
     texts = [f"Passage number {i} names Hanoi." for i in range(7)]
-    monkeypatch.setattr("qa.index.parses.BATCH", 1)  # texts go to the parser 4 at a time
+    monkeypatch.setattr("qa.index.parses.BATCH", 1)  # texts go to the parser one at a time
     seen = []
 
     def failing(batch):
@@ -109,19 +111,48 @@ def test_killed_parse_resumes_where_it_stopped(tmp_path, monkeypatch):
 
     staged = StagedParser(tmp_path / "staging", chunk=3, parse=failing)
     with pytest.raises(KeyboardInterrupt):
-        staged.run(texts)  # killed while parsing the second batch
+        staged.run(texts)  # killed while parsing the fifth text
+    assert not list((tmp_path / "staging").glob(".*tmp*"))  # no half-written chunk left
     again = []
     resumed = StagedParser(tmp_path / "staging", chunk=3, parse=lambda b: again.extend(b) or parse_texts(b))
     resumed.run(texts)
-    assert again == texts[4:]  # the first batch was saved as a chunk (at least 3 records)
+    assert again == texts[3:]  # the first chunk of 3 was saved; the fourth text was parsed but not yet saved
     for t in texts:
         assert nlp.from_bytes(resumed.record(t)).text == t
 
 
-def test_old_rows_without_a_store_get_empty_records(tmp_path):
-    write_parses(tmp_path, ["New text."], StagedParser(tmp_path / "s"), None, np.array([-1, 3, 4]))
+def test_rows_without_a_record_are_empty_and_not_offered(tmp_path):
+    write_parses(tmp_path, ["New text."], None, None, np.array([-1, 3, 4]))  # no staged parses, no old store
     store = ParseStore.open(tmp_path, 3)
-    assert store.loader(0)() is None and store.loader(1)() is None  # nothing staged, no old store
+    assert not any(store.has(r) for r in range(3)) and all(store.loader(r)() is None for r in range(3))
+
+
+def test_a_new_passage_without_its_staged_parse_stops_the_write(tmp_path):
+    with pytest.raises(RuntimeError, match="no staged parse"):
+        write_parses(tmp_path, ["New text."], StagedParser(tmp_path / "s"), None, np.array([-1]))
+
+
+def test_foreign_damaged_and_half_written_chunks_are_ignored(tmp_path, caplog):
+    folder = tmp_path / "staging"
+    StagedParser(folder).run(["Hanoi is a city."])
+    (folder / "parses-1-1.npz").write_bytes(b"not a zip")  # damaged
+    (folder / ".parses-2-1.tmp.bin").write_bytes(b"half")  # a chunk killed while written
+    (folder / "parses-3-1.bin").write_bytes(b"orphan")  # records whose index was never renamed into place
+    again = []
+    staged = StagedParser(folder, parse=lambda b: again.extend(b) or parse_texts(b))
+    with caplog.at_level(logging.WARNING, logger="qa.index.parses"):
+        staged.run(["Hanoi is a city.", "Hue is a city."])
+    assert again == ["Hue is a city."] and "parses-1-1.npz" in caplog.text
+    assert nlp.from_bytes(staged.record("Hanoi is a city.")).text == "Hanoi is a city."
+
+
+def test_a_stored_parse_of_another_text_is_not_used(caplog):
+    other = nlp.from_bytes(parse_texts(["Hue is a city in Vietnam."])[0])
+    text = "Hanoi is the capital."
+    nlp.clear_cache()
+    with caplog.at_level(logging.WARNING, logger="qa.read.nlp"), nlp.stored({text: lambda: other}):
+        doc = nlp.parse([text])[0]
+    assert doc.text == text and "does not hold the passage" in caplog.text
 
 
 def test_parser_in_build_settings_makes_an_old_index_stale(settings, encoder):
@@ -142,10 +173,88 @@ def test_env_turns_stored_parses_off(monkeypatch):
 
 def test_many_texts_parse_in_worker_processes_same_records(tmp_path, monkeypatch):
     texts = [f"Minister {name} visited Hanoi on Monday." for name in ("Lam", "Teo", "Quang", "Ling", "Tran")]
-    monkeypatch.setattr("qa.index.parses.MIN_PER_WORKER", 2)  # two workers for five texts
-    monkeypatch.setattr("qa.index.parses.BATCH", 1)  # batches of 4
-    monkeypatch.setattr("os.cpu_count", lambda: 2)
-    staged = StagedParser(tmp_path / "staging", chunk=2)
+    monkeypatch.setattr("qa.index.parses.MIN_PER_WORKER", 2)  # two worker processes for five texts
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1})
+    monkeypatch.chdir(tmp_path)  # the workers find the qa package and a relative staging folder wherever run from
+    staged = StagedParser(Path("staging"), chunk=2)
+    started = []
+    real = subprocess.Popen
+    monkeypatch.setattr(subprocess, "Popen", lambda *a, **k: started.append(a[0]) or real(*a, **k))
     staged.run(texts)
+    assert len(started) == 2 and all("qa.index.parse_worker" in cmd for cmd in started)
+    assert not list(Path("staging").glob("work-*"))  # the workers' texts and logs are removed
     for t in texts:  # (a record's bytes may differ between processes: DocBin keeps its strings as a set)
         assert _annotations(nlp.from_bytes(staged.record(t))) == _annotations(nlp.parse([t], cache=False)[0])
+
+
+def test_a_failing_worker_stops_the_build_with_its_message(tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setattr("qa.index.parses.MIN_PER_WORKER", 2)
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1})
+    real = subprocess.Popen
+    monkeypatch.setattr(subprocess, "Popen", lambda cmd, **k: real(
+        [sys.executable, "-c", "import sys; sys.exit('spaCy model not found')"], **k))
+    with pytest.raises(RuntimeError, match="spaCy worker 0 exited with code 1: spaCy model not found"):
+        StagedParser(tmp_path / "staging").run([f"Text {i}." for i in range(4)])
+
+
+def test_an_index_built_without_parses_gains_them_carrying_its_rows(settings, encoder, monkeypatch):
+    plain = index_mod.ensure(settings.with_overrides(parse_passages=False), encoder)
+    assert plain.parses is None
+    encoded = []
+    real = encoder.encode
+    monkeypatch.setattr(encoder, "encode", lambda texts, **k: encoded.extend(texts) or real(texts, **k))
+    upgraded = index_mod.ensure(settings, encoder)
+    assert upgraded.manifest["refresh"]["carried_rows"] == len(plain) and not encoded  # nothing re-embedded
+    for row in range(len(upgraded)):
+        assert upgraded.parses.loader(row)().text == upgraded.passages[row].text
+
+
+def test_the_chat_answers_from_an_index_without_parses_while_they_are_added(settings, encoder, monkeypatch):
+    import threading
+
+    index_mod.ensure(settings.with_overrides(parse_passages=False), encoder)
+    release, started = threading.Event(), threading.Event()
+    real = StagedParser.run
+
+    def slow(self, texts, progress=False, **kwargs):
+        started.set()
+        release.wait(60)
+        return real(self, texts, progress, **kwargs)
+
+    monkeypatch.setattr(StagedParser, "run", slow)
+    qa = QA(settings)
+    try:
+        answer = qa.ask("Who resigned as transport minister of Singapore?")  # the first question does not wait
+        assert "Iswaran" in (answer.answer or "")
+        assert answer.index_note and "being refreshed" in answer.index_note
+        assert started.wait(30) and qa.refreshing  # the build adding the parses is still running
+    finally:
+        release.set()
+    assert qa.index().parses is not None  # index() waits for the refresh
+
+
+def test_a_changed_file_between_unchanged_ones_keeps_every_row_with_its_own_parse(settings, encoder, corpus):
+    first = index_mod.ensure(settings, encoder)
+    sources = sorted({first.passages[r].source for r in range(len(first))})
+    middle = sources[len(sources) // 2]
+    write_article(corpus, middle, "Changed story", "2024-02-02", "Rain flooded the delta near Can Tho on Sunday.")
+    second = index_mod.ensure(settings, encoder)
+    assert 0 < second.manifest["refresh"]["carried_rows"] < len(second)
+    for row in range(len(second)):
+        assert second.parses.loader(row)().text == second.passages[row].text
+
+
+def test_a_build_that_cannot_carry_rows_reuses_the_parses_it_has(settings, encoder, monkeypatch):
+    first = index_mod.ensure(settings, encoder)
+    monkeypatch.setattr("qa.index.carried_sources", lambda *a, **k: None)  # no rows carried over
+    parsed = []
+    real = parse_texts
+    monkeypatch.setattr("qa.index.parses.parse_texts", lambda texts: parsed.extend(texts) or real(texts))
+    write_article(settings.corpus_dir, "storm.txt", "Storm hits coast", "2024-01-02", "A storm named Bella hit.")
+    third = index_mod.ensure(settings, encoder)
+    assert third.manifest["refresh"]["carried_rows"] == 0
+    assert parsed and all("Bella" in t for t in parsed)  # only the new article's passages were parsed
+    for row in range(len(third)):
+        assert third.parses.loader(row)().text == third.passages[row].text

@@ -29,6 +29,13 @@ def _same_index(a, b, atol: float = 0.0) -> None:
     assert len(set(p.id for p in a.passages)) == len(a)  # no passage doubled
     assert a.manifest["articles"] == b.manifest["articles"] and a.manifest["files"] == b.manifest["files"]
     np.testing.assert_allclose(np.asarray(a.vectors), np.asarray(b.vectors), atol=atol)
+    if a.parses is not None or b.parses is not None:  # every passage's stored parse, the same annotations
+        from tests.test_parses import _annotations
+
+        for row in range(len(a)):
+            da, db = a.parses.loader(row)(), b.parses.loader(row)()
+            assert da is not None and db is not None and da.text == a.passages[row].text
+            assert _annotations(da) == _annotations(db)
 
 
 def test_cli_builds_on_a_local_ray_and_stops_it(tmp_path, capsys):

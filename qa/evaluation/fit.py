@@ -14,6 +14,7 @@ from qa import read as read_mod
 from qa.config import Settings
 from qa.evaluation.metrics import token_f1
 from qa.evaluation.squad import benchmark_qa, gold_readings
+from qa.read import nlp
 from qa.read.features import FEATURES
 
 logger = logging.getLogger(__name__)
@@ -88,7 +89,8 @@ def _rerank_weight(settings: Settings, limit: int | None, progress: bool,
     for case in tqdm(cases, desc="re-rank grid", disable=not progress, leave=False):
         searched = qa.search(case.question, k=5)
         query, qvec, hits = searched.query, searched.vector, searched.hits
-        runs.append((case, read_mod.read_passages(hits, query, encoder=qa.encoder, question_vector=qvec)))
+        with nlp.stored(searched.parses):  # the index's stored parses, as ask() reads them
+            runs.append((case, read_mod.read_passages(hits, query, encoder=qa.encoder, question_vector=qvec)))
     table = {}
     for weight in RERANK_GRID:
         f1 = []
@@ -162,7 +164,8 @@ def option_rows(qa, question: str, golds, as_of=None) -> tuple[np.ndarray, np.nd
     """What ask() weighs for one question: the confidence-feature row of each read option, its token F1
     against the golds, and its answer text."""
     searched = qa.search(question, k=5, as_of=as_of)
-    found = read_mod.options(searched.hits, searched.query, encoder=qa.encoder, question_vector=searched.vector)
+    with nlp.stored(searched.parses):  # the index's stored parses, as ask() reads them
+        found = read_mod.options(searched.hits, searched.query, encoder=qa.encoder, question_vector=searched.vector)
     x = np.array([calibrate.features(r, searched.hits, searched.query.search_text) for r in found])
     return x, np.array([token_f1(r.answer, golds) for r in found]), [r.answer for r in found]
 

@@ -26,7 +26,7 @@ from typing import Callable, Iterator
 from qa.config import Settings
 from qa.embed import Encoder
 from qa.index import refresh
-from qa.index.build import carried_sources, embed_new, kept_vectors, write_parts
+from qa.index.build import carried_sources, carried_texts, embed_new, kept_vectors, parses_usable, write_parts
 from qa.index.generation import current_path, is_live, publish
 from qa.index.staging import STAGING_DIR, StagedEncoder
 from qa.index.parses import PARSES_STAGING, StagedParser
@@ -93,8 +93,11 @@ def ensure(settings: Settings, encoder: Encoder, source: CorpusSource | None = N
                                                                           used)
             new_vectors = embed_new(texts, keys, settings, staged, reuse, stored, progress, kept=kept)
             parses = parser if settings.parse_passages else None
-            if parses is not None:  # each new passage's spaCy parse, read by the reader instead of parsing
-                parses.run([p.text for p in layout.passages], progress)
+            if parses is not None:  # each new passage's spaCy parse, read by the reader instead of parsing, and
+                # those of carried rows that have none usable (an index built before parses were stored)
+                parses.run([p.text for p in layout.passages] + carried_texts(carry, layout, settings, encoder.dim),
+                           progress, previous=reuse if reuse is not None and parses_usable(reuse, settings, encoder.dim)
+                           else None)
         carry = carry if layout.carried else None
         vectors = refresh.gather_vectors(layout, new_vectors, carry.vectors if carry else None)
         all_keys = refresh.gather_keys(layout, keys, stored if carry else None)

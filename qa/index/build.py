@@ -26,7 +26,7 @@ logger = logging.getLogger(__name__)
 
 def carried_sources(index: Index | None, settings: Settings, dim: int, stored: np.ndarray | None) -> dict | None:
     """The per-file table a refresh may carry rows from (same build settings, every table present), or None."""
-    if index is None or stored is None or stale_reason(index.manifest, settings, dim) is not None:
+    if index is None or stored is None or stale_reason(index.manifest, settings, dim, soft=False) is not None:
         return None
     if index.lexical.doc_terms() is None:
         return None
@@ -150,6 +150,19 @@ def embed_new(texts: list[str], keys: np.ndarray, settings: Settings, encoder: E
     return out
 
 
+def parses_usable(index: Index, settings: Settings, dim: int) -> bool:
+    """Whether a generation's stored parses can be carried over: it has them, from the parser in use."""
+    return index.parses is not None and index.manifest.get("parser") == build_settings(settings, dim)["parser"]
+
+
+def carried_texts(carry: Index | None, layout: refresh.Layout, settings: Settings, dim: int) -> list[str]:
+    """The texts of the rows a build carries over whose parses it cannot copy (an index built before parses were
+    stored, or by another parser): parsed with the new passages."""
+    if carry is None or not settings.parse_passages or parses_usable(carry, settings, dim):
+        return []
+    return [carry.passages[int(r)].text for r in layout.old_rows if r >= 0]
+
+
 def write_parts(folder: Path, layout: refresh.Layout, texts: list[str], vectors: np.ndarray, keys: np.ndarray,
                 settings: Settings, dim: int, files: dict, carry: Index | None,
                 parses: StagedParser | None = None) -> None:
@@ -161,8 +174,9 @@ def write_parts(folder: Path, layout: refresh.Layout, texts: list[str], vectors:
     """
     write_passages(layout.passages, folder, carry.passages if carry else None, layout.old_rows)
     if settings.parse_passages:
-        write_parses(folder, [p.text for p in layout.passages], parses, carry.parses if carry else None,
-                     layout.old_rows)
+        usable = carry is not None and parses_usable(carry, settings, dim)
+        write_parses(folder, [p.text for p in layout.passages], parses, carry.parses if usable else None,
+                     layout.old_rows, None if usable or carry is None else lambda row: carry.passages[row].text)
     # near-duplicate stories, no vectors; each row's article number serves the whole-article BM25 below
     row_article = write_stories(folder, layout.old_rows, carry.path if carry else None)
     np.save(folder / VECTORS_FILE, vectors, allow_pickle=False)

@@ -28,7 +28,7 @@ from qa.chunk import chunk_article
 from qa.config import INT8_MODEL, Settings
 from qa.embed import KNOWN_MODELS, Encoder, get_encoder
 from qa.index.parses import PARSES_STAGING, StagedParser, parse_texts, save_parses
-from qa.index.refresh import text_key, text_keys
+from qa.index.refresh import text_keys
 from qa.index.staging import StagedEncoder, save_chunk
 from qa.ingest import FolderSource, Part, parse_file, read_folder, walk
 from qa.ingest.errors import IngestError
@@ -243,18 +243,17 @@ class RayStagedEncoder(StagedEncoder):
 
 
 class ParseActor:
-    """Ray Data actor: loads spaCy once, then parses batches and saves each as a staging chunk of parses."""
+    """Ray Data actor: loads spaCy once, then parses batches; the records go back to the driver, which saves them
+    (a worker node's disk is not the driver's)."""
 
-    def __init__(self, folder: str):
+    def __init__(self):
         from qa.read.nlp import get_nlp
 
         get_nlp()
-        self.folder = Path(folder)
 
     def __call__(self, batch: dict) -> dict:
         texts = [str(t) for t in batch["text"]]
-        save_parses(self.folder, [text_key(t) for t in texts], parse_texts(texts))  # a resumed build has it
-        return {"n": np.asarray([len(texts)], dtype=np.int64)}
+        return {"key": text_keys(texts), "record": _objects(parse_texts(texts))}
 
 
 class RayStagedParser(StagedParser):
@@ -265,7 +264,8 @@ class RayStagedParser(StagedParser):
         self.workers, self.progress = workers, progress
 
     def _parse_todo(self, items: list[tuple[bytes, str]], total: int, progress: bool) -> None:
-        """Parse and save the items on the cluster; RuntimeError unless each was parsed once (run() reloads them)."""
+        """Parse the items on the cluster and save them here a chunk at a time as they come back (run() checks that
+        every one did)."""
         import ray.data
 
         actors = self.workers or cluster_cpus()
@@ -275,11 +275,17 @@ class RayStagedParser(StagedParser):
         _data_context(progress or self.progress)
         ds = ray.data.from_items([{"text": t} for _, t in items], override_num_blocks=blocks)
         ds = ds.map_batches(ParseActor, batch_size=batch, concurrency=actors, num_cpus=1,
-                            fn_constructor_kwargs=dict(folder=str(self.folder)),
                             max_restarts=RETRIES, max_task_retries=RETRIES)
-        done = sum(int(part["n"].sum()) for part in ds.iter_batches(batch_size=None, batch_format="numpy"))
-        if done < len(items):
-            raise RuntimeError(f"the Ray build parsed {done} of {len(items)} passages; nothing was published")
+        keys: list[bytes] = []
+        records: list[bytes] = []
+        for part in ds.iter_batches(batch_size=None, batch_format="numpy"):
+            keys += [bytes(k) for k in part["key"]]
+            records += [bytes(r) for r in part["record"]]
+            if len(records) >= self.chunk:
+                save_parses(self.folder, keys, records)
+                keys, records = [], []
+        if records:
+            save_parses(self.folder, keys, records)
         logger.info("parsed %d passages on %d Ray actors (batches of %d)", len(items), actors, batch)
 
 

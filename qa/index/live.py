@@ -47,6 +47,7 @@ class _Refresh:
         self.started = time.monotonic()
         self.done = threading.Event()
         self.blocked = False  # waiting for another process's build lock
+        self.upgrade = False  # adds only what a servable index lacks: nobody waits for it
         self.index: Index | None = None
         self.error: BaseException | None = None
 
@@ -150,7 +151,7 @@ class LiveIndex:
     def _adopt_disk(self) -> None:
         """Serve the index on disk if it was built with these settings, even for an older corpus."""
         index, _ = try_load(self.settings.index_dir)
-        if index is not None and stale_reason(index.manifest, self.settings, self._encoder().dim) is None:
+        if index is not None and stale_reason(index.manifest, self.settings, self._encoder().dim, soft=False) is None:
             self._index, self._checked = index, -math.inf
 
     def _check(self, progress: bool) -> _Refresh | None:
@@ -163,17 +164,21 @@ class LiveIndex:
         if why is None:
             self._failed = None
             return None
+        # only what a build adds to a servable index (its parses): no question waits for it, the first neither
+        upgrade = stale_reason(self._index.manifest, self.settings, self._encoder().dim, files, soft=False) is None
         failed = self._failed
         if failed is not None and failed.files == files and now - failed.at < self.settings.refresh_retry_s:
             if isinstance(failed.error, CorpusError):
                 raise failed.error
             return None  # answer from the index as it is; the note says why
-        return self._start(why, files, progress)
+        return self._start(why, files, progress, upgrade=upgrade)
 
-    def _start(self, reason: str, files: dict | None, progress: bool, force: bool = False) -> _Refresh:
+    def _start(self, reason: str, files: dict | None, progress: bool, force: bool = False,
+               upgrade: bool = False) -> _Refresh:
         from qa import index as index_mod
 
         job = self._job = _Refresh(reason, files)
+        job.upgrade = upgrade
         if self._index is not None:
             logger.info("refreshing the index in the background: %s", reason)
         current = self._index
@@ -196,6 +201,8 @@ class LiveIndex:
                                _one_line(job.error))
 
     def _wait(self, job: _Refresh, wait: float | None, first: bool) -> None:
+        if job.upgrade and wait is not None:
+            return
         if wait is None:
             job.done.wait()
         elif first:  # nothing answered yet: answer from the corpus as it is, unless another process blocks

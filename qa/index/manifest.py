@@ -34,13 +34,20 @@ def _parser() -> str:
     return parser_name()
 
 
-def stale_reason(manifest: dict, settings: Settings, dim: int, files: dict | None = None) -> str | None:
-    """Why an index with this manifest cannot serve these settings and corpus fingerprint, or None if it can.
+# Build settings whose change leaves an index servable and its rows carried over: the next build adds what the
+# generation lacks (its passages' parses) while questions are answered from it as it is.
+SOFT = ("parser",)
 
-    Without `files` only the build settings are compared: what a refresh needs to carry rows over.
+
+def stale_reason(manifest: dict, settings: Settings, dim: int, files: dict | None = None,
+                 soft: bool = True) -> str | None:
+    """Why an index with this manifest is out of date for these settings and corpus fingerprint, or None.
+
+    Without `files` only the build settings are compared: what a refresh needs to carry rows over. With
+    `soft=False`, a change of a SOFT setting is not a reason: the index can still serve, and its rows be carried.
     """
     for key, value in build_settings(settings, dim).items():
-        if manifest.get(key) != value:
+        if manifest.get(key) != value and (soft or key not in SOFT):
             return f"{key} changed ({manifest.get(key)!r} -> {value!r})"
     if files is not None and manifest.get("files") != files:
         old, new = set(manifest.get("files", {})), set(files)

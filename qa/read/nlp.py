@@ -46,13 +46,32 @@ def _import_spacy():
 
 
 def parser_name() -> str:
-    """The spaCy pipeline package and its version (an index's stored parses record it: qa.index.parses)."""
+    """The spaCy pipeline package and its version (an index's stored parses record it: qa.index.parses). The
+    package pins the spaCy minor version it runs on, and DocBin's format is spaCy 3's."""
     from importlib.metadata import PackageNotFoundError, version
 
     try:
         return f"{MODEL}=={version(MODEL.replace('_', '-'))}"
     except PackageNotFoundError:
         return MODEL
+
+
+# what the reader reads of a parse (qa.read.rescore, features, candidates, expected); DocBin keeps ORTH and SPACY
+RECORD_ATTRS = ("TAG", "POS", "DEP", "HEAD", "ENT_IOB", "ENT_TYPE", "LEMMA", "SENT_START")
+
+
+def records(texts: Sequence[str]) -> list[bytes]:
+    """Each text parsed whole and serialised as one spaCy DocBin record (zlib-compressed, RECORD_ATTRS only)."""
+    from spacy.tokens import DocBin
+
+    nlp = get_nlp()
+    out = []
+    with _parse_lock:  # parsing and serialising both use the shared string store
+        for doc in nlp.pipe(texts, batch_size=64):
+            db = DocBin(attrs=list(RECORD_ATTRS), store_user_data=False)
+            db.add(doc)
+            out.append(db.to_bytes())
+    return out
 
 
 def get_nlp():
@@ -94,6 +113,10 @@ def parse(texts: Sequence[str], cache: bool = True) -> list:
 def _load_or_pipe(texts: list[str]) -> list:
     loaders = _stored.get()
     docs = {t: loaders[t]() for t in texts if t in loaders}
+    for t, doc in docs.items():
+        if doc is not None and doc.text != t:  # never the parse of another text (offsets would be wrong)
+            logger.warning("a stored parse does not hold the passage it was offered for; parsing it again")
+            docs[t] = None
     rest = [t for t in texts if docs.get(t) is None]
     docs.update(zip(rest, _pipe(rest) if rest else ()))
     return [docs[t] for t in texts]

@@ -1,0 +1,42 @@
+"""A parsing worker of an index build (qa.index.parses): `python -m qa.index.parse_worker TEXTS FOLDER CHUNK PID`.
+
+Started by the build in a new Python process, so nothing of the program that asked for the build runs again in it.
+It parses the texts (a JSON string a line) whole and saves them a chunk at a time into the build's staging folder,
+and stops when the build process PID is gone (what it saved stays for a resumed build).
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from qa.index.parses import WORKER_BATCH, parse_texts, save_parses
+from qa.index.refresh import text_key
+
+
+def main(argv: Sequence[str]) -> int:
+    """Parse and save; 0 when done, 1 when the build process is gone, 2 on bad arguments."""
+    if len(argv) != 4:
+        print(__doc__.splitlines()[0], file=sys.stderr)
+        return 2
+    texts_file, folder, chunk, parent = argv
+    with open(texts_file, encoding="utf-8") as f:
+        texts = [json.loads(line) for line in f]
+    keys: list[bytes] = []
+    records: list[bytes] = []
+    for a in range(0, len(texts), WORKER_BATCH):
+        if os.getppid() != int(parent):
+            return 1
+        batch = texts[a:a + WORKER_BATCH]
+        keys += [text_key(t) for t in batch]
+        records += parse_texts(batch)
+        if len(records) >= int(chunk) or a + WORKER_BATCH >= len(texts):
+            save_parses(Path(folder), keys, records)
+            keys, records = [], []
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
