@@ -95,9 +95,11 @@ def ensure(settings: Settings, encoder: Encoder, source: CorpusSource | None = N
             parses = parser if settings.parse_passages else None
             if parses is not None:  # each new passage's spaCy parse, read by the reader instead of parsing, and
                 # those of carried rows that have none usable (an index built before parses were stored)
+                # (a build that carries no rows reuses the previous generation's parses by text, as it does vectors)
+                previous = reuse if carry is None and reuse is not None and parses_usable(reuse, settings, encoder.dim) \
+                    else None
                 parses.run([p.text for p in layout.passages] + carried_texts(carry, layout, settings, encoder.dim),
-                           progress, previous=reuse if reuse is not None and parses_usable(reuse, settings, encoder.dim)
-                           else None)
+                           progress, previous=previous)
         carry = carry if layout.carried else None
         vectors = refresh.gather_vectors(layout, new_vectors, carry.vectors if carry else None)
         all_keys = refresh.gather_keys(layout, keys, stored if carry else None)

@@ -27,7 +27,7 @@ import numpy as np
 from qa.chunk import chunk_article
 from qa.config import INT8_MODEL, Settings
 from qa.embed import KNOWN_MODELS, Encoder, get_encoder
-from qa.index.parses import PARSES_STAGING, StagedParser, parse_texts, save_parses
+from qa.index.parses import PARSES_STAGING, Chunks, StagedParser, parse_texts
 from qa.index.refresh import text_keys
 from qa.index.staging import StagedEncoder, save_chunk
 from qa.ingest import FolderSource, Part, parse_file, read_folder, walk
@@ -276,16 +276,10 @@ class RayStagedParser(StagedParser):
         ds = ray.data.from_items([{"text": t} for _, t in items], override_num_blocks=blocks)
         ds = ds.map_batches(ParseActor, batch_size=batch, concurrency=actors, num_cpus=1,
                             max_restarts=RETRIES, max_task_retries=RETRIES)
-        keys: list[bytes] = []
-        records: list[bytes] = []
+        chunks = Chunks(self.folder, self.chunk)
         for part in ds.iter_batches(batch_size=None, batch_format="numpy"):
-            keys += [bytes(k) for k in part["key"]]
-            records += [bytes(r) for r in part["record"]]
-            if len(records) >= self.chunk:
-                save_parses(self.folder, keys, records)
-                keys, records = [], []
-        if records:
-            save_parses(self.folder, keys, records)
+            chunks.add([bytes(k) for k in part["key"]], [bytes(r) for r in part["record"]])
+        chunks.flush()
         logger.info("parsed %d passages on %d Ray actors (batches of %d)", len(items), actors, batch)
 
 

@@ -42,12 +42,12 @@ def _one_line(exc: BaseException) -> str:
 class _Refresh:
     """One refresh running in a background thread."""
 
-    def __init__(self, reason: str, files: dict | None):
+    def __init__(self, reason: str, files: dict | None, upgrade: bool = False):
         self.reason, self.files = reason, files
         self.started = time.monotonic()
         self.done = threading.Event()
         self.blocked = False  # waiting for another process's build lock
-        self.upgrade = False  # adds only what a servable index lacks: nobody waits for it
+        self.upgrade = upgrade  # adds only what a servable index lacks: nobody waits for it
         self.index: Index | None = None
         self.error: BaseException | None = None
 
@@ -177,8 +177,7 @@ class LiveIndex:
                upgrade: bool = False) -> _Refresh:
         from qa import index as index_mod
 
-        job = self._job = _Refresh(reason, files)
-        job.upgrade = upgrade
+        job = self._job = _Refresh(reason, files, upgrade)
         if self._index is not None:
             logger.info("refreshing the index in the background: %s", reason)
         current = self._index

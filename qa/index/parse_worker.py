@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from qa.index.parses import WORKER_BATCH, parse_texts, save_parses
+from qa.index.parses import WORKER_BATCH, Chunks, parse_texts
 from qa.index.refresh import text_key
 
 
@@ -24,17 +24,13 @@ def main(argv: Sequence[str]) -> int:
     texts_file, folder, chunk, parent = argv
     with open(texts_file, encoding="utf-8") as f:
         texts = [json.loads(line) for line in f]
-    keys: list[bytes] = []
-    records: list[bytes] = []
+    chunks = Chunks(Path(folder), int(chunk))
     for a in range(0, len(texts), WORKER_BATCH):
         if os.getppid() != int(parent):
             return 1
         batch = texts[a:a + WORKER_BATCH]
-        keys += [text_key(t) for t in batch]
-        records += parse_texts(batch)
-        if len(records) >= int(chunk) or a + WORKER_BATCH >= len(texts):
-            save_parses(Path(folder), keys, records)
-            keys, records = [], []
+        chunks.add([text_key(t) for t in batch], parse_texts(batch))
+    chunks.flush()
     return 0
 
 

@@ -106,26 +106,20 @@ class StagedParser:
                                "nothing was published")
 
     def _reuse(self, texts: Sequence[str], previous) -> None:
-        """Stage the records `previous` holds for texts not staged yet (rows it did not carry over: a build that could
-        not carry its files' rows, an edited file whose passages partly stay)."""
+        """Stage the records `previous` holds for texts not staged yet (a build that could not carry its files' rows
+        over; it reads every passage of `previous`)."""
         wanted = {text_key(t) for t in texts} - set(self._where)
-        keys: list[bytes] = []
-        records: list[bytes] = []
-        reused = 0
+        chunks, reused = Chunks(self.folder, self.chunk), 0
         for row in range(len(previous.passages) if wanted else 0):
             if not previous.parses.has(row):
                 continue
             key = text_key(previous.passages[row].text)
             if key in wanted:
                 wanted.discard(key)
-                keys.append(key)
-                records.append(previous.parses.raw(row, row + 1))
-            if records and (len(records) >= self.chunk or row == len(previous.passages) - 1 or not wanted):
-                save_parses(self.folder, keys, records)
-                reused += len(records)
-                keys, records = [], []
-            if not wanted:
-                break
+                reused += chunks.add([key], [previous.parses.raw(row, row + 1)])
+                if not wanted:
+                    break
+        reused += chunks.flush()
         if reused:
             self._load_saved()
             logger.info("reusing %d passage parses of %s", reused, previous.path.name)
@@ -150,17 +144,16 @@ class StagedParser:
             if procs > 1:
                 _in_workers(items, procs, self.folder, self.chunk, report, bar)
                 return
-            done, keys, records = 0, [], []
+            chunks, done = Chunks(self.folder, self.chunk), 0
             for a in range(0, len(items), BATCH):
                 batch = items[a:a + BATCH]
-                keys += [k for k, _ in batch]
-                records += (self.parse or parse_texts)([t for _, t in batch])
+                saved = chunks.add([k for k, _ in batch], (self.parse or parse_texts)([t for _, t in batch]))
                 if bar is not None:
                     bar.update(len(batch))
-                if len(records) >= self.chunk or a + BATCH >= len(items):
-                    save_parses(self.folder, keys, records)
-                    done += len(records)
-                    keys, records = [], []
+                if a + BATCH >= len(items):
+                    saved += chunks.flush()
+                if saved:
+                    done += saved
                     report(done)
         finally:
             if bar is not None:
@@ -175,6 +168,29 @@ class StagedParser:
         with open(path, "rb") as f:
             f.seek(offset)
             return f.read(length)
+
+
+class Chunks:
+    """Parse records gathered and saved into `folder` a chunk of `size` at a time (save_parses)."""
+
+    def __init__(self, folder: Path, size: int):
+        self.folder, self.size = folder, size
+        self.keys: list[bytes] = []
+        self.records: list[bytes] = []
+
+    def add(self, keys: Sequence[bytes], records: Sequence[bytes]) -> int:
+        """Gather records; how many were saved now (a whole chunk, or 0)."""
+        self.keys += keys
+        self.records += records
+        return self.flush() if len(self.records) >= self.size else 0
+
+    def flush(self) -> int:
+        """Save what is gathered; how many records that was."""
+        n = len(self.records)
+        if n:
+            save_parses(self.folder, self.keys, self.records)
+            self.keys, self.records = [], []
+        return n
 
 
 def _worker_count(n: int) -> int:
