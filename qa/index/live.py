@@ -26,7 +26,7 @@ from typing import Callable
 
 from qa.config import Settings
 from qa.embed import Encoder
-from qa.index.manifest import IndexLoadError, stale_reason
+from qa.index.manifest import IndexLoadError, stale_reason, upgrade_reason
 from qa.index.store import Index, try_load
 from qa.ingest import CorpusError, CorpusSource
 
@@ -166,6 +166,9 @@ class LiveIndex:
             return None
         # only what a build adds to a servable index (its parses): no question waits for it, the first neither
         upgrade = stale_reason(self._index.manifest, self.settings, self._encoder().dim, files, soft=False) is None
+        if upgrade:
+            logger.info("upgrading the index in the background: %s", why)
+            why = upgrade_reason(self._index.manifest, self.settings, self._encoder().dim)
         failed = self._failed
         if failed is not None and failed.files == files and now - failed.at < self.settings.refresh_retry_s:
             if isinstance(failed.error, CorpusError):
@@ -213,6 +216,9 @@ class LiveIndex:
 
     def _note(self) -> str | None:
         """What an answer given now should say about the index (called with the lock held)."""
+        if self._job is not None and self._job.upgrade and not self._job.blocked:
+            return (f"The index is being upgraded in the background ({self._job.reason}); this answer comes from the "
+                    f"index as it is.")
         if self._job is not None:
             who = "by another process" if self._job.blocked else "now"
             return (f"The index is being refreshed {who} ({self._job.reason}); this answer comes from the index "

@@ -35,8 +35,9 @@ def _parser() -> str:
 
 
 # Build settings whose change leaves an index servable and its rows carried over: the next build adds what the
-# generation lacks (its passages' parses) while questions are answered from it as it is.
-SOFT = ("parser",)
+# generation lacks (its passages' parses) while questions are answered from it as it is. Each with what that build
+# does, in the words an answer's note gives a user.
+SOFT = {"parser": "storing each passage's parse, for faster answers"}
 
 
 def stale_reason(manifest: dict, settings: Settings, dim: int, files: dict | None = None,
@@ -57,6 +58,12 @@ def stale_reason(manifest: dict, settings: Settings, dim: int, files: dict | Non
                  for label, names in (("added", added), ("removed", removed), ("changed", changed)) if names]
         return "corpus changed (" + "; ".join(parts) + ")"
     return None
+
+
+def upgrade_reason(manifest: dict, settings: Settings, dim: int) -> str:
+    """What a build that changes only SOFT settings adds, in a user's words ("storing each passage's parse, ...")."""
+    built = build_settings(settings, dim)
+    return "; ".join(label for key, label in SOFT.items() if manifest.get(key) != built.get(key)) or "upgrading"
 
 
 def sha256(path: Path) -> str:
