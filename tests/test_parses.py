@@ -187,6 +187,21 @@ def test_many_texts_parse_in_worker_processes_same_records(tmp_path, monkeypatch
         assert _annotations(nlp.from_bytes(staged.record(t))) == _annotations(nlp.parse([t], cache=False)[0])
 
 
+def test_a_parse_worker_runs_at_a_lower_priority(tmp_path, monkeypatch):
+    import json
+    import os
+
+    from qa.index import parse_worker
+
+    texts = tmp_path / "texts.jsonl"
+    texts.write_text(json.dumps("Minister Teo visited Hanoi on Monday.") + "\n", encoding="utf-8")
+    niced = []
+    monkeypatch.setattr(parse_worker.os, "nice", niced.append)  # not this test process's own priority
+    assert parse_worker.main([str(texts), str(tmp_path / "staging"), "8", str(os.getppid())]) == 0
+    assert niced == [parse_worker.NICENESS] and parse_worker.NICENESS > 0
+    assert list((tmp_path / "staging").glob("parses-*.bin"))  # and it parsed and saved
+
+
 def test_a_failing_worker_stops_the_build_with_its_message(tmp_path, monkeypatch):
     import sys
 
