@@ -276,33 +276,26 @@ def test_a_build_that_cannot_carry_rows_reuses_the_parses_it_has(settings, encod
         assert third.parses.loader(row)().text == third.passages[row].text
 
 
-class _ReadsEverything:
-    """A corpus source that parses every file again on each build (no rows carried over, though it could be)."""
+def test_a_file_read_again_with_no_row_carried_reuses_the_parses_it_has(settings, encoder, monkeypatch):
+    import json
 
-    def __init__(self, source):
-        self.source = source
-
-    def fingerprint(self):
-        return self.source.fingerprint()
-
-    def read(self, unchanged=None):
-        return self.source.read(None)
-
-    def __getattr__(self, name):
-        return getattr(self.source, name)
-
-
-def test_a_source_that_reads_every_file_again_reuses_the_parses_it_has(settings, encoder, monkeypatch):
-    from qa.ingest import FolderSource
-
+    for old in settings.corpus_dir.iterdir():  # one JSONL file is the whole corpus
+        old.unlink()
+    records = [{"title": f"Report {i}", "date": "2024-01-02", "text": f"Minister {name} visited Hanoi on Monday."}
+               for i, name in enumerate(("Lam", "Teo", "Quang"))]
+    wire = settings.corpus_dir / "wire.jsonl"
+    wire.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
     index_mod.ensure(settings, encoder)
     parsed = []
     real = parse_texts
     monkeypatch.setattr("qa.index.parses.parse_texts", lambda texts: parsed.extend(texts) or real(texts))
-    write_article(settings.corpus_dir, "storm.txt", "Storm hits coast", "2024-01-02", "A storm named Bella hit.")
-    again = index_mod.ensure(settings, encoder, source=_ReadsEverything(FolderSource.from_settings(settings)))
+    records[0]["text"] = "A storm named Bella hit the coast."  # the first record edited: no row of the file is kept
+    wire.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    again = index_mod.ensure(settings, encoder)
     assert again.manifest["refresh"]["carried_rows"] == 0
-    assert parsed and all("Bella" in t for t in parsed)  # the unchanged files' passages came from the old index
+    assert parsed and all("Bella" in t for t in parsed)  # the unchanged records' passages came from the old index
+    for row in range(len(again)):
+        assert again.parses.loader(row)().text == again.passages[row].text
 
 
 def test_many_new_passages_beside_carried_rows_reuse_the_parses_they_have(settings, encoder, monkeypatch):

@@ -1,13 +1,16 @@
 """What a new index generation keeps from the previous one: the refresh plan for a changed corpus.
 
-Each generation records, per corpus file, the rows its passages occupy and the keys of its articles
-(sources.json), and the hash of every passage's embedded text (passages.keys.npy). A refresh parses
-only new and changed files (qa.ingest reads the folder and applies the duplicate rule); an unchanged
-file's passages are carried over by row, with their vectors, term counts and stored records. The result
-is what ingest.load_corpus + chunk.chunk_articles give for the whole folder; tests hold the two together.
+Each generation records, per corpus file, the rows its passages occupy, the keys of its articles and a key of
+each whole record (sources.json), and the hash of every passage's embedded text (passages.keys.npy). A refresh
+parses only new and changed files (qa.ingest reads the folder and applies the duplicate rule); an unchanged
+file's passages are carried over by row, with their vectors, term counts and stored records. A changed file whose
+records begin with every record it held before (a JSONL or feed file appended to, or only touched) keeps those
+records' rows too: only the records after them are chunked. The result is what ingest.load_corpus +
+chunk.chunk_articles give for the whole folder; tests hold the two together.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -18,7 +21,7 @@ import numpy as np
 
 from qa.chunk import MAX_CHARS, chunk_articles
 from qa.ingest import CorpusSource
-from qa.types import Passage
+from qa.types import Article, Passage
 
 SOURCES_FILE = "sources.json"
 KEYS_FILE = "passages.keys.npy"
@@ -34,6 +37,22 @@ def text_keys(texts: Sequence[str]) -> np.ndarray:
     """(n, 20) uint8 keys of embedded texts."""
     raw = b"".join(text_key(t) for t in texts)
     return np.frombuffer(raw, dtype=np.uint8).reshape(len(texts), KEY_BYTES).copy()
+
+
+def record_key(article: Article) -> str:
+    """Every field of an article that its passages are made from (sha1, 20 hex digits): two records with the same key
+    chunk into the same passages."""
+    fields = json.dumps(dataclasses.asdict(article), default=str, ensure_ascii=False, sort_keys=True)
+    return hashlib.sha1(fields.encode("utf-8")).hexdigest()[:20]
+
+
+def kept_records(old: dict | None, records: Sequence[str]) -> int:
+    """How many leading records of a re-read file keep the rows the previous generation gave them: all of its
+    old records when they begin the file as it is now (records appended, or the file only touched), else 0."""
+    held = old.get("records") if old is not None and old.get("status") == "ok" else None
+    if not isinstance(held, list) or not held or len(held) > len(records):
+        return 0
+    return len(held) if list(records[:len(held)]) == held else 0
 
 
 @dataclass(frozen=True)
@@ -106,15 +125,22 @@ def plan(source: CorpusSource, files: dict, chunk_words: int, overlap: int, prev
         if part.carried:
             start, stop = previous_sources[part.name]["rows"]
             rows = np.arange(start, stop, dtype=np.int64)
+            records = previous_sources[part.name].get("records")
         else:
-            new = chunk(part.articles, chunk_words, overlap, chunk_chars)
+            records = [record_key(a) for a in part.articles]
+            old = previous_sources.get(part.name) if part.name is not None and part.name in previous_files else None
+            kept = kept_records(old, records)
+            start, stop = old["rows"] if kept else (0, 0)
+            new = chunk(part.articles[kept:], chunk_words, overlap, chunk_chars)
             passages += new
-            rows = np.full(len(new), -1, dtype=np.int64)
+            rows = np.concatenate([np.arange(start, stop, dtype=np.int64), np.full(len(new), -1, dtype=np.int64)])
             parsed += part.name is not None
         parts.append(rows)
         if part.name is not None:
             sources[part.name] = {"rows": [row, row + len(rows)], "keys": list(part.keys),
                                   "status": "ok" if part.complete else "reparse"}
+            if isinstance(records, list):
+                sources[part.name]["records"] = records
         row += len(rows)
     old_rows = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
     return Layout(passages, old_rows, sources, parsed)
