@@ -123,6 +123,33 @@ def test_an_index_without_record_keys_rebuilds_an_appended_file(settings):
     _as_fresh(second, settings)
 
 
+def test_a_file_that_lost_a_record_to_a_duplicate_still_keeps_its_rows_when_appended_to(settings):
+    records = [_record(i) for i in range(3)]
+    _write(settings.corpus_dir, records + [records[1].replace("Storm report 1", "Storm report 1 copy")])
+    first = index_mod.ensure(settings, HashingEncoder())
+    assert refresh.read_sources(first.path)["wire.jsonl"]["status"] == "reparse"
+    with open(settings.corpus_dir / "wire.jsonl", "a", encoding="utf-8") as f:
+        f.write(_record(3) + "\n")
+    second = index_mod.ensure(settings, HashingEncoder())
+    assert second.manifest["refresh"]["carried_rows"] == len(first)
+    _as_fresh(second, settings)
+
+
+def test_a_record_kept_again_when_its_other_copy_is_gone_rebuilds_the_file(settings):
+    records = [_record(i) for i in range(3)]
+    (settings.corpus_dir / "a.jsonl").write_text(records[1] + "\n", encoding="utf-8")  # read first: wire's copy is lost
+    _write(settings.corpus_dir, records)
+    first = index_mod.ensure(settings, HashingEncoder())
+    assert refresh.read_sources(first.path)["wire.jsonl"]["status"] == "reparse"
+    (settings.corpus_dir / "a.jsonl").unlink()
+    with open(settings.corpus_dir / "wire.jsonl", "a", encoding="utf-8") as f:
+        f.write(_record(3) + "\n")
+    second = index_mod.ensure(settings, HashingEncoder())
+    others = sum(1 for r in range(len(first)) if first.passages[r].source.endswith(".txt"))
+    assert second.manifest["refresh"]["carried_rows"] == others  # wire.jsonl's rows made again
+    _as_fresh(second, settings)  # record 1 is back, in its place
+
+
 def test_a_new_duplicate_record_appended_keeps_the_old_rows_and_is_read_again_next_time(settings):
     records = [_record(i) for i in range(3)]
     _write(settings.corpus_dir, records)

@@ -48,8 +48,11 @@ def record_key(article: Article) -> str:
 
 def kept_records(old: dict | None, records: Sequence[str]) -> int:
     """How many leading records of a re-read file keep the rows the previous generation gave them: all of its
-    old records when they begin the file as it is now (records appended, or the file only touched), else 0."""
-    held = old.get("records") if old is not None and old.get("status") == "ok" else None
+    old records when they begin the file as it is now (records appended, or the file only touched), else 0.
+
+    Both lists hold the records the duplicate rule kept, so a file that lost records to it ("reparse") qualifies
+    too: were a lost record's other copy gone, that record would now be kept and the lists would differ."""
+    held = old.get("records") if old is not None else None
     if not isinstance(held, list) or not held or len(held) > len(records):
         return 0
     return len(held) if list(records[:len(held)]) == held else 0
