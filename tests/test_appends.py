@@ -14,19 +14,7 @@ from qa.index import refresh
 from qa.ingest import load_corpus
 from qa.types import Article
 
-from conftest import write_article
-
-
-class CountingEncoder(HashingEncoder):
-    """The hash encoder, recording every text it is asked to encode."""
-
-    def __init__(self):
-        super().__init__()
-        self.seen: list[str] = []
-
-    def encode(self, texts, batch_size=32, progress=False):
-        self.seen.extend(texts)
-        return super().encode(texts, batch_size, progress)
+from test_index import CountingEncoder
 
 
 def _record(i: int) -> str:
