@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 import time
 from pathlib import Path
@@ -22,6 +23,11 @@ logger = logging.getLogger(__name__)
 
 STAGING_DIR = "staging"  # inside the index folder; hidden from nothing, removed after a publish
 CHUNK = 5000  # passages per saved chunk: about 8 MB of vectors, minutes of encoding on a busy machine
+# From this many passages to encode, a build encodes them in a worker process at a lower priority
+# (qa.index.encode_worker), so a chat answering while its index is refreshed keeps its cores; loading the encoder
+# there takes about a second, what encoding 200 passages takes.
+WORKER_FROM = 2000
+POLL_S = 1.0  # how often the building process looks at the worker's progress
 
 
 class StagedEncoder:
@@ -81,12 +87,31 @@ class StagedEncoder:
 
     def _encode_rows(self, texts: Sequence[str], keys: np.ndarray, todo: list[int], out: np.ndarray,
                      batch_size: int, progress: bool) -> None:
-        """Encode texts[todo] into out[todo], saving a chunk at a time (a cluster build does this its own way)."""
+        """Encode texts[todo] into out[todo], saving a chunk at a time (a cluster build does this its own way): in a
+        worker process at a lower priority when there are WORKER_FROM or more and the encoder is one a worker can
+        load by name, else here (and here whatever a failed worker left)."""
         bar = None
         if progress:
             from tqdm import tqdm
 
             bar = tqdm(total=len(texts), initial=len(texts) - len(todo), desc="encoding", unit="passage")
+        if len(todo) >= WORKER_FROM and by_name(self.inner):
+            try:
+                _in_worker([texts[i] for i in todo], self.folder, self.chunk, self.name, batch_size, len(texts), bar)
+            except RuntimeError as e:
+                logger.warning("%s; encoding the rest in this process", e)
+            saved = self._saved()
+            left = []
+            for i in todo:
+                v = saved.get(keys[i].tobytes())
+                if v is None:
+                    left.append(i)
+                else:
+                    out[i] = v
+            todo = left
+            if bar is not None:
+                bar.n = len(texts) - len(todo)
+                bar.refresh()
         start, done = time.perf_counter(), 0
         for a in range(0, len(todo), self.chunk):
             rows = todo[a:a + self.chunk]
@@ -104,6 +129,72 @@ class StagedEncoder:
     def clear(self) -> None:
         """Remove the staging folder (after the vectors are safely in a published generation)."""
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def by_name(encoder) -> bool:
+    """True when `encoder` is the process's shared encoder of a model a worker process can load by its name
+    (qa.embed.get_encoder), so the worker's vectors are its vectors."""
+    from qa.embed import _ENCODERS, KNOWN_MODELS
+    from qa.config import HASH_MODEL
+
+    name = getattr(encoder, "name", None)
+    return name in KNOWN_MODELS and name != HASH_MODEL and _ENCODERS.get(name) is encoder
+
+
+def _in_worker(texts: list[str], folder: Path, chunk: int, model: str, batch_size: int, total: int, bar) -> None:
+    """Encode `texts` in a new Python process (`python -m qa.index.encode_worker`, at a lower priority), which saves
+    its chunks into `folder` as this process would; progress and rate are logged per saved chunk. The worker stops
+    when this process is gone; if this process stops first (an error, an interrupt), it stops the worker.
+    RuntimeError when the worker fails (what it saved stays)."""
+    import json
+    import subprocess
+    import sys
+
+    work = folder / f"work-{os.getpid()}"
+    work.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ)
+    root = str(Path(__file__).resolve().parents[2])  # the folder holding the qa package
+    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    share, log_path = work / "texts.jsonl", work / "worker.log"
+    worker = None
+    try:
+        with open(share, "w", encoding="utf-8") as f:
+            for text in texts:
+                f.write(json.dumps(text, ensure_ascii=False) + "\n")
+        with open(log_path, "w+", encoding="utf-8") as log:
+            worker = subprocess.Popen([sys.executable, "-m", "qa.index.encode_worker", str(share.resolve()),
+                                       str(folder.resolve()), str(chunk), str(os.getpid()), model, str(batch_size)],
+                                      env=env, stdout=subprocess.DEVNULL, stderr=log)
+            start, shown, logged = time.perf_counter(), 0, 0
+            while True:
+                finished = worker.poll() is not None
+                log.seek(0)
+                counts = re.findall(r"^encoded (\d+)$", log.read(), re.M)
+                done = int(counts[-1]) if counts else 0
+                if bar is not None and done > shown:
+                    bar.update(done - shown)
+                shown = max(shown, done)
+                if done // chunk > logged // chunk or (finished and done > logged):
+                    logged = done
+                    rate = done / max(time.perf_counter() - start, 1e-9)
+                    logger.info("encoded %d of %d passages (%.1f passages/s, about %.0f min left)",
+                                total - len(texts) + done, total, rate, (len(texts) - done) / max(rate, 1e-9) / 60)
+                if finished:
+                    break
+                try:
+                    worker.wait(timeout=POLL_S)  # back as soon as it ends
+                except subprocess.TimeoutExpired:
+                    pass
+            if worker.returncode != 0:
+                log.seek(0)
+                lines = [line for line in log.read().strip().splitlines() if not line.startswith("encoded ")]
+                raise RuntimeError(f"the embedding worker exited with code {worker.returncode}: "
+                                   f"{lines[-1] if lines else 'no output'}")
+    finally:
+        if worker is not None and worker.poll() is None:
+            worker.terminate()
+            worker.wait()
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def save_chunk(folder: Path, model: str, keys: np.ndarray, vectors: np.ndarray) -> None:
