@@ -15,6 +15,8 @@ A refresh parses only new and changed files and carries everything else over fro
     live.py       the index a running QA answers from, refreshed in a background thread
     passages.py, dense.py (FAISS), bm25.py   the three stores; ondisk.py reads their files without memory maps
     parses.py     each passage's spaCy parse, made at build time (settings.parse_passages) for the reader
+    staging.py    resumable embedding (chunks saved under staging/); encode_worker.py and parse_worker.py embed and
+                  parse many passages in new processes at nice 10, so a chat answering meanwhile keeps its cores
     distributed.py the Ray build path: parsing, chunking and embedding on a cluster (settings.ray_address)
 """
 from __future__ import annotations
