@@ -1,5 +1,5 @@
-"""A JSONL file appended to (or only touched) keeps its old records' rows: only the records after them are read into
-new passages (qa.index.refresh.kept_records); anything else in the file changed, and it is rebuilt as before."""
+"""A JSONL file read again (appended to, a record corrected, only touched) keeps the rows of every record it still holds
+in its old place: only its new and changed records are read into new passages (qa.index.refresh.record_spans)."""
 from __future__ import annotations
 
 import json
@@ -69,17 +69,64 @@ def test_a_touched_file_is_read_but_keeps_every_row(settings):
     _as_fresh(second, settings)
 
 
-def test_an_edited_record_rebuilds_the_file(settings):
+def test_an_edited_record_is_read_again_and_the_others_keep_their_rows(settings):
+    records = [_record(i) for i in range(4)]
+    _write(settings.corpus_dir, records)
+    counting = CountingEncoder()
+    first = index_mod.ensure(settings, counting)
+    counts = refresh.read_sources(first.path)["wire.jsonl"]["counts"]
+    assert len(counts) == 4 and all(n >= 1 for n in counts)
+    records[1] = records[1].replace("Storm number 1 reached", "Storm number 1 (corrected) reached")
+    _write(settings.corpus_dir, records + [_record(4)])
+    counting.seen.clear()
+    second = index_mod.ensure(settings, counting)
+    assert second.manifest["refresh"]["carried_rows"] == len(first) - counts[1]
+    assert counting.seen and all("Storm number 1 (corrected)" in t or "Storm number 4" in t for t in counting.seen)
+    _as_fresh(second, settings)
+    assert refresh.read_sources(second.path)["wire.jsonl"]["counts"][:1] + \
+        refresh.read_sources(second.path)["wire.jsonl"]["counts"][2:4] == counts[:1] + counts[2:]
+
+
+def test_a_record_removed_from_the_end_keeps_the_others_rows(settings):
     records = [_record(i) for i in range(4)]
     _write(settings.corpus_dir, records)
     first = index_mod.ensure(settings, HashingEncoder())
-    in_file = sum(1 for r in range(len(first)) if first.passages[r].source == "wire.jsonl")
-    records[1] = records[1].replace("Storm report 1", "Storm report 1 (corrected)")  # same text, another title
-    _write(settings.corpus_dir, records + [_record(4)])
+    last = refresh.read_sources(first.path)["wire.jsonl"]["counts"][-1]
+    _write(settings.corpus_dir, records[:3])
     second = index_mod.ensure(settings, HashingEncoder())
-    assert second.manifest["refresh"]["carried_rows"] == len(first) - in_file  # the other files only
+    assert second.manifest["refresh"] == {"carried_rows": len(first) - last, "new_rows": 0, "parsed_files": 1}
     _as_fresh(second, settings)
-    assert any(second.passages[r].title == "Storm report 1 (corrected)" for r in range(len(second)))
+
+
+def test_an_index_without_record_counts_keeps_only_old_records_that_begin_the_file(settings):
+    records = [_record(i) for i in range(3)]
+    _write(settings.corpus_dir, records)
+    first = index_mod.ensure(settings, HashingEncoder())
+    in_file = sum(1 for r in range(len(first)) if first.passages[r].source == "wire.jsonl")
+    _drop_from_sources(first, "counts")  # as the twenty-second session wrote it
+    with open(settings.corpus_dir / "wire.jsonl", "a", encoding="utf-8") as f:
+        f.write(_record(3) + "\n")
+    second = index_mod.ensure(settings, HashingEncoder())
+    assert second.manifest["refresh"]["carried_rows"] == len(first)  # appended: the old records' rows kept
+    _as_fresh(second, settings)
+    assert "counts" not in refresh.read_sources(second.path)["wire.jsonl"]  # not known for the records kept as one
+    records[1] = records[1].replace("Storm report 1", "Storm report 1 (corrected)")
+    _write(settings.corpus_dir, records + [_record(3)])
+    third = index_mod.ensure(settings, HashingEncoder())
+    assert third.manifest["refresh"]["carried_rows"] == len(first) - in_file  # a record edited: the file read anew
+    _as_fresh(third, settings)
+    assert len(refresh.read_sources(third.path)["wire.jsonl"]["counts"]) == 4  # and now it has them
+
+
+def _drop_from_sources(index, field: str) -> None:
+    """Remove a field from a generation's per-file table, as an older build wrote it."""
+    sources = refresh.read_sources(index.path)
+    for entry in sources.values():
+        entry.pop(field, None)
+    refresh.write_sources(sources, index.path)
+    manifest = json.loads((index.path / "manifest.json").read_text())
+    manifest["checksums"].pop(refresh.SOURCES_FILE, None)
+    (index.path / "manifest.json").write_text(json.dumps(manifest))
 
 
 def test_a_record_removed_from_the_start_rebuilds_the_file(settings):
@@ -97,13 +144,7 @@ def test_an_index_without_record_keys_rebuilds_an_appended_file(settings):
     _write(settings.corpus_dir, [_record(i) for i in range(3)])
     first = index_mod.ensure(settings, HashingEncoder())
     in_file = sum(1 for r in range(len(first)) if first.passages[r].source == "wire.jsonl")
-    sources = refresh.read_sources(first.path)
-    for entry in sources.values():  # as written before record keys were kept
-        entry.pop("records", None)
-    refresh.write_sources(sources, first.path)
-    manifest = json.loads((first.path / "manifest.json").read_text())
-    manifest["checksums"].pop(refresh.SOURCES_FILE, None)
-    (first.path / "manifest.json").write_text(json.dumps(manifest))
+    _drop_from_sources(first, "records")  # as written before record keys were kept
     with open(settings.corpus_dir / "wire.jsonl", "a", encoding="utf-8") as f:
         f.write(_record(3) + "\n")
     second = index_mod.ensure(settings, HashingEncoder())
@@ -123,7 +164,7 @@ def test_a_file_that_lost_a_record_to_a_duplicate_still_keeps_its_rows_when_appe
     _as_fresh(second, settings)
 
 
-def test_a_record_kept_again_when_its_other_copy_is_gone_rebuilds_the_file(settings):
+def test_a_record_kept_again_when_its_other_copy_is_gone_is_read_in_its_place(settings):
     records = [_record(i) for i in range(3)]
     (settings.corpus_dir / "a.jsonl").write_text(records[1] + "\n", encoding="utf-8")  # read first: wire's copy is lost
     _write(settings.corpus_dir, records)
@@ -134,7 +175,8 @@ def test_a_record_kept_again_when_its_other_copy_is_gone_rebuilds_the_file(setti
         f.write(_record(3) + "\n")
     second = index_mod.ensure(settings, HashingEncoder())
     others = sum(1 for r in range(len(first)) if first.passages[r].source.endswith(".txt"))
-    assert second.manifest["refresh"]["carried_rows"] == others  # wire.jsonl's rows made again
+    held = sum(1 for r in range(len(first)) if first.passages[r].source == "wire.jsonl")
+    assert second.manifest["refresh"]["carried_rows"] == others + held  # records 0 and 2 keep their rows
     _as_fresh(second, settings)  # record 1 is back, in its place
 
 

@@ -289,7 +289,8 @@ def test_a_file_read_again_with_no_row_carried_reuses_the_parses_it_has(settings
     parsed = []
     real = parse_texts
     monkeypatch.setattr("qa.index.parses.parse_texts", lambda texts: parsed.extend(texts) or real(texts))
-    records[0]["text"] = "A storm named Bella hit the coast."  # the first record edited: no row of the file is kept
+    # a record put first: every record's index in the file, so its key, changes, and no row of the file is kept
+    records.insert(0, {"title": "Storm", "date": "2024-01-03", "text": "A storm named Bella hit the coast."})
     wire.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
     again = index_mod.ensure(settings, encoder)
     assert again.manifest["refresh"]["carried_rows"] == 0

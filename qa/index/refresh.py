@@ -3,10 +3,12 @@
 Each generation records, per corpus file, the rows its passages occupy, the keys of its articles and a key of
 each whole record (sources.json), and the hash of every passage's embedded text (passages.keys.npy). A refresh
 parses only new and changed files (qa.ingest reads the folder and applies the duplicate rule); an unchanged
-file's passages are carried over by row, with their vectors, term counts and stored records. A changed file whose
-records begin with every record it held before (a JSONL or feed file appended to, or only touched) keeps those
-records' rows too: only the records after them are chunked. The result is what ingest.load_corpus +
-chunk.chunk_articles give for the whole folder; tests hold the two together.
+file's passages are carried over by row, with their vectors, term counts and stored records. A changed file (a JSONL
+or feed file appended to, a record corrected, the file only touched) keeps the rows of every record it still holds
+exactly as before, at the same place in the file: only its new and changed records are chunked (sources.json keeps
+each record's key and passage count; a table without the counts, written before them, keeps the rows only of old
+records that still begin the file). The result is what ingest.load_corpus + chunk.chunk_articles give for the whole
+folder; tests hold the two together.
 """
 from __future__ import annotations
 
@@ -56,6 +58,30 @@ def kept_records(old: dict | None, records: Sequence[str]) -> int:
     if not isinstance(held, list) or not held or len(held) > len(records):
         return 0
     return len(held) if list(records[:len(held)]) == held else 0
+
+
+def record_spans(old: dict | None, records: Sequence[str]) -> tuple[list[tuple[int, int] | None], bool]:
+    """(for each record of a re-read file, the previous generation's rows [start, stop) it keeps, or None when it is
+    chunked anew; whether each span is its own record's, so the spans give each record's passage count).
+
+    With each old record's passage count in the table, every record whose key is among the old ones keeps its rows
+    (the key holds the record's index in the file, through its article id, so a record keeps rows only in its old
+    place). Without the counts, kept_records(): the old records keep their rows, as one span given to the first, when
+    they begin the file as it is now."""
+    held, counts = (old.get("records"), old.get("counts")) if old is not None else (None, None)
+    if isinstance(held, list) and isinstance(counts, list) and len(counts) == len(held) \
+            and all(type(n) is int and n >= 0 for n in counts) and sum(counts) == old["rows"][1] - old["rows"][0]:
+        spans: dict[str, list[tuple[int, int]]] = {}
+        at = old["rows"][0]
+        for key, n in zip(held, counts):
+            spans.setdefault(key, []).append((at, at + n))
+            at += n
+        return [spans[key].pop(0) if spans.get(key) else None for key in records], True
+    kept = kept_records(old, records)
+    if not kept:
+        return [None] * len(records), True
+    start, stop = old["rows"]
+    return [(start, stop)] + [(stop, stop)] * (kept - 1) + [None] * (len(records) - kept), kept == 1
 
 
 @dataclass(frozen=True)
@@ -129,14 +155,38 @@ def plan(source: CorpusSource, files: dict, chunk_words: int, overlap: int, prev
             start, stop = previous_sources[part.name]["rows"]
             rows = np.arange(start, stop, dtype=np.int64)
             records = previous_sources[part.name].get("records")
+            counts = previous_sources[part.name].get("counts")
         else:
             records = [record_key(a) for a in part.articles]
             old = previous_sources.get(part.name) if part.name is not None and part.name in previous_files else None
-            kept = kept_records(old, records)
-            start, stop = old["rows"] if kept else (0, 0)
-            new = chunk(part.articles[kept:], chunk_words, overlap, chunk_chars)
-            passages += new
-            rows = np.concatenate([np.arange(start, stop, dtype=np.int64), np.full(len(new), -1, dtype=np.int64)])
+            spans, exact = record_spans(old, records)
+            new = chunk([a for a, span in zip(part.articles, spans) if span is None], chunk_words, overlap,
+                        chunk_chars)
+            of: dict[str, list[Passage]] = {}
+            for p in new:
+                of.setdefault(p.article_id, []).append(p)
+            # each record's passages by its article id (ids of one file's records differ: they hold its index)
+            known = len({a.id for a in part.articles}) == len(part.articles) and \
+                sum(len(of.get(a.id, ())) for a, span in zip(part.articles, spans) if span is None) == len(new)
+            if all(span is None for span in spans):  # nothing kept: the chunked passages as they come
+                passages += new
+                rows = np.full(len(new), -1, dtype=np.int64)
+                counts = [len(of.get(a.id, ())) for a in part.articles] if known else None
+            elif not known:
+                raise RuntimeError(f"the passages chunked from {part.name} do not match its records")
+            else:
+                pieces, counts = [], []
+                for a, span in zip(part.articles, spans):
+                    if span is None:
+                        mine = of.get(a.id, [])
+                        passages += mine
+                        pieces.append(np.full(len(mine), -1, dtype=np.int64))
+                    else:
+                        pieces.append(np.arange(span[0], span[1], dtype=np.int64))
+                    counts.append(len(pieces[-1]))
+                rows = np.concatenate(pieces)
+                if not exact:
+                    counts = None  # old records kept as one span (a table without counts): their counts are not known
             parsed += part.name is not None
         parts.append(rows)
         if part.name is not None:
@@ -144,6 +194,8 @@ def plan(source: CorpusSource, files: dict, chunk_words: int, overlap: int, prev
                                   "status": "ok" if part.complete else "reparse"}
             if isinstance(records, list):
                 sources[part.name]["records"] = records
+                if isinstance(counts, list) and len(counts) == len(records):
+                    sources[part.name]["counts"] = counts
         row += len(rows)
     old_rows = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
     return Layout(passages, old_rows, sources, parsed)

@@ -29,11 +29,11 @@ class _RereadAll(FolderSource):
 
 
 def _no_record_carry():
-    """Within it, a file read again keeps none of its rows (qa.index.refresh.kept_records), so the baseline carries
+    """Within it, a file read again keeps none of its rows (qa.index.refresh.record_spans), so the baseline carries
     nothing over."""
     from unittest import mock
 
-    return mock.patch("qa.index.refresh.kept_records", return_value=0)
+    return mock.patch("qa.index.refresh.record_spans", side_effect=lambda old, records: ([None] * len(records), True))
 
 
 def _folder_bytes(path: Path) -> dict[str, int]:
