@@ -213,10 +213,9 @@ def _in_workers(items: list[tuple[bytes, str]], procs: int, folder: Path, chunk:
 
     work = folder / f"work-{os.getpid()}"
     work.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ)
-    root = str(Path(__file__).resolve().parents[2])  # the folder holding the qa package
-    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    env.update(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")  # one core each
+    from qa.index.staging import worker_env
+
+    env = worker_env(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")  # one core each
     running, logs = [], []
     before = set(folder.glob("parses-*.npz"))
     try:

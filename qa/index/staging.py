@@ -141,6 +141,16 @@ def by_name(encoder) -> bool:
     return name in KNOWN_MODELS and name != HASH_MODEL and _ENCODERS.get(name) is encoder
 
 
+def worker_env(**extra: str) -> dict[str, str]:
+    """The environment of a build's worker process (qa.index.encode_worker, qa.index.parse_worker): this process's,
+    with the folder holding the qa package first on PYTHONPATH so the worker imports the same code, and `extra`."""
+    env = dict(os.environ)
+    root = str(Path(__file__).resolve().parents[2])
+    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    env.update(extra)
+    return env
+
+
 def _in_worker(texts: list[str], folder: Path, chunk: int, model: str, batch_size: int, total: int, bar) -> None:
     """Encode `texts` in a new Python process (`python -m qa.index.encode_worker`, at a lower priority), which saves
     its chunks into `folder` as this process would; progress and rate are logged per saved chunk. The worker stops
@@ -152,9 +162,7 @@ def _in_worker(texts: list[str], folder: Path, chunk: int, model: str, batch_siz
 
     work = folder / f"work-{os.getpid()}"
     work.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ)
-    root = str(Path(__file__).resolve().parents[2])  # the folder holding the qa package
-    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    env = worker_env()
     share, log_path = work / "texts.jsonl", work / "worker.log"
     worker = None
     try:
