@@ -106,3 +106,14 @@ def test_an_encode_worker_runs_at_a_lower_priority_and_stops_without_its_build(t
     # a build process that is gone (another parent pid): the worker saves nothing more
     assert encode_worker.main([str(texts), str(tmp_path / "other"), "2", str(os.getppid() + 1), HASH_MODEL, "8"]) == 1
     assert not list((tmp_path / "other").glob("chunk-*.npz"))
+
+
+def test_only_the_shared_encoder_of_a_known_model_counts_as_loadable_by_name():
+    from qa.config import HASH_MODEL
+    from qa.embed import get_encoder, is_shared
+    from qa.embed.hashing import HashingEncoder
+    from qa.index.staging import by_name
+
+    shared = get_encoder(HASH_MODEL)
+    assert is_shared(shared) and not is_shared(HashingEncoder()) and not is_shared(object())
+    assert not by_name(shared)  # hashing is cheaper here than starting a worker

@@ -47,3 +47,11 @@ def get_encoder(name: str) -> Encoder:
 
                 _ENCODERS[name] = SentenceTransformerEncoder(name)
         return _ENCODERS[name]
+
+
+def is_shared(encoder: object) -> bool:
+    """True when `encoder` is this process's shared encoder of a known model (the one get_encoder gives for its
+    name), so another process calling get_encoder with that name computes the same vectors."""
+    name = getattr(encoder, "name", None)
+    with _ENCODERS_LOCK:
+        return name in KNOWN_MODELS and _ENCODERS.get(name) is encoder

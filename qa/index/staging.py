@@ -134,11 +134,10 @@ class StagedEncoder:
 def by_name(encoder) -> bool:
     """True when `encoder` is the process's shared encoder of a model a worker process can load by its name
     (qa.embed.get_encoder), so the worker's vectors are its vectors."""
-    from qa.embed import _ENCODERS, KNOWN_MODELS
     from qa.config import HASH_MODEL
+    from qa.embed import is_shared
 
-    name = getattr(encoder, "name", None)
-    return name in KNOWN_MODELS and name != HASH_MODEL and _ENCODERS.get(name) is encoder
+    return getattr(encoder, "name", None) != HASH_MODEL and is_shared(encoder)
 
 
 def worker_env(**extra: str) -> dict[str, str]:
