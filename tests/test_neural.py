@@ -70,6 +70,30 @@ def test_read_passages_marks_the_answer_inside_its_sentence():
     assert p.answer == h.text[h.answer_start:h.answer_end] and p.answer.strip()
 
 
+def test_a_resolved_follow_up_is_read_as_asked_too_and_each_passage_keeps_the_surer_span(monkeypatch):
+    from qa.read import rescore
+    from qa.types import Query
+
+    texts = ["Quang met Teo and Lyukmanov.", "Quang spoke at the opening."]
+    asked = {}
+
+    def fake(question, passages, kind=None):
+        asked[question] = list(passages)
+        if "Quang" in question:  # the resolved form: sure on the second passage only
+            return [neural.Span(10, 13, 2.0, 0.0), neural.Span(0, 5, 6.0, 0.0)]
+        return [neural.Span(18, 27, 9.0, 0.0), None]
+
+    monkeypatch.setattr(rescore, "read", fake)
+    q = Query(question="Who did he meet?", search_text="Who did Luong Tam Quang meet?")
+    first, second = read_passages([hit(t, pid=str(i)) for i, t in enumerate(texts)], q, reader="neural")
+    assert set(asked) == {"Who did he meet?", "Who did Luong Tam Quang meet?"}
+    assert (first.answer, first.score) == ("Lyukmanov", 9.0)
+    assert (second.answer, second.score) == ("Quang", 6.0)
+    asked.clear()
+    read_passages([hit(t) for t in texts], Query(question="Who met Teo?", search_text="Who met Teo?"), reader="neural")
+    assert list(asked) == ["Who met Teo?"]  # a question resolved from nothing is read once
+
+
 def test_sentence_around_finds_the_sentence_of_a_span():
     text = "First one here. Second has the answer 42 in it. Third."
     i = text.index("42")

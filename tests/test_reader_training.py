@@ -287,3 +287,26 @@ def test_the_kept_fold_readers_stand_for_the_shipped_reader_so_news_figures_are_
     for folder, trained_on in zip(kept.readers, ("odd", "even")):
         assert sorted(p.name for p in folder.iterdir()) == ["reader.json", "reader.safetensors"]  # no pickle
         assert f"--news {trained_on} " in neural.config(folder)["training"]["command"]
+
+
+def test_the_rescoring_penalty_is_chosen_by_cross_validation_and_noise_features_get_the_strongest():
+    import numpy as np
+
+    from qa.evaluation.reader.rescore import L2_GRID, chosen_l2, fit
+
+    rng = np.random.default_rng(0)
+
+    def questions(informative: bool, n: int = 60):
+        out = []
+        for _ in range(n):
+            z = rng.normal(size=8)
+            x = rng.normal(size=(8, 3))
+            right = int(np.argmax(z + (3.0 * x[:, 0] if informative else 0.0)))
+            out.append((z, x, np.eye(8)[right]))
+        return out
+
+    noise, useful = questions(False), questions(True)
+    assert chosen_l2(noise)[0] == max(L2_GRID)  # a feature that tells nothing is penalised away
+    l2, scores = chosen_l2(useful)
+    assert l2 < max(L2_GRID) and set(scores) == {str(v) for v in L2_GRID}
+    assert fit(useful, l2)[0] > 1.0  # and one that tells the answer keeps its weight

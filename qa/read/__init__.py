@@ -163,10 +163,17 @@ def read_neural(hits: Sequence[Hit], query: Query, limit: int = READ_LIMIT) -> l
     """The neural reader's best span of each of the first `limit` hits, in retrieval order."""
     head = list(hits[:limit])
     # The reader reads a sentence: the follow-up with its pronoun resolved, else the question as asked
-    # (carried words appended to it would read as part of the question).
+    # (carried words appended to it would read as part of the question). A resolved follow-up is read both ways,
+    # each passage keeping the surer span: the antecedent's name as the history gave it ("Who did Luong Tam Quang
+    # meet from Russia?") can mislead where the passage names it otherwise ("Deputy Minister Quang") and the
+    # pronoun reads as the passage's own subject.
     plain = " ".join((query.question, *query.carried))
-    asked = query.search_text if query.search_text != plain else query.question
-    spans = rescore.read(asked, [h.text for h in head], query.inherited_kind)
+    texts = [h.text for h in head]
+    spans = rescore.read(query.question if query.search_text == plain else query.search_text, texts,
+                         query.inherited_kind)
+    if query.search_text != plain:
+        as_asked = rescore.read(query.question, texts, query.inherited_kind)
+        spans = [b if a is None or (b is not None and b.score > a.score) else a for a, b in zip(spans, as_asked)]
     scores = np.array([s.score for s in spans if s is not None] or [0.0])
     probs, k, out = _softmax(scores), 0, []
     for rank, (h, span) in enumerate(zip(head, spans)):

@@ -6,7 +6,7 @@ import argparse
 
 from qa.evaluation.reader.common import BASE_MODEL, DEFAULT_RUN
 from qa.evaluation.reader.export import cmd_eval, cmd_export
-from qa.evaluation.reader.rescore import L2, cmd_fit_rescore
+from qa.evaluation.reader.rescore import cmd_fit_rescore
 from qa.evaluation.reader.train import cmd_train
 from qa.read.base import BASES
 
@@ -76,7 +76,8 @@ def main(argv=None) -> None:
     r = sub.add_parser("fit-rescore", help="fit the answer-type re-scoring of the n-best spans (qa.read.rescore)")
     r.add_argument("--artifact", default="", help="artifact folder (default: the shipped qa/read/model)")
     r.add_argument("--out", default="", help="default: rescore.json in the artifact folder")
-    r.add_argument("--l2", type=float, default=L2)
+    r.add_argument("--l2", type=float, default=None,
+                   help="the L2 penalty (default: chosen by 5-fold cross-validation on the fitting questions)")
     r.add_argument("--quiet", action="store_true")
     args = ap.parse_args(argv)
     {"train": cmd_train, "eval": cmd_eval, "export": cmd_export, "fit-rescore": cmd_fit_rescore}[args.cmd](args)
