@@ -170,6 +170,13 @@ def test_spacy_loads_without_importing_torch():
     assert out.stdout.split("\n")[:2] == ["False ['PERSON', 'GPE']", "torch"]  # and torch still imports after
 
 
+def test_a_stored_parse_is_read_without_importing_torch():
+    code = ("import sys; from qa.read import nlp; rec = nlp.records(['Luong Tam Quang visited Singapore.'])[0]; "
+            "d = nlp.from_bytes(rec); print('torch' in sys.modules, [e.label_ for e in d.ents])")
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False ['PERSON', 'GPE']"
+
+
 def test_import_does_not_load_spacy():
     code = "import qa, sys; print('spacy' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)

@@ -62,9 +62,9 @@ RECORD_ATTRS = ("TAG", "POS", "DEP", "HEAD", "ENT_IOB", "ENT_TYPE", "LEMMA", "SE
 
 def records(texts: Sequence[str]) -> list[bytes]:
     """Each text parsed whole and serialised as one spaCy DocBin record (zlib-compressed, RECORD_ATTRS only)."""
+    nlp = get_nlp()  # first: it imports spaCy without torch (`_import_spacy`), which `spacy.tokens` would not
     from spacy.tokens import DocBin
 
-    nlp = get_nlp()
     out = []
     with _parse_lock:  # parsing and serialising both use the shared string store
         for doc in nlp.pipe(texts, batch_size=64):
@@ -135,9 +135,9 @@ def _pipe(texts: list[str]) -> list:
 
 def from_bytes(record: bytes):
     """The Doc of one stored DocBin record (qa.index.parses), in this pipeline's vocabulary."""
+    nlp = get_nlp()  # first, as in `records`: importing spacy.tokens before it imported torch on every cold ask
     from spacy.tokens import DocBin
 
-    nlp = get_nlp()
     with _parse_lock:  # reading adds the record's strings to the shared string store
         docs = list(DocBin().from_bytes(record).get_docs(nlp.vocab))
     if len(docs) != 1:
