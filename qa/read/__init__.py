@@ -167,11 +167,10 @@ def read_neural(hits: Sequence[Hit], query: Query, limit: int = READ_LIMIT) -> l
     # each passage keeping the surer span: the antecedent's name as the history gave it ("Who did Luong Tam Quang
     # meet from Russia?") can mislead where the passage names it otherwise ("Deputy Minister Quang") and the
     # pronoun reads as the passage's own subject.
-    plain = " ".join((query.question, *query.carried))
+    resolved = query.search_text != " ".join((query.question, *query.carried))
     texts = [h.text for h in head]
-    spans = rescore.read(query.question if query.search_text == plain else query.search_text, texts,
-                         query.inherited_kind)
-    if query.search_text != plain:
+    spans = rescore.read(query.search_text if resolved else query.question, texts, query.inherited_kind)
+    if resolved:
         as_asked = rescore.read(query.question, texts, query.inherited_kind)
         spans = [b if a is None or (b is not None and b.score > a.score) else a for a, b in zip(spans, as_asked)]
     scores = np.array([s.score for s in spans if s is not None] or [0.0])
