@@ -132,18 +132,20 @@ def model_for(reading: Reading) -> dict:
     """The confidence model of one reading: the news model ("dated" in the file, fitted on news questions)
     when its passage has a publication date and such a model is fitted, else the base one (fitted on SQuAD's
     undated paragraphs). The same evidence means less on news (RealTimeQA dev: the base model's 0.85-sure
-    answers are right about 0.5-0.67 of the time, docs/reader-history.md, "Confidence on news"). The threshold
-    is shared."""
+    answers are right about 0.5-0.67 of the time, docs/reader-history.md, "Confidence on news"). Each has its
+    own threshold (`threshold`): the news model's shows an answer only when it is at least as likely right as
+    wrong."""
     m = model()
     top = reading.hits[0] if reading.hits else None
     return m["dated"] if top is not None and top.date and "dated" in m else m
 
 
-def threshold(settings: Settings | None = None) -> float:
-    """The confidence below which ask() abstains: the settings' answer_threshold, else the calibrated one."""
+def threshold(settings: Settings | None = None, m: dict | None = None) -> float:
+    """The confidence below which ask() abstains: the settings' answer_threshold, else that of the model `m` rating
+    the answer (model_for: the news model's own when it has one), else the base model's (chosen on SQuAD)."""
     if settings is not None and settings.answer_threshold is not None:
         return settings.answer_threshold
-    return float(model()["threshold"])
+    return float((m if m is not None and "threshold" in m else model())["threshold"])
 
 
 def choose(rated: Sequence[float], margin: float = SWITCH_MARGIN) -> int:
@@ -192,7 +194,7 @@ def decide(readings: Sequence[Reading], found: Search, settings: Settings) -> De
         rated = rate(reading)
     conf = round(rated, 3) if reading.answer else 0.0
     best = best_dense(hits)
-    limit = threshold(settings)
+    limit = threshold(settings, model_for(reading))
     dates, applied = query.dates, found.retrieval.date_applied
     if not reading.hits or best < settings.min_relevance:
         conf, why = 0.0, "no passage in the articles is close enough to the question"

@@ -129,6 +129,9 @@ class Retrieval:
     bm25: tuple[float, ...]
     date_applied: bool  # False when the question named dates but no article matched them
     date_preferred: bool = False  # a past year named: its articles first, later ones (maybe about it) after
+    # (row, dense cosine, BM25) of the opening passage of the first row's article when that is another passage (the
+    # reader weighs it too: news states a story's key facts first), else None
+    lead: tuple[int, float, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -142,6 +145,7 @@ class Search:
     timings: dict  # milliseconds per step: index, encode, retrieve
     # {passage text: a function giving its spaCy parse as the index stored it} for the passages the reader may read
     parses: dict = field(default_factory=dict)
+    lead: Hit | None = None  # the first hit's article's opening passage, when another passage (Retrieval.lead)
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,8 @@
 """qa.decide: which read passage answers, the calibrated confidence, and every abstain rule with its reason."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -8,10 +10,12 @@ from qa import decide as calibrate
 from qa.config import Settings
 from qa.decide import SWITCH_MARGIN, Decision, choose, decide, judged
 from qa.query import understand
-from qa.read import options, read
+from qa.pipeline import QA, shown, to_read
+from qa.read import READ_LIMIT, Reading, options, read
 from qa.types import Retrieval, Search
 
-from test_read import BRIDGE, DELEGATION, FLOODS, OFF_TOPIC, hit
+from conftest import ARTICLES, write_article
+from test_read import BRIDGE, DELEGATION, FLOODS, INTERNET, OFF_TOPIC, hit
 
 QUESTION = "Who led the delegation to Singapore?"
 
@@ -187,3 +191,68 @@ def test_question_cover_is_the_share_of_the_questions_words_the_passage_or_title
     assert calibrate.question_cover("Did the regulators question Tesla?", top) == 2 / 3  # the title counts
     assert calibrate.question_cover("Who?", top) == 0.0 and calibrate.question_cover("Tesla cars?", None) == 0.0
     assert calibrate.question_cover("TESLA cars?", top) == 1.0
+
+
+# --- the opening passage read beside the retrieved ones (qa.pipeline.to_read / shown) ----------------------
+
+def _with_lead(hits, lead) -> Search:
+    found = searched(QUESTION, hits)
+    return replace(found, lead=lead)
+
+
+def test_the_opening_passage_is_read_second_and_one_more_passage_is_read():
+    a, b, c, d = (hit(t, 0.9 - i / 10, f"p{i}") for i, t in enumerate((INTERNET, BRIDGE, FLOODS, OFF_TOPIC)))
+    lead = hit(DELEGATION, 0.9, "lead")
+    assert to_read(_with_lead((a, b, c, d), lead)) == ((a, lead, b, c, d), READ_LIMIT + 1)
+    assert to_read(_with_lead((a, b, c, d), None)) == ((a, b, c, d), READ_LIMIT)
+    assert to_read(_with_lead((a, b, c, d), replace(b))) == ((a, b, c, d), READ_LIMIT)  # read already
+    moved = replace(d)  # retrieved, but beyond the passages read: read second, not twice
+    assert to_read(_with_lead((a, b, c, d), moved)) == ((a, moved, b, c), READ_LIMIT + 1)
+
+
+def test_the_opening_passage_is_shown_only_when_it_gives_the_answer():
+    a, b = hit(INTERNET, 0.9, "p0"), hit(BRIDGE, 0.8, "p1")
+    lead = hit(DELEGATION, 0.9, "lead")
+    found = _with_lead((a, b), lead)
+
+    def decision(hits, abstained=False):
+        return Decision(None if abstained else "x", 0.9, abstained, None, Reading(tuple(hits)))
+
+    assert shown(decision((lead, a, b)), found) == (lead, a, b)  # its span answers: shown first
+    assert shown(decision((a, lead, b)), found) == (a, b)  # weighed, not the answer: the retrieved ones only
+    assert shown(decision((lead, a, b), abstained=True), found) == (a, b)
+    assert shown(decision((a, b)), _with_lead((a, b), None)) == (a, b)
+
+
+def test_end_to_end_the_answer_in_an_articles_opening_is_found_and_shown_first(tmp_path):
+    """The question's words are in a later passage; the name asked for only in the article's first sentence (with
+    other articles retrieved after it, the opening passage is not among the first passages read)."""
+    for name, (title, date, paragraphs) in ARTICLES.items():
+        write_article(tmp_path / "corpus", name, title, date, *paragraphs)
+    write_article(tmp_path / "corpus", "library.txt", "Council approves plans", "2024-05-02",
+                  "The town of Brenham will build a new public library, Mayor Ana Ruiz said on Monday.",
+                  "Officials said the building would have a rooftop garden, a reading room for children and a "
+                  "makerspace with laser cutters, and construction on the rooftop garden and the reading room "
+                  "for children will start next spring.")
+    qa = QA(Settings(corpus_dir=tmp_path / "corpus", index_dir=tmp_path / "idx", model="hash", chunk_words=20),
+            answer_threshold=0.0)
+    question = "Which town's library will have a rooftop garden and a reading room for children?"
+    found = qa.search(question, k=5)
+    assert found.hits[0].start > 0 and found.lead is not None and found.lead.start == 0
+    assert all(h.article_id != found.lead.article_id for h in found.hits[1:READ_LIMIT])
+    answer = qa.ask(question)
+    assert answer.answer == "Brenham"
+    assert answer.passages[0].start == 0 and answer.passages[0].passage_id == found.lead.passage_id
+
+
+def test_each_model_has_its_threshold_and_the_settings_override_both():
+    m = calibrate.model()
+    assert calibrate.threshold(Settings(), {"coef": []}) == calibrate.threshold() == m["threshold"]
+    assert calibrate.threshold(Settings(), {"threshold": 0.5}) == 0.5
+    assert calibrate.threshold(Settings(answer_threshold=0.2), {"threshold": 0.5}) == 0.2
+    if "dated" in m and calibrate.reader_name() == "neural":  # the shipped news model: the rule, not a fit
+        from qa.evaluation.fit import NEWS_THRESHOLD
+
+        assert m["dated"]["threshold"] == NEWS_THRESHOLD == 0.5
+        at = m["dated"]["at_threshold_2fold"]
+        assert at["questions"] > 0 and 0 <= at["abstained"] < 1 and at["right"] <= at["right_among_shown"]

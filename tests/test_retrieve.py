@@ -10,7 +10,7 @@ from qa import index as index_mod
 from qa.index import dense as vec
 from qa.config import Settings
 from qa.embed import HashingEncoder
-from qa.retrieve import Ranking, fuse_linear, fuse_rrf, retrieve, to_hits
+from qa.retrieve import Ranking, fuse_linear, fuse_rrf, lead_hit, opening, retrieve, to_hits
 from qa.types import DateRange
 
 from conftest import ARTICLES, write_article
@@ -382,3 +382,28 @@ def test_index_without_article_bm25_still_ranks(tmp_path):
     found = run((older, encoder), QUESTION, k=5, ranking=Ranking())
     assert found.rows and set(found.rows) <= set(run((older, encoder), QUESTION, k=50).rows)
     assert with_part.rows
+
+
+# --- the first article's opening passage ----------------------------------------------------------------
+
+def test_the_first_articles_opening_passage_is_offered_when_a_later_one_leads(tiny):
+    index, encoder = tiny
+    question = "Who designed the lighting for the structure?"  # the bridge article's second paragraph
+    found = run(tiny, question, ranking=Ranking())
+    first = index.passages[found.rows[0]]
+    assert first.start > 0 and "lighting" in first.text
+    row, dense, bm25 = found.lead
+    lead = index.passages[row]
+    assert lead.start == 0 and lead.article_id == first.article_id and row != found.rows[0]
+    assert dense == pytest.approx(float(index.vectors[row] @ encoder.encode([question])[0]), abs=1e-5)
+    assert bm25 == pytest.approx(float(index.lexical.scores(question)[row]))
+    hit = lead_hit(index, found)
+    assert hit.start == 0 and hit.article_id == first.article_id and hit.score == pytest.approx(found.scores[0], abs=1e-4)
+
+
+def test_no_opening_passage_when_the_first_passage_opens_its_article(tiny):
+    index, _ = tiny
+    found = run(tiny, "Which city opened a steel bridge shaped like a dragon?", ranking=Ranking())
+    assert index.passages[found.rows[0]].start == 0
+    assert found.lead is None and lead_hit(index, found) is None
+    assert opening(index, found.rows[0], None, None) is None

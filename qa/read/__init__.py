@@ -18,7 +18,7 @@ from qa.read.candidates import Question, question, with_idf
 from qa.types import Hit, Query
 
 WEIGHTS_FILE = Path(__file__).with_name("weights.json")
-READ_LIMIT = 3  # passages read per question; the rest keep their retrieval order
+READ_LIMIT = 3  # retrieved passages read per question (and the first article's opening: qa.pipeline.to_read)
 # "neural": the trained span reader (qa.read.neural, 12 layers) when its artifact is shipped; "fast": the 6-layer
 # span reader in qa/read/model-fast (less accurate, faster); "features": the spaCy candidate phrases scored by
 # weights.json (see the README, "Neural reader").
