@@ -66,8 +66,9 @@ def features(reading: Reading, hits: Sequence[Hit], question: str = "") -> np.nd
         return np.array([dense, best, bm25, prob, score, typed, cover, rank, untyped, reading.gap], dtype=np.float64)
     prob, score, margin, rank = ((p.prob, p.score, p.score - (p.null or 0.0), float(p.rank))
                                  if p is not None and p.spanned else (0.0,) * 4)
-    return np.array([dense, best, bm25, prob, score, margin, rank, reading.gap, support(reading.answer, top, hits),
-                     question_cover(question, top)], dtype=np.float64)
+    return np.array([dense, best, bm25, prob, score, margin, rank, reading.gap,
+                     support(reading.answer, top, hits, rate=support_rate()), question_cover(question, top)],
+                    dtype=np.float64)
 
 
 def _words(text: str) -> set[str]:
@@ -83,16 +84,36 @@ def question_cover(question: str, top: Hit | None) -> float:
     return len(asked & (_words(top.text) | _words(top.title or ""))) / len(asked)
 
 
-def support(answer: str | None, top: Hit | None, hits: Sequence[Hit], most: int = 4) -> float:
+SUPPORT_MOST = 4  # other articles counted as support at most
+
+
+def support(answer: str | None, top: Hit | None, hits: Sequence[Hit], most: int = SUPPORT_MOST,
+            rate: float = 0.0) -> float:
     """How many articles other than the answer's own hold the answer among the retrieved passages (at most
     `most`): "Tesla" in three articles on the recall is likelier right than a name only one passage has.
-    Articles, not passages: a story's overlapping passages repeat each other."""
+    Articles, not passages: a story's overlapping passages repeat each other.
+
+    When fewer than `most` other articles were retrieved (a folder of a few articles), each one missing counts
+    `rate`, the share of other articles that hold the answer where the news model was fitted (support_rate): an
+    answer in a folder of two articles has no other article to repeat it, which is not the evidence against it
+    that four other articles on the story leaving it out is."""
     words = " ".join((answer or "").lower().split())
     if len(words) < 2 or top is None:
         return 0.0
-    others = {h.article_id or h.passage_id for h in hits if words in " ".join(h.text.lower().split())}
-    others.discard(top.article_id or top.passage_id)
-    return float(min(len(others), most))
+    own = top.article_id or top.passage_id
+    retrieved = {h.article_id or h.passage_id for h in hits} - {own}
+    others = {h.article_id or h.passage_id for h in hits if words in " ".join(h.text.lower().split())} - {own}
+    return float(min(len(others), most)) + max(0, most - len(retrieved)) * rate
+
+
+def support_rate() -> float:
+    """The share of the other retrieved articles that hold the answer in the news model's fitting data (its mean
+    support / SUPPORT_MOST; about 0.23 on RealTimeQA dev, where four other articles are retrieved): what an
+    article a small folder lacks is counted as (support). 0 without a news model."""
+    dated = model().get("dated")
+    if not isinstance(dated, dict) or "support" not in FEATURE_SETS[reader_name()]:
+        return 0.0
+    return float(dated["mean"][FEATURE_SETS[reader_name()].index("support")]) / SUPPORT_MOST
 
 
 def model() -> dict:

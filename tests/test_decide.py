@@ -169,6 +169,24 @@ def test_support_counts_the_other_articles_that_hold_the_answer():
     assert calibrate.support("Tesla", top, hits) == 2.0  # a2 and a4, case and spacing aside
     assert calibrate.support("Tesla", top, hits, most=1) == 1.0
     assert calibrate.support(None, top, hits) == 0.0 and calibrate.support("x", top, hits) == 0.0
+    # 3 other articles retrieved (a2-a4): the fourth missing counts the rate; with 4 or more, nothing is added
+    assert calibrate.support("Tesla", top, hits, rate=0.25) == 2.25
+    assert calibrate.support("Ford", top, hits, rate=0.25) == 1.25
+    more = hits + [h("p6", "a5", "Tesla shares fell."), h("p7", "a6", "GM said nothing.")]
+    assert calibrate.support("Tesla", top, more, rate=0.25) == 3.0
+    two = [top, h("p8", "b1", "An article on another story.")]  # a folder of two articles
+    assert calibrate.support("Tesla", top, two, rate=0.25) == 0.75
+    assert calibrate.support("Tesla", top, [top], rate=0.25) == 1.0
+
+
+def test_the_support_rate_is_the_news_models_mean_support_per_article():
+    m = calibrate.model()
+    if calibrate.reader_name() == "features" or "dated" not in m:
+        assert calibrate.support_rate() == 0.0
+        return
+    mean = m["dated"]["mean"][calibrate.FEATURES.index("support")]
+    assert calibrate.support_rate() == pytest.approx(mean / calibrate.SUPPORT_MOST)
+    assert 0.0 < calibrate.support_rate() < 1.0
 
 
 def test_a_feature_left_out_of_a_fit_gets_no_weight():
