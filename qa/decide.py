@@ -85,6 +85,9 @@ def question_cover(question: str, top: Hit | None) -> float:
 
 
 SUPPORT_MOST = 4  # other articles counted as support at most
+# The retrieved passages the confidence weighs (support, the best cosine): the first 5 whatever k, so how many
+# passages are shown never changes an answer's rating; ask() retrieves at least these.
+EVIDENCE_HITS = SUPPORT_MOST + 1
 
 
 def support(answer: str | None, top: Hit | None, hits: Sequence[Hit], most: int = SUPPORT_MOST,
@@ -111,9 +114,12 @@ def support_rate() -> float:
     support / SUPPORT_MOST; about 0.23 on RealTimeQA dev, where four other articles are retrieved): what an
     article a small folder lacks is counted as (support). 0 without a news model."""
     dated = model().get("dated")
-    if not isinstance(dated, dict) or "support" not in FEATURE_SETS[reader_name()]:
+    names = FEATURE_SETS[reader_name()]
+    if not isinstance(dated, dict) or "support" not in names:
         return 0.0
-    return float(dated["mean"][FEATURE_SETS[reader_name()].index("support")]) / SUPPORT_MOST
+    if "support_rate" in dated:  # recorded when the news model was fitted (fit.dated_model)
+        return float(dated["support_rate"])
+    return float(dated["mean"][names.index("support")]) / SUPPORT_MOST
 
 
 def model() -> dict:
@@ -204,7 +210,7 @@ class Decision:
 def decide(readings: Sequence[Reading], found: Search, settings: Settings) -> Decision:
     """Choose among the read passages' answers (options(), the first passage's first), rate it, and
     abstain when no passage is close enough, the answer is unlikely, or a named year is not covered."""
-    hits, query = found.hits, found.query
+    hits, query = found.hits[:EVIDENCE_HITS], found.query
     # Which passage answers, and how sure it is, by the model for each passage: the news model for a dated one
     # (RealTimeQA dev, 2-fold by question parity: right 0.537 -> 0.557 against choosing by the base model;
     # scratch /work/tools/choice_2fold.py), the base model for an undated one. A year the question names keeps

@@ -19,7 +19,7 @@ from qa.history import answered, turns
 from qa.index.live import LiveIndex
 from qa.ingest import CorpusSource, FolderSource
 from qa.query import understand
-from qa.decide import Decision, best_dense, decide
+from qa.decide import EVIDENCE_HITS, Decision, best_dense, decide
 from qa.read import acronyms, nlp
 from qa.read.lru import LRU
 from qa.read.neural import sentence_around
@@ -166,9 +166,10 @@ class QA:
         k = clamp_k(k, s)
         text = clean_question(question, s)
         day = check_as_of(as_of)
-        # the reader weighs READ_LIMIT passages whatever k is: how many are shown must not change the answer
+        # the reader weighs READ_LIMIT passages and the confidence EVIDENCE_HITS whatever k is: how many are shown
+        # must not change the answer
         earlier = answered(turns(history), lambda q, before: self._earlier_answer(q, before, mode, day))
-        found = self._search(text, max(k, READ_LIMIT), earlier, mode, day)
+        found = self._search(text, max(k, READ_LIMIT, EVIDENCE_HITS), earlier, mode, day)
         t0 = time.perf_counter()
         decision = self._read(found)
         timings = {**found.timings, "read": (time.perf_counter() - t0) * 1e3}
@@ -199,13 +200,14 @@ class QA:
         qa.read.neural.one_question)."""
         s = self.settings
         hits, limit = to_read(found)
-        first = max(1, s.read_first) if reader_name() in SPAN_READERS else limit
+        staged = reader_name() in SPAN_READERS and s.read_first < READ_LIMIT  # else all at once
+        first = max(1, s.read_first) if staged else limit
         with neural.one_question([h.text for h in hits[first:limit]], s.read_ahead_below), \
                 nlp.stored(found.parses):
             if first < limit and len(hits) > first:
                 decision = decide(options(hits, found.query, limit=first, encoder=self.encoder,
                                           question_vector=found.vector), found, s)
-                if decision.confidence >= s.read_rest_below or best_dense(found.hits) < s.min_relevance:
+                if decision.confidence >= s.read_rest_below or best_dense(found.hits[:EVIDENCE_HITS]) < s.min_relevance:
                     return decision  # sure enough, or abstaining whatever the rest say
             readings = options(hits, found.query, limit=limit, encoder=self.encoder, question_vector=found.vector)
             return decide(readings, found, s)
@@ -255,9 +257,12 @@ def shown(decision: Decision, found: Search) -> tuple[Hit, ...]:
     hits, lead = decision.reading.hits, found.lead
     if lead is None or (not decision.abstained and hits and hits[0].passage_id == lead.passage_id):
         return hits
-    if any(h.passage_id == lead.passage_id for h in found.hits):
-        return hits  # retrieved: one of the hits, not an extra
-    return tuple(h for h in hits if h.passage_id != lead.passage_id)
+    out = [h for h in hits if h.passage_id != lead.passage_id]
+    retrieved = next((h for h in found.hits if h.passage_id == lead.passage_id), None)
+    if retrieved is not None:  # also retrieved further down: back in its place, with its own score
+        at = next((i for i, h in enumerate(out) if h.score < retrieved.score), len(out))
+        out.insert(at, retrieved)
+    return tuple(out)
 
 
 _default: QA | None = None

@@ -185,7 +185,8 @@ def test_the_support_rate_is_the_news_models_mean_support_per_article():
         assert calibrate.support_rate() == 0.0
         return
     mean = m["dated"]["mean"][calibrate.FEATURES.index("support")]
-    assert calibrate.support_rate() == pytest.approx(mean / calibrate.SUPPORT_MOST)
+    assert calibrate.support_rate() == m["dated"].get("support_rate", mean / calibrate.SUPPORT_MOST)
+    assert calibrate.support_rate() == pytest.approx(mean / calibrate.SUPPORT_MOST, abs=1e-4)
     assert 0.0 < calibrate.support_rate() < 1.0
 
 
@@ -240,6 +241,40 @@ def test_the_opening_passage_is_shown_only_when_it_gives_the_answer():
     assert shown(decision((a, lead, b)), found) == (a, b)  # weighed, not the answer: the retrieved ones only
     assert shown(decision((lead, a, b), abstained=True), found) == (a, b)
     assert shown(decision((a, b)), _with_lead((a, b), None)) == (a, b)
+    # retrieved further down as well: not the answer, it goes back to its place with its own score
+    c, d = hit(FLOODS, 0.7, "p2"), hit(OFF_TOPIC, 0.6, "p3")
+    own = hit(DELEGATION, 0.5, "lead")
+    found = _with_lead((a, b, c, d, own), lead)
+    assert shown(decision((a, lead, b, c, d)), found) == (a, b, c, d, own)
+    assert shown(decision((a, lead, b, c, d), abstained=True), found) == (a, b, c, d, own)
+    assert shown(decision((lead, a, b, c, d)), found) == (lead, a, b, c, d)  # the answer: first
+
+
+def test_how_many_passages_are_shown_never_changes_the_answer_or_its_rating(settings):
+    qa = QA(settings, answer_threshold=0.0)
+    question = "Who resigned as transport minister of Singapore?"
+    got = [qa.ask(question, k=k) for k in (1, 2, 3, 5, 8)]
+    assert len({(a.answer, a.confidence, a.abstained) for a in got}) == 1
+    assert [len(a.passages) for a in got] == [1, 2, 3, 5, min(8, len(got[-1].passages))]
+
+
+def test_reading_everything_at_once_includes_the_opening_passage(monkeypatch, settings):
+    from qa import pipeline
+
+    limits = []
+    real = pipeline.options
+
+    def counted(*args, limit=None, **kw):
+        limits.append(limit)
+        return real(*args, limit=limit, **kw)
+
+    monkeypatch.setattr(pipeline, "options", counted)
+    qa = QA(settings, answer_threshold=0.0, read_first=READ_LIMIT)
+    question = "Who designed the lighting for the structure?"  # the bridge article's second passage
+    found = qa.search(question, k=5)
+    assert found.lead is not None and to_read(found)[1] == READ_LIMIT + 1
+    qa.ask(question)
+    assert limits == [READ_LIMIT + 1]  # one pass over every passage, the opening one included
 
 
 def test_end_to_end_the_answer_in_an_articles_opening_is_found_and_shown_first(tmp_path):

@@ -170,7 +170,7 @@ def confidence_examples(settings: Settings, part: str, limit: int | None, progre
 def option_rows(qa, question: str, golds, as_of=None) -> tuple[np.ndarray, np.ndarray, list[str | None]]:
     """What ask() weighs for one question: the confidence-feature row of each read option, its token F1
     against the golds, and its answer text."""
-    searched = qa.search(question, k=5, as_of=as_of)
+    searched = qa.search(question, k=calibrate.EVIDENCE_HITS, as_of=as_of)
     hits, limit = to_read(searched)  # the passages ask() weighs
     with nlp.stored(searched.parses):  # the index's stored parses, as ask() reads them
         found = read_mod.options(hits, searched.query, limit=limit, encoder=qa.encoder,
@@ -238,8 +238,14 @@ def dated_model(xs: list[np.ndarray], right: list[np.ndarray], base: dict) -> di
     base_conf, base_ok = chosen_confidence(xs, right, base, base)
     model = calibrate.fit(np.concatenate(xs), np.concatenate(right).astype(int))
     model.pop("features")
+    # the share of other retrieved articles holding the answer, which a small folder's missing ones count as
+    # (decide.support): from these rows (RealTimeQA retrieves 4 other articles for nearly every question, so
+    # hardly any row holds a filled-in share, whichever rate they were computed with)
+    model["support_rate"] = round(float(np.concatenate(xs)[:, calibrate.FEATURES.index("support")].mean())
+                                  / calibrate.SUPPORT_MOST, 6)
     model["threshold"] = NEWS_THRESHOLD
-    model["threshold_rule"] = "show an answer rated at least as likely right as wrong (set, not fitted: fit.NEWS_THRESHOLD)"
+    model["threshold_rule"] = ("show an answer rated at least as likely right as wrong "
+                               "(set, not fitted: fit.NEWS_THRESHOLD)")
     shown = np.asarray(conf) >= NEWS_THRESHOLD
     ok = np.asarray(ok, dtype=bool)
     model["at_threshold_2fold"] = {"right": round(float(np.sum(ok & shown)) / len(ok), 4),
