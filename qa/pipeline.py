@@ -257,6 +257,8 @@ def shown(decision: Decision, found: Search) -> tuple[Hit, ...]:
     hits, lead = decision.reading.hits, found.lead
     if lead is None or (not decision.abstained and hits and hits[0].passage_id == lead.passage_id):
         return hits
+    if any(h.passage_id == lead.passage_id for h in found.hits[:READ_LIMIT]):
+        return hits  # read as one of the first retrieved passages, not as an extra: shown as read
     out = [h for h in hits if h.passage_id != lead.passage_id]
     retrieved = next((h for h in found.hits if h.passage_id == lead.passage_id), None)
     if retrieved is not None:  # also retrieved further down: back in its place, with its own score

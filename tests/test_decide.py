@@ -248,6 +248,9 @@ def test_the_opening_passage_is_shown_only_when_it_gives_the_answer():
     assert shown(decision((a, lead, b, c, d)), found) == (a, b, c, d, own)
     assert shown(decision((a, lead, b, c, d), abstained=True), found) == (a, b, c, d, own)
     assert shown(decision((lead, a, b, c, d)), found) == (lead, a, b, c, d)  # the answer: first
+    # among the first retrieved: read as one of them, and shown as read (its highlight kept)
+    read_lead = replace(lead, highlight_start=0, highlight_end=5)
+    assert shown(decision((a, read_lead, b)), _with_lead((a, lead, b), lead)) == (a, read_lead, b)
 
 
 def test_how_many_passages_are_shown_never_changes_the_answer_or_its_rating(settings):
