@@ -50,7 +50,8 @@ class Settings:
     # of the READ_LIMIT only when the answer they give is rated below `read_rest_below`. 0.5: the lowest of 0.3-0.9
     # that changes at most 1 in 500 answers right on the fitting data (SQuAD's 403 holdout questions, open
     # retrieval: no answer changes, 85% read 2; RealTimeQA dev by the fold readers: right 0.6451 -> 0.6435, 74%
-    # read 2). README, "Twentieth session". read_first >= READ_LIMIT reads them all at once (the opening passage too: qa.pipeline.to_read).
+    # read 2). README, "Twentieth session". read_first >= READ_LIMIT reads them all at once (the opening passage
+    # too: qa.pipeline.to_read).
     read_first: int = 2
     read_rest_below: float = 0.5
     # ... and starts reading them ahead (beside the answer-type parse of the first ones) when no passage read first has

@@ -90,6 +90,11 @@ SUPPORT_MOST = 4  # other articles counted as support at most
 EVIDENCE_HITS = SUPPORT_MOST + 1
 
 
+def evidence(found: Search) -> tuple[Hit, ...]:
+    """The retrieved passages the confidence weighs: the first EVIDENCE_HITS, whatever k."""
+    return found.hits[:EVIDENCE_HITS]
+
+
 def support(answer: str | None, top: Hit | None, hits: Sequence[Hit], most: int = SUPPORT_MOST,
             rate: float = 0.0) -> float:
     """How many articles other than the answer's own hold the answer among the retrieved passages (at most
@@ -210,7 +215,7 @@ class Decision:
 def decide(readings: Sequence[Reading], found: Search, settings: Settings) -> Decision:
     """Choose among the read passages' answers (options(), the first passage's first), rate it, and
     abstain when no passage is close enough, the answer is unlikely, or a named year is not covered."""
-    hits, query = found.hits[:EVIDENCE_HITS], found.query
+    hits, query = evidence(found), found.query
     # Which passage answers, and how sure it is, by the model for each passage: the news model for a dated one
     # (RealTimeQA dev, 2-fold by question parity: right 0.537 -> 0.557 against choosing by the base model;
     # scratch /work/tools/choice_2fold.py), the base model for an undated one. A year the question names keeps

@@ -19,7 +19,7 @@ from qa.history import answered, turns
 from qa.index.live import LiveIndex
 from qa.ingest import CorpusSource, FolderSource
 from qa.query import understand
-from qa.decide import EVIDENCE_HITS, Decision, best_dense, decide
+from qa.decide import EVIDENCE_HITS, Decision, best_dense, decide, evidence
 from qa.read import acronyms, nlp
 from qa.read.lru import LRU
 from qa.read.neural import sentence_around
@@ -207,7 +207,7 @@ class QA:
             if first < limit and len(hits) > first:
                 decision = decide(options(hits, found.query, limit=first, encoder=self.encoder,
                                           question_vector=found.vector), found, s)
-                if decision.confidence >= s.read_rest_below or best_dense(found.hits[:EVIDENCE_HITS]) < s.min_relevance:
+                if decision.confidence >= s.read_rest_below or best_dense(evidence(found)) < s.min_relevance:
                     return decision  # sure enough, or abstaining whatever the rest say
             readings = options(hits, found.query, limit=limit, encoder=self.encoder, question_vector=found.vector)
             return decide(readings, found, s)
@@ -245,20 +245,27 @@ def to_read(found: Search) -> tuple[tuple[Hit, ...], int]:
     chosen is right for 0.650 of the questions reading the 3 hits and 0.707 with the opening passage read second
     (0.696 read fourth)."""
     hits, lead = found.hits, found.lead
-    if lead is None or not hits or any(h.passage_id == lead.passage_id for h in hits[:READ_LIMIT]):
+    if not _lead_extra(found):
         return hits, READ_LIMIT
     rest = tuple(h for h in hits[1:] if h.passage_id != lead.passage_id)
     return (hits[0], lead, *rest), READ_LIMIT + 1
+
+
+def _lead_extra(found: Search) -> bool:
+    """True when the opening passage is read beside the retrieved ones: there is one, and it is not among the first
+    READ_LIMIT retrieved."""
+    lead = found.lead
+    return lead is not None and bool(found.hits) and all(h.passage_id != lead.passage_id
+                                                        for h in found.hits[:READ_LIMIT])
 
 
 def shown(decision: Decision, found: Search) -> tuple[Hit, ...]:
     """The passages to show, best first: the decision's, without the opening passage the reader weighed unless it
     gives the answer shown (the retrieved passages are the evidence otherwise)."""
     hits, lead = decision.reading.hits, found.lead
-    if lead is None or (not decision.abstained and hits and hits[0].passage_id == lead.passage_id):
+    # none read, or read as one of the first retrieved passages (shown as read), or its span is the answer shown
+    if not _lead_extra(found) or (not decision.abstained and hits[0].passage_id == lead.passage_id):
         return hits
-    if any(h.passage_id == lead.passage_id for h in found.hits[:READ_LIMIT]):
-        return hits  # read as one of the first retrieved passages, not as an extra: shown as read
     out = [h for h in hits if h.passage_id != lead.passage_id]
     retrieved = next((h for h in found.hits if h.passage_id == lead.passage_id), None)
     if retrieved is not None:  # also retrieved further down: back in its place, with its own score

@@ -15,7 +15,7 @@ import numpy as np
 from qa.config import Settings
 from qa.index import dense as vec
 from qa.index import Index
-from qa.index.stories import also, article_numbers, one_card
+from qa.index.stories import also, article_first_row, article_numbers, one_card
 from qa.types import DateRange, Hit, Retrieval
 
 MODES = ("hybrid", "dense", "bm25")
@@ -238,13 +238,8 @@ def opening(index: Index, row: int, query_vector: np.ndarray | None,
     down: on RealTimeQA dev (648 questions, date given) the answer string is in the first retrieved passage for 0.650
     of the questions, in one of the 3 read (one per article) for 0.787, in those or the first article's opening 700
     characters for 0.880 (README, "Twenty-seventh session")."""
-    numbers = article_numbers(index)
-    if numbers is None or not 0 <= row < len(numbers):
-        return None
-    first = row
-    while first > 0 and numbers[first - 1] == numbers[row]:  # an article's rows are consecutive
-        first -= 1
-    if first == row:
+    first = article_first_row(index, row)
+    if first is None or first == row:
         return None
     dense = float(index.vectors[first] @ query_vector) if query_vector is not None else 0.0
     bm25 = float(bm25_all[first]) if bm25_all is not None else 0.0

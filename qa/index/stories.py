@@ -167,6 +167,15 @@ def article_numbers(index) -> np.ndarray | None:
     return None if table is None or len(table["rows"]) != len(index) else table["rows"]
 
 
+def article_first_row(index, row: int) -> int | None:
+    """The first passage row of the article the passage at `row` belongs to (the table's "row"), or None for an
+    older index."""
+    numbers = article_numbers(index)
+    if numbers is None or not 0 <= row < len(numbers):
+        return None
+    return int(_cached(str(index.path))["articles"][int(numbers[row])]["row"])
+
+
 def _date(table: dict, row: int) -> str:
     return table["articles"][int(table["rows"][row])]["date"] or ""
 
